@@ -1,0 +1,444 @@
+//! Value types of configuration options and how each parses and prints.
+
+use std::fmt::{self, Debug, Display};
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+/// A value an option can hold.
+pub trait OptionValue: Clone + PartialEq + Debug + Default + Send + Sync + 'static {
+    /// Applies one configuration line's value: scalars replace, lists add.
+    fn apply(&mut self, raw: &str) -> Result<(), String>;
+    /// The value as config lines (lists: one line per item; scalars: one line).
+    fn render(&self) -> Vec<String>;
+    /// One-line form for `pjsip show` (list items joined with commas).
+    fn display(&self) -> String {
+        self.render().join(",")
+    }
+}
+
+/// Parses a boolean strictly: Asterisk's true and false words, anything else is an error
+/// (Asterisk silently reads garbage as false; we refuse it).
+pub fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "y" | "t" | "1" | "on" => Ok(true),
+        "no" | "false" | "n" | "f" | "0" | "off" => Ok(false),
+        _ => Err(format!(
+            "'{raw}' is not a boolean (use yes/no, true/false, on/off, 1/0)"
+        )),
+    }
+}
+
+impl OptionValue for bool {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        *self = parse_bool(raw)?;
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        vec![if *self { "yes" } else { "no" }.to_string()]
+    }
+}
+
+impl OptionValue for String {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        raw.clone_into(self);
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+
+macro_rules! unsigned_value {
+    ($($t:ty),*) => {$(
+        impl OptionValue for $t {
+            fn apply(&mut self, raw: &str) -> Result<(), String> {
+                let t = raw.trim();
+                *self = t.parse().map_err(|_| {
+                    format!("'{raw}' is not a whole number from 0 to {}", <$t>::MAX)
+                })?;
+                Ok(())
+            }
+            fn render(&self) -> Vec<String> {
+                vec![self.to_string()]
+            }
+        }
+    )*};
+}
+unsigned_value!(u8, u16, u32, u64);
+
+impl OptionValue for i32 {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        *self = raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{raw}' is not a whole number"))?;
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+
+impl OptionValue for f64 {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        let v: f64 = raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{raw}' is not a number"))?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(format!("'{raw}' is not a non-negative number"));
+        }
+        *self = v;
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+
+/// A comma-separated list; repeated lines add to it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ListOf<T>(pub Vec<T>);
+
+impl<T> Default for ListOf<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: Debug> Debug for ListOf<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T> ListOf<T> {
+    /// The items.
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T> OptionValue for ListOf<T>
+where
+    T: FromStr + Display + Clone + PartialEq + Debug + Send + Sync + 'static,
+    T::Err: Display,
+{
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let v = item.parse::<T>().map_err(|e| e.to_string())?;
+            if !self.0.contains(&v) {
+                self.0.push(v);
+            }
+        }
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        if self.0.is_empty() {
+            return vec![String::new()];
+        }
+        vec![
+            self.0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]
+    }
+}
+
+/// A value written once per line (items may contain commas); repeated lines add to it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Repeated<T>(pub Vec<T>);
+
+impl<T> Default for Repeated<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: Debug> Debug for Repeated<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T> OptionValue for Repeated<T>
+where
+    T: FromStr + Display + Clone + PartialEq + Debug + Send + Sync + 'static,
+    T::Err: Display,
+{
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(());
+        }
+        self.0.push(raw.parse::<T>().map_err(|e| e.to_string())?);
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        if self.0.is_empty() {
+            return vec![String::new()];
+        }
+        self.0.iter().map(ToString::to_string).collect()
+    }
+    fn display(&self) -> String {
+        self.0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A plain word without separators: used for object names in reference lists.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(pub String);
+
+impl FromStr for Name {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty name".into());
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("'{s}' contains spaces or control characters"));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Debug::fmt(&self.0, f)
+    }
+}
+
+impl Name {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Codec names pjsipd knows (Asterisk's format names).
+pub const KNOWN_CODECS: &[&str] = &[
+    "ulaw", "alaw", "g722", "g729", "gsm", "opus", "ilbc", "speex", "speex16", "speex32", "slin",
+    "slin12", "slin16", "slin24", "slin32", "slin44", "slin48", "slin96", "slin192", "g726",
+    "g726aal2", "adpcm", "lpc10", "g723", "g719", "siren7", "siren14", "testlaw", "codec2",
+    "silk8", "silk12", "silk16", "silk24", "h261", "h263", "h263p", "h264", "h265", "vp8",
+    "vp9", "mpeg4", "jpeg", "png", "t140", "t140red", "red", "none",
+];
+
+/// One entry of a codec preference list: name and optional framing (`ulaw:20`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CodecPref {
+    /// Asterisk format name, lower case.
+    pub name: String,
+    /// Packetisation time in ms, if given.
+    pub framing: Option<u16>,
+}
+
+impl Display for CodecPref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.framing {
+            Some(ms) => write!(f, "{}:{ms}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// The codec preference list built by `allow=` and `disallow=` lines. `disallow` is applied
+/// as `allow` with each item prefixed by `!` (see the endpoint's aliases).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Codecs(pub Vec<CodecPref>);
+
+impl OptionValue for Codecs {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (remove, item) = match item.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, item),
+            };
+            let (name, framing) = match item.split_once(':') {
+                Some((n, ms)) => {
+                    let ms: u16 = ms
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("'{item}': framing '{ms}' is not a number of ms"))?;
+                    (n.trim().to_ascii_lowercase(), Some(ms))
+                }
+                None => (item.to_ascii_lowercase(), None),
+            };
+            if name == "all" {
+                if remove {
+                    self.0.clear();
+                } else {
+                    for c in KNOWN_CODECS.iter().filter(|c| **c != "none") {
+                        if !self.0.iter().any(|p| p.name == *c) {
+                            self.0.push(CodecPref {
+                                name: (*c).to_string(),
+                                framing: None,
+                            });
+                        }
+                    }
+                }
+                continue;
+            }
+            if !KNOWN_CODECS.contains(&name.as_str()) {
+                return Err(super::bad_choice(&name, KNOWN_CODECS)
+                    .replacen("is not one of", "is not a known codec; known codecs are", 1));
+            }
+            self.0.retain(|p| p.name != name);
+            if !remove {
+                self.0.push(CodecPref { name, framing });
+            }
+        }
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        vec![list.join(",")]
+    }
+}
+
+/// A list of IP networks (`10.0.0.0/8`, `192.168.1.0/255.255.255.0`, bare addresses).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Networks(pub Vec<IpNet>);
+
+/// Parses one network in any of the forms Asterisk accepts.
+pub fn parse_network(item: &str) -> Result<IpNet, String> {
+    let item = item.trim();
+    let item = item
+        .strip_prefix('[')
+        .and_then(|s| s.split_once(']'))
+        .map(|(a, rest)| format!("{a}{rest}"))
+        .unwrap_or_else(|| item.to_string());
+    if let Ok(n) = item.parse::<IpNet>() {
+        return Ok(n.trunc());
+    }
+    if let Ok(ip) = item.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    if let Some((addr, mask)) = item.split_once('/')
+        && let (Ok(ip), Ok(mask)) = (addr.parse::<IpAddr>(), mask.parse::<IpAddr>())
+        && let Ok(prefix) = ipnet::ip_mask_to_prefix(mask)
+        && let Ok(n) = IpNet::new(ip, prefix)
+    {
+        return Ok(n.trunc());
+    }
+    Err(format!("'{item}' is not an IP address or network"))
+}
+
+impl OptionValue for Networks {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            self.0.push(parse_network(item)?);
+        }
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        vec![
+            self.0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]
+    }
+}
+
+/// A SIP or SIPS URI kept as text (the SIP layer parses it fully), or empty for "unset".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SipUri(pub String);
+
+impl FromStr for SipUri {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let lower = s.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("sip:")
+            .or_else(|| lower.strip_prefix("sips:"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                Ok(Self(s.to_string()))
+            }
+            _ => Err(format!("'{s}' is not a sip: or sips: URI")),
+        }
+    }
+}
+
+impl Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl OptionValue for SipUri {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        *self = if raw.trim().is_empty() {
+            Self::default()
+        } else {
+            raw.parse()?
+        };
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        vec![self.0.clone()]
+    }
+}
+
+/// A transport bind address: IP and optional port (the default port depends on protocol).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BindAddr(pub Option<(IpAddr, Option<u16>)>);
+
+impl BindAddr {
+    /// The socket address, using `default_port` when none was written.
+    pub fn socket_addr(&self, default_port: u16) -> Option<SocketAddr> {
+        self.0
+            .map(|(ip, port)| SocketAddr::new(ip, port.unwrap_or(default_port)))
+    }
+}
+
+impl OptionValue for BindAddr {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            *self = Self(None);
+            return Ok(());
+        }
+        if let Ok(sa) = raw.parse::<SocketAddr>() {
+            *self = Self(Some((sa.ip(), Some(sa.port()))));
+            return Ok(());
+        }
+        let bare = raw.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            *self = Self(Some((ip, None)));
+            return Ok(());
+        }
+        Err(format!(
+            "'{raw}' is not an IP address with an optional port (e.g. 0.0.0.0:5060 or [::]:5060)"
+        ))
+    }
+    fn render(&self) -> Vec<String> {
+        vec![match self.0 {
+            None => String::new(),
+            Some((ip, None)) => ip.to_string(),
+            Some((ip, Some(port))) => SocketAddr::new(ip, port).to_string(),
+        }]
+    }
+}

@@ -1,0 +1,11 @@
+//! pjsipd: a SIP server daemon for PBXs, configured with Asterisk's `pjsip.conf`.
+//!
+//! Layers, each knowing only the one below (see `docs/architecture.md`):
+//! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
+//! - [`sorcery`]: the live object store: transactions, indexes, observers.
+//! - [`cli`]: operator commands, rendered from a store snapshot (pure functions).
+//! - [`control`], [`daemon`]: the async shell: control socket, signals, systemd.
+
+#![warn(missing_docs)]
+
+pub mod config;
