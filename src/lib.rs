@@ -9,3 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod sorcery;
+pub mod cli;
+pub mod control;
+pub mod daemon;

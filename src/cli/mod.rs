@@ -1,0 +1,136 @@
+//! Operator commands (`pjsip show endpoints`, `pjsip reload`, ...): parsing and output.
+//!
+//! Pure with respect to I/O: a command is run against a [`Daemon`] (the running process as
+//! seen by the CLI: a store snapshot, version, reload and stop requests) and returns text.
+//! The control socket ([`crate::control`]) carries commands in and answers out. Output follows
+//! the layout of Asterisk's `pjsip show` commands so admins' habits and scripts carry over.
+
+mod format;
+mod show;
+
+use std::sync::Arc;
+
+use crate::sorcery::Snapshot;
+
+/// What a command can see of and ask of the running daemon.
+pub trait Daemon: Send + Sync {
+    /// The current configuration.
+    fn snapshot(&self) -> Arc<Snapshot>;
+    /// Re-reads the configuration files and applies the difference; returns a summary for the
+    /// operator, or why the running configuration was kept.
+    fn reload(&self) -> Result<String, String>;
+    /// Asks the daemon to stop once current work is done.
+    fn stop_gracefully(&self);
+    /// Seconds since the daemon started.
+    fn uptime_secs(&self) -> u64;
+    /// Seconds since the last successful (re)load.
+    fn last_reload_secs(&self) -> u64;
+}
+
+/// The answer to one command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// False when the command failed (unknown command, unknown object, reload refused).
+    pub ok: bool,
+    /// Text to print.
+    pub text: String,
+}
+
+impl Reply {
+    /// A successful answer.
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    /// A failed answer.
+    pub fn fail(text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+        }
+    }
+}
+
+/// The version string printed by `core show version`.
+pub fn version_string() -> String {
+    format!(
+        "pjsipd {} built for {}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+/// Every command, with its help text, in the order `help` lists them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("pjsip show endpoints", "List endpoints with their auths, AORs, contacts and identifies"),
+    ("pjsip show endpoint <id>", "Show one endpoint and all its options"),
+    ("pjsip show aors", "List AORs with their contacts"),
+    ("pjsip show aor <id>", "Show one AOR and all its options"),
+    ("pjsip show auths", "List auth objects"),
+    ("pjsip show auth <id>", "Show one auth object (passwords are never shown)"),
+    ("pjsip show transports", "List transports"),
+    ("pjsip show transport <id>", "Show one transport and all its options"),
+    ("pjsip show identifies", "List identify objects and what they match"),
+    ("pjsip show identify <id>", "Show one identify object"),
+    ("pjsip show registrations", "List outbound registrations"),
+    ("pjsip show registration <id>", "Show one outbound registration"),
+    ("pjsip show contacts", "List contacts"),
+    ("pjsip show settings", "Show [global] and [system] settings"),
+    ("pjsip reload", "Re-read pjsip.conf and apply what changed"),
+    ("core show version", "Show the version"),
+    ("core show uptime", "Show how long the daemon has run"),
+    ("core stop gracefully", "Stop the daemon after current work"),
+    ("help", "List commands"),
+];
+
+/// Runs one command line.
+pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let lw: Vec<&str> = lower.iter().map(String::as_str).collect();
+    match lw.as_slice() {
+        [] => Reply::ok(""),
+        ["help", ..] | ["core", "show", "help", ..] => Reply::ok(help_text()),
+        ["core", "show", "version"] => Reply::ok(format!("{}\n", version_string())),
+        ["core", "show", "uptime", ..] => Reply::ok(format!(
+            "System uptime: {}\nLast reload: {}\n",
+            format::duration_words(daemon.uptime_secs()),
+            format::duration_words(daemon.last_reload_secs())
+        )),
+        ["core", "stop", "gracefully" | "now" | "when"] => {
+            daemon.stop_gracefully();
+            Reply::ok("Stopping pjsipd gracefully\n")
+        }
+        ["pjsip", "reload"] | ["module", "reload", "res_pjsip.so" | "res_pjsip"] | ["core", "reload"] => {
+            match daemon.reload() {
+                Ok(summary) => Reply::ok(format!("{summary}\n")),
+                Err(why) => Reply::fail(format!("{why}\n")),
+            }
+        }
+        ["pjsip", "show" | "list", ..] => {
+            let snap = daemon.snapshot();
+            // Object ids are case-sensitive: pass the original words on.
+            show::run(&snap, &lw[2..], &words[2..])
+        }
+        _ => Reply::fail(format!(
+            "No such command '{}' (type 'help' for help)\n",
+            line.trim()
+        )),
+    }
+}
+
+fn help_text() -> String {
+    let width = COMMANDS.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (cmd, what) in COMMANDS {
+        out.push_str(&format!("{cmd:>width$} -- {what}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
