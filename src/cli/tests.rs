@@ -1,0 +1,230 @@
+//! CLI tests against an in-memory daemon.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::config::build::build;
+use crate::config::ini::{MemFs, read_str};
+use crate::sorcery::{RefPolicy, StoredObject, Store};
+
+const CONF: &str = "\
+[transport-udp]
+type=transport
+protocol=udp
+bind=0.0.0.0
+
+[phone](!)
+type=endpoint
+context=internal
+disallow=all
+allow=ulaw
+
+[6001](phone)
+callerid=\"Alice\" <6001>
+auth=6001
+aors=6001
+
+[6001]
+type=auth
+username=6001
+password=s3cret-never-shown
+
+[6001]
+type=aor
+max_contacts=1
+contact=sip:6001@192.0.2.10:5060
+
+[6002](phone)
+aors=6002
+
+[6002]
+type=aor
+max_contacts=2
+
+[trunk]
+type=wizard
+remote_hosts=198.51.100.7:5060
+endpoint/context=from-trunk
+sends_registrations=yes
+
+[global]
+type=global
+user_agent=TestPBX
+";
+
+struct FakeDaemon {
+    store: Store,
+    stopped: AtomicBool,
+    reloads: Mutex<u32>,
+}
+
+impl FakeDaemon {
+    fn new(text: &str) -> Self {
+        let fs = MemFs::new();
+        let read = match read_str(&fs, Path::new("/c/pjsip.conf"), text) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let built = build(&read.document);
+        let errors: Vec<String> = built
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let store = Store::new();
+        let objects: Vec<StoredObject> = built.objects.into_iter().map(Into::into).collect();
+        if let Err(e) = store.replace_file_objects(objects, RefPolicy::Lenient) {
+            panic!("{e}");
+        }
+        Self {
+            store,
+            stopped: AtomicBool::new(false),
+            reloads: Mutex::new(0),
+        }
+    }
+}
+
+impl Daemon for FakeDaemon {
+    fn snapshot(&self) -> Arc<crate::sorcery::Snapshot> {
+        self.store.snapshot()
+    }
+    fn reload(&self) -> Result<String, String> {
+        let mut n = self.reloads.lock().unwrap_or_else(|p| p.into_inner());
+        *n += 1;
+        if *n > 1 {
+            Err("pjsip.conf:3: error: kept running configuration".into())
+        } else {
+            Ok("pjsip.conf unchanged".into())
+        }
+    }
+    fn stop_gracefully(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+    fn uptime_secs(&self) -> u64 {
+        3_725
+    }
+    fn last_reload_secs(&self) -> u64 {
+        5
+    }
+}
+
+fn run(d: &FakeDaemon, cmd: &str) -> Reply {
+    execute(d, cmd)
+}
+
+#[test]
+fn show_endpoints_follows_asterisk_layout() {
+    let d = FakeDaemon::new(CONF);
+    let r = run(&d, "pjsip show endpoints");
+    assert!(r.ok);
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert_eq!(lines[0], "");
+    assert!(lines[1].starts_with(" Endpoint:  <Endpoint/CID....."), "{}", lines[1]);
+    assert!(lines[2].starts_with("    I/OAuth:  <AuthId/UserName"), "{}", lines[2]);
+    assert!(lines[3].starts_with("        Aor:  <Aor....."), "{}", lines[3]);
+    assert!(lines[4].starts_with("      Contact:  <Aor/ContactUri"), "{}", lines[4]);
+    assert!(lines[5].starts_with("  Transport:  <TransportId"), "{}", lines[5]);
+    assert!(lines[6].starts_with("   Identify:  <Identify/Endpoint"), "{}", lines[6]);
+    assert!(lines[7].starts_with("        Match:  <criteria"), "{}", lines[7]);
+    assert!(r.text.contains(&"=".repeat(90)));
+    // Endpoint row: name/cid padded to the State column, then the channel count.
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with(" Endpoint:  6001/6001"))
+        .copied()
+        .unwrap_or("");
+    let state_col = 12 + 51 + 2;
+    assert_eq!(&row[state_col..state_col + 12], "Not in use  ", "{row}");
+    assert!(row.ends_with("0 of inf"), "{row}");
+    assert!(r.text.contains("     InAuth:  6001/6001\n"));
+    assert!(r.text.contains(" Endpoint:  6002 "));
+    assert!(r.text.contains("Unavailable"));
+    assert!(r.text.contains("   Identify:  trunk-identify/trunk\n"));
+    assert!(r.text.contains("        Match:  198.51.100.7/32\n"));
+    assert!(r.text.contains("      Contact:  6001/sip:6001@192.0.2.10:5060"));
+    assert!(r.text.ends_with("\nObjects found: 3\n"), "{}", r.text);
+}
+
+#[test]
+fn show_endpoint_dumps_parameters_and_never_passwords() {
+    let d = FakeDaemon::new(CONF);
+    let r = run(&d, "pjsip show endpoint 6001");
+    assert!(r.ok);
+    assert!(r.text.contains(" ParameterName"));
+    assert!(r.text.lines().any(|l| l.starts_with(" context ") && l.ends_with(": internal")));
+    assert!(r.text.lines().any(|l| l.starts_with(" aors ") && l.ends_with(": 6001")));
+    let auth = run(&d, "pjsip show auth 6001");
+    assert!(auth.ok);
+    assert!(!auth.text.contains("s3cret"), "{}", auth.text);
+    assert!(auth.text.lines().any(|l| l.starts_with(" password ") && l.ends_with(": <hidden>")));
+    let all = run(&d, "pjsip show auths");
+    assert!(!all.text.contains("s3cret"));
+    assert!(all.text.contains("6001/6001"));
+}
+
+#[test]
+fn unknown_objects_and_commands_fail() {
+    let d = FakeDaemon::new(CONF);
+    let r = run(&d, "pjsip show endpoint nosuch");
+    assert_eq!(r, Reply::fail("Unable to find object nosuch.\n"));
+    let r = run(&d, "pjsip frobnicate");
+    assert!(!r.ok);
+    let r = run(&d, "bogus");
+    assert!(!r.ok && r.text.contains("No such command"));
+}
+
+#[test]
+fn empty_listings_say_so() {
+    let d = FakeDaemon::new("[global]\n");
+    assert_eq!(run(&d, "pjsip show endpoints"), Reply::ok("No objects found.\n"));
+    assert_eq!(run(&d, "pjsip show registrations"), Reply::ok("No objects found.\n"));
+}
+
+#[test]
+fn other_listings() {
+    let d = FakeDaemon::new(CONF);
+    let t = run(&d, "pjsip show transports");
+    assert!(t.text.contains("Transport:  transport-udp "), "{}", t.text);
+    assert!(t.text.contains("udp"));
+    assert!(t.text.contains("0.0.0.0:5060"));
+    let a = run(&d, "pjsip show aors");
+    assert!(a.text.contains("      Aor:  6001 "), "{}", a.text);
+    assert!(a.text.contains("Objects found: 3"));
+    let c = run(&d, "pjsip show contacts");
+    assert!(c.text.contains("  Contact:  6001/sip:6001@192.0.2.10:5060"), "{}", c.text);
+    assert!(c.text.contains("NonQual"));
+    assert!(c.text.contains("Objects found: 2"));
+    let i = run(&d, "pjsip show identifies");
+    assert!(i.text.contains(" Identify:  trunk-identify/trunk"), "{}", i.text);
+    let reg = run(&d, "pjsip show registrations");
+    assert!(reg.text.contains(" trunk-reg-0/sip:198.51.100.7:5060"), "{}", reg.text);
+    assert!(reg.text.contains("Unregistered"));
+    let s = run(&d, "pjsip show settings");
+    assert!(s.text.contains("Global Settings:") && s.text.contains("System Settings:"));
+    assert!(s.text.lines().any(|l| l.starts_with(" user_agent") && l.ends_with(": TestPBX")));
+    assert!(s.text.lines().any(|l| l.starts_with(" timer_t1") && l.ends_with(": 500")));
+}
+
+#[test]
+fn core_commands() {
+    let d = FakeDaemon::new(CONF);
+    assert!(run(&d, "core show version").text.starts_with("pjsipd "));
+    assert!(run(&d, "core show uptime").text.contains("1 hour, 2 minutes, 5 seconds"));
+    assert!(run(&d, "help").text.contains("pjsip show endpoints"));
+    assert_eq!(run(&d, "pjsip reload"), Reply::ok("pjsip.conf unchanged\n"));
+    let second = run(&d, "pjsip reload");
+    assert!(!second.ok && second.text.contains("kept running configuration"));
+    assert!(run(&d, "core stop gracefully").ok);
+    assert!(d.stopped.load(Ordering::SeqCst));
+}
+
+#[test]
+fn commands_are_case_insensitive_but_ids_are_not() {
+    let d = FakeDaemon::new("[Alice]\ntype=endpoint\n");
+    assert!(run(&d, "PJSIP SHOW ENDPOINT Alice").ok);
+    assert!(!run(&d, "pjsip show endpoint alice").ok);
+}

@@ -19,6 +19,9 @@ pub struct IdentifyMatch {
     pub port: Option<u16>,
 }
 
+/// Identify rules of one prefix length: network → (port, identify id), sorted.
+type IdentifySlots = HashMap<IpNet, Vec<(Option<u16>, String)>>;
+
 /// Lookups the SIP layers need, without scanning every object.
 #[derive(Clone, Debug, Default)]
 pub struct Indexes {
@@ -28,7 +31,7 @@ pub struct Indexes {
     endpoints_by_aor: HashMap<String, Vec<String>>,
     /// Identify networks by prefix length, longest first: a lookup masks the address once
     /// per distinct prefix length (at most 33 or 129), then is a hash lookup.
-    identify_nets: BTreeMap<std::cmp::Reverse<u8>, HashMap<IpNet, Vec<(Option<u16>, String)>>>,
+    identify_nets: BTreeMap<std::cmp::Reverse<u8>, IdentifySlots>,
 }
 
 fn add(map: &mut HashMap<String, Vec<String>>, key: &str, id: &str) {

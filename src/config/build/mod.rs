@@ -77,7 +77,7 @@ impl BuildResult {
 
 /// Reads `path` (with its includes) and builds its objects. `Err` only when the file as a
 /// whole cannot be read (missing, unreadable, missing include, include loop).
-pub fn load(fs: &dyn ConfigFs, path: &Path) -> Result<BuildResult, Diagnostic> {
+pub fn load(fs: &dyn ConfigFs, path: &Path) -> Result<BuildResult, Box<Diagnostic>> {
     let read = ini::read_file(fs, path)?;
     let mut result = build(&read.document);
     let mut diagnostics = read.diagnostics;

@@ -101,7 +101,7 @@ pub struct ReadResult {
 
 /// Reads `path` and everything it includes. Relative `#include` names resolve against
 /// `path`'s directory (Asterisk's config directory).
-pub fn read_file(fs: &dyn ConfigFs, path: &Path) -> Result<ReadResult, Diagnostic> {
+pub fn read_file(fs: &dyn ConfigFs, path: &Path) -> Result<ReadResult, Box<Diagnostic>> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut reader = Reader {
         fs,
@@ -121,7 +121,7 @@ pub fn read_file(fs: &dyn ConfigFs, path: &Path) -> Result<ReadResult, Diagnosti
 
 /// Reads configuration text held in memory, as if it were the file `name`.
 /// `#include` lines are resolved against `fs`.
-pub fn read_str(fs: &dyn ConfigFs, name: &Path, text: &str) -> Result<ReadResult, Diagnostic> {
+pub fn read_str(fs: &dyn ConfigFs, name: &Path, text: &str) -> Result<ReadResult, Box<Diagnostic>> {
     let mut mem = MemFs::new();
     mem.insert(name, text.as_bytes().to_vec());
     let overlay = Overlay { top: &mem, rest: fs };
@@ -177,20 +177,20 @@ impl Reader<'_> {
         path: &Path,
         from: Option<&Location>,
         optional: bool,
-    ) -> Result<(), Diagnostic> {
+    ) -> Result<(), Box<Diagnostic>> {
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
-            return Err(Diagnostic::error(
+            return Err(Box::new(Diagnostic::error(
                 from.cloned(),
                 format!(
                     "#include nested more than {MAX_INCLUDE_DEPTH} deep at '{}'",
                     path.display()
                 ),
-            ));
+            )));
         }
         let canonical = match self.fs.canonical(path) {
             Ok(c) => c,
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(open_error(path, from, &e)),
+            Err(e) => return Err(Box::new(open_error(path, from, &e))),
         };
         if let Some(pos) = self.stack.iter().position(|p| *p == canonical) {
             let mut chain: Vec<String> = self.stack[pos..]
@@ -198,14 +198,14 @@ impl Reader<'_> {
                 .map(|p| p.display().to_string())
                 .collect();
             chain.push(canonical.display().to_string());
-            return Err(Diagnostic::error(
+            return Err(Box::new(Diagnostic::error(
                 from.cloned(),
                 format!("#include loop: {}", chain.join(" -> ")),
-            ));
+            )));
         }
         let bytes = match self.fs.read(path) {
             Ok(b) => b,
-            Err(e) => return Err(open_error(path, from, &e)),
+            Err(e) => return Err(Box::new(open_error(path, from, &e))),
         };
         self.stack.push(canonical);
         self.doc.files.push(path.to_path_buf());
@@ -215,7 +215,7 @@ impl Reader<'_> {
         result
     }
 
-    fn read_bytes(&mut self, file: &Arc<Path>, bytes: &[u8]) -> Result<(), Diagnostic> {
+    fn read_bytes(&mut self, file: &Arc<Path>, bytes: &[u8]) -> Result<(), Box<Diagnostic>> {
         let mut lexer = LineLexer::new(bytes, MAX_LINE_LEN);
         let first_diag = self.diagnostics.len();
         while let Some((line_no, line)) = lexer.next_line() {
@@ -376,7 +376,7 @@ impl Reader<'_> {
         });
     }
 
-    fn on_directive(&mut self, d: Directive, loc: &Location) -> Result<(), Diagnostic> {
+    fn on_directive(&mut self, d: Directive, loc: &Location) -> Result<(), Box<Diagnostic>> {
         match d {
             Directive::Include { target, optional } => {
                 let raw = Path::new(&target);
@@ -386,19 +386,19 @@ impl Reader<'_> {
                     self.base_dir.join(raw)
                 };
                 let files = self.fs.glob(&pattern).map_err(|e| {
-                    Diagnostic::error(
+                    Box::new(Diagnostic::error(
                         Some(loc.clone()),
                         format!("bad #include pattern '{target}': {e}"),
-                    )
+                    ))
                 })?;
                 if files.is_empty() {
                     if optional {
                         return Ok(());
                     }
-                    return Err(Diagnostic::error(
+                    return Err(Box::new(Diagnostic::error(
                         Some(loc.clone()),
                         format!("The file '{target}' was listed as a #include but it does not exist."),
-                    ));
+                    )));
                 }
                 for f in files {
                     self.read(&f, Some(loc), optional)?;

@@ -12,8 +12,8 @@
 mod values;
 
 pub use values::{
-    BindAddr, CodecPref, Codecs, KNOWN_CODECS, ListOf, Name, Networks, OptionValue, Repeated, SipUri,
-    parse_bool, parse_network,
+    BindAddr, CodecPref, Codecs, Groups, KNOWN_CODECS, ListOf, Name, Networks, OptionValue, Repeated,
+    SipUri, Tos, parse_bool, parse_network,
 };
 
 /// Whether pjsipd acts on an option yet.

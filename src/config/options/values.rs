@@ -239,8 +239,8 @@ pub const KNOWN_CODECS: &[&str] = &[
     "ulaw", "alaw", "g722", "g729", "gsm", "opus", "ilbc", "speex", "speex16", "speex32", "slin",
     "slin12", "slin16", "slin24", "slin32", "slin44", "slin48", "slin96", "slin192", "g726",
     "g726aal2", "adpcm", "lpc10", "g723", "g719", "siren7", "siren14", "testlaw", "codec2",
-    "silk8", "silk12", "silk16", "silk24", "h261", "h263", "h263p", "h264", "h265", "vp8",
-    "vp9", "mpeg4", "jpeg", "png", "t140", "t140red", "red", "none",
+    "silk8", "silk12", "silk16", "silk24", "h261", "h263", "h263p", "h264", "h265", "vp8", "vp9",
+    "mpeg4", "jpeg", "png", "t140", "t140red", "red", "none",
 ];
 
 /// One entry of a codec preference list: name and optional framing (`ulaw:20`).
@@ -299,8 +299,11 @@ impl OptionValue for Codecs {
                 continue;
             }
             if !KNOWN_CODECS.contains(&name.as_str()) {
-                return Err(super::bad_choice(&name, KNOWN_CODECS)
-                    .replacen("is not one of", "is not a known codec; known codecs are", 1));
+                return Err(super::bad_choice(&name, KNOWN_CODECS).replacen(
+                    "is not one of",
+                    "is not a known codec; known codecs are",
+                    1,
+                ));
             }
             self.0.retain(|p| p.name != name);
             if !remove {
@@ -440,5 +443,145 @@ impl OptionValue for BindAddr {
             Some((ip, None)) => ip.to_string(),
             Some((ip, Some(port))) => SocketAddr::new(ip, port).to_string(),
         }]
+    }
+}
+
+/// DSCP class names and their code points (RFC 2474, 2597, 3246), as Asterisk's
+/// `ast_str2tos` knows them.
+const DSCP_NAMES: &[(&str, u8)] = &[
+    ("cs0", 0x00),
+    ("cs1", 0x08),
+    ("cs2", 0x10),
+    ("cs3", 0x18),
+    ("cs4", 0x20),
+    ("cs5", 0x28),
+    ("cs6", 0x30),
+    ("cs7", 0x38),
+    ("af11", 0x0a),
+    ("af12", 0x0c),
+    ("af13", 0x0e),
+    ("af21", 0x12),
+    ("af22", 0x14),
+    ("af23", 0x16),
+    ("af31", 0x1a),
+    ("af32", 0x1c),
+    ("af33", 0x1e),
+    ("af41", 0x22),
+    ("af42", 0x24),
+    ("af43", 0x26),
+    ("ef", 0x2e),
+];
+
+/// An IP ToS byte: a number (decimal or `0x` hex, 0 to 255) or a DSCP class name
+/// (`cs0`..`cs7`, `af11`..`af43`, `ef`). Stored as the whole ToS byte (DSCP shifted left
+/// by two), which is what Asterisk stores and prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tos(pub u8);
+
+impl Tos {
+    /// The DSCP code point (the upper six bits).
+    pub fn dscp(self) -> u8 {
+        self.0 >> 2
+    }
+}
+
+impl Display for Tos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Through u8's Display so width and alignment flags apply.
+        Display::fmt(&self.0, f)
+    }
+}
+
+impl OptionValue for Tos {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        let lower = raw.trim().to_ascii_lowercase();
+        if let Some((_, dscp)) = DSCP_NAMES.iter().find(|(n, _)| *n == lower) {
+            *self = Self(dscp << 2);
+            return Ok(());
+        }
+        let number = match lower.strip_prefix("0x") {
+            Some(hex) => u8::from_str_radix(hex, 16).ok(),
+            None => lower.parse::<u8>().ok(),
+        };
+        match number {
+            Some(v) => {
+                *self = Self(v);
+                Ok(())
+            }
+            None => {
+                let names: Vec<&str> = DSCP_NAMES.iter().map(|(n, _)| *n).collect();
+                let hint = crate::config::ini::did_you_mean(&lower, names.iter().copied())
+                    .map(|s| format!(" (did you mean '{s}'?)"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "'{raw}' is not a ToS value (0-255 or 0x00-0xff) or DSCP name \
+                     (cs0-cs7, af11-af43, ef){hint}"
+                ))
+            }
+        }
+    }
+    fn render(&self) -> Vec<String> {
+        vec![self.0.to_string()]
+    }
+}
+
+/// Numbered call or pickup groups (`1,3-5`), each 0 to 63, kept as a bit set. A later
+/// line replaces the value, as Asterisk's group handler does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Groups(pub u64);
+
+impl Groups {
+    /// Whether group `g` is in the set.
+    pub fn contains(self, g: u8) -> bool {
+        g < 64 && self.0 & (1u64 << g) != 0
+    }
+    /// True when no group is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl OptionValue for Groups {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        let mut bits = 0u64;
+        for piece in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (a, b) = piece.split_once('-').unwrap_or((piece, piece));
+            let group = |s: &str| s.trim().parse::<u8>().ok().filter(|n| *n <= 63);
+            let (Some(a), Some(b)) = (group(a), group(b)) else {
+                return Err(format!(
+                    "'{piece}' is not a group number or range of numbers from 0 to 63"
+                ));
+            };
+            if a > b {
+                return Err(format!("'{piece}': the range starts after it ends"));
+            }
+            for g in a..=b {
+                bits |= 1u64 << g;
+            }
+        }
+        *self = Self(bits);
+        Ok(())
+    }
+    fn render(&self) -> Vec<String> {
+        // Consecutive groups are printed as ranges so the text stays short.
+        let mut parts = Vec::new();
+        let mut g = 0u8;
+        while g < 64 {
+            if !self.contains(g) {
+                g += 1;
+                continue;
+            }
+            let start = g;
+            while g < 63 && self.contains(g + 1) {
+                g += 1;
+            }
+            parts.push(if start == g {
+                start.to_string()
+            } else {
+                format!("{start}-{g}")
+            });
+            g += 1;
+        }
+        vec![parts.join(",")]
     }
 }

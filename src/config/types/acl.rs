@@ -2,16 +2,24 @@
 //! (Asterisk `res_pjsip_acl.c`).
 
 use super::{ConfigObject, Kind, Object};
-use crate::config::options::Networks;
+use crate::config::options::{ListOf, Name, Networks};
 use crate::define_object;
 
 define_object! {
     /// An ACL.
     pub struct Acl {
+        /// Named ACLs from acl.conf, for the source address.
+        acl: ListOf<Name> = ("acl", "", NotYet),
         /// Permitted source networks.
         permit: Networks = ("permit", "", NotYet),
         /// Denied source networks.
         deny: Networks = ("deny", "", NotYet),
+        /// Named ACLs from acl.conf, for Contact hosts.
+        contact_acl: ListOf<Name> = ("contact_acl", "", NotYet),
+        /// Permitted Contact networks.
+        contact_permit: Networks = ("contact_permit", "", NotYet),
+        /// Denied Contact networks.
+        contact_deny: Networks = ("contact_deny", "", NotYet),
     }
 }
 

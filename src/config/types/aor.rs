@@ -2,14 +2,14 @@
 //! (Asterisk `res_pjsip/location.c`).
 
 use super::{ConfigObject, Kind, Object};
-use crate::config::options::{ListOf, Name, Repeated, SipUri};
+use crate::config::options::{ListOf, Name, SipUri};
 use crate::define_object;
 
 define_object! {
     /// An address of record.
     pub struct Aor {
-        /// Permanent contacts (one URI per line, or comma-separated).
-        contact: Repeated<SipUri> = ("contact", "", NotYet),
+        /// Permanent contacts (comma-separated; lines add, as in Asterisk).
+        contact: ListOf<SipUri> = ("contact", "", NotYet),
         /// Most dynamic contacts; 0 refuses REGISTER with 403.
         max_contacts: u32 = ("max_contacts", "0", NotYet),
         /// Evict the soonest-expiring contact instead of refusing.

@@ -45,7 +45,10 @@ impl FromStr for MatchTarget {
         let (host, port) = match s.rsplit_once(':') {
             Some((h, p)) if !h.contains(':') => (
                 h,
-                Some(p.parse::<u16>().map_err(|_| format!("'{s}': bad port '{p}'"))?),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| format!("'{s}': bad port '{p}'"))?,
+                ),
             ),
             _ => (s, None),
         };
@@ -105,6 +108,16 @@ define_object! {
     }
 }
 
+impl Identify {
+    /// `match_header` split into header name and value (`/regex/` kept as written), or
+    /// `None` when unset or malformed.
+    pub fn header_match(&self) -> Option<(&str, &str)> {
+        let (name, value) = self.match_header.split_once(':')?;
+        let name = name.trim();
+        (!name.is_empty()).then_some((name, value.trim()))
+    }
+}
+
 impl ConfigObject for Identify {
     const KIND: Kind = Kind::Identify;
 
@@ -113,8 +126,26 @@ impl ConfigObject for Identify {
         if self.endpoint.is_empty() {
             errors.push(format!("Identify '{id}' missing required endpoint name."));
         }
-        if self.r#match.is_empty() && self.match_header.is_empty() && self.match_request_uri.is_empty() {
-            errors.push(format!("Identify '{id}' is not configured to match anything."));
+        if self.r#match.is_empty()
+            && self.match_header.is_empty()
+            && self.match_request_uri.is_empty()
+        {
+            errors.push(format!(
+                "Identify '{id}' is not configured to match anything."
+            ));
+        }
+        if !self.match_header.is_empty() {
+            match self.match_header.split_once(':') {
+                None => errors.push(format!(
+                    "Identify '{id}' missing ':' separator in match_header '{}'.",
+                    self.match_header
+                )),
+                Some((name, _)) if name.trim().is_empty() => errors.push(format!(
+                    "Identify '{id}' has no SIP header to match in match_header '{}'.",
+                    self.match_header
+                )),
+                Some(_) => {}
+            }
         }
         errors
     }

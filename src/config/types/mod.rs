@@ -7,6 +7,7 @@ mod auth;
 mod contact;
 mod domain_alias;
 mod endpoint;
+mod endpoint_values;
 mod global;
 mod identify;
 mod registration;
@@ -21,14 +22,19 @@ pub use aor::Aor;
 pub use auth::{Auth, AuthType, DigestAlgorithm, PasswordDigest};
 pub use contact::Contact;
 pub use domain_alias::DomainAlias;
-pub use endpoint::{
-    DirectMediaMethod, DtmfMode, Endpoint, IdentifyMethod, MediaEncryption, Rel100, Timers,
+pub use endpoint::Endpoint;
+pub use endpoint_values::{
+    CallerIdPrivacy, CodecKeep, CodecOperation, CodecPrefer, CodecPrefs, CodecTranscode,
+    DirectMediaMethod, DtlsFingerprint, DtlsSetup, DtlsVerify, DtmfMode, FollowRedirectMethod,
+    GlareMitigation, IdentifyMethod, IncomingCallOfferPref, MediaEncryption, OutgoingCallOfferPref,
+    RedirectMethod, Rel100, SecurityMechanism, SecurityMechanismType, SecurityNegotiation,
+    StirShaken, T38ErrorCorrection, Timers,
 };
-pub use global::Global;
+pub use global::{Global, OverloadTrigger};
 pub use identify::{Identify, MatchTarget};
 pub use registration::Registration;
 pub use system::System;
-pub use transport::{Transport, TransportProtocol};
+pub use transport::{TlsMethod, Transport, TransportProtocol};
 
 use super::options::{Alias, Options};
 
@@ -359,3 +365,5 @@ pub(crate) fn refs<'a>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_validation;

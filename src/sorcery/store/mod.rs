@@ -103,7 +103,7 @@ pub struct Transaction {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put(StoredObject),
+    Put(Box<StoredObject>),
     Delete(ObjectKey),
 }
 
@@ -115,7 +115,7 @@ impl Transaction {
 
     /// Creates or replaces an object.
     pub fn put(mut self, object: StoredObject) -> Self {
-        self.ops.push(Op::Put(object));
+        self.ops.push(Op::Put(Box::new(object)));
         self
     }
 
@@ -339,7 +339,7 @@ fn stage(
                     Some(old) if old.same_config(&o) => {}
                     Some(old) => {
                         let old = old.clone();
-                        let new = Arc::new(o);
+                        let new = Arc::new(*o);
                         idx.remove(&old);
                         idx.insert(&new);
                         map.insert(key.id, new.clone());
@@ -347,7 +347,7 @@ fn stage(
                         changes.updated.push((old, new));
                     }
                     None => {
-                        let new = Arc::new(o);
+                        let new = Arc::new(*o);
                         idx.insert(&new);
                         map.insert(key.id, new.clone());
                         new_refs.push(new.clone());

@@ -1,0 +1,302 @@
+//! The running daemon as the CLI sees it: the store, the configuration files, reloads and
+//! the stop request.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::Error;
+use super::logging::LogControl;
+use super::notify;
+use super::paths::ConfigPaths;
+use super::settings::Settings;
+use crate::cli;
+use crate::config::build::{self, BuildResult};
+use crate::config::ini::RealFs;
+use crate::config::{Diagnostic, Severity};
+use crate::sorcery::{ChangeSet, Observer, RefPolicy, Snapshot, Store, StoredObject};
+
+/// One running daemon.
+pub(crate) struct Instance {
+    paths: ConfigPaths,
+    /// The settings read at start: paths in them apply only then.
+    settings: Settings,
+    store: Arc<Store>,
+    log: LogControl,
+    /// Serialises reloads: two interleaved reloads could apply an older file last.
+    reload_lock: Mutex<()>,
+    started: Instant,
+    last_reload: Mutex<Instant>,
+    stop: watch::Sender<bool>,
+}
+
+impl Instance {
+    /// A daemon with an empty store that logs every change to it.
+    pub(crate) fn new(paths: ConfigPaths, settings: Settings, log: LogControl) -> Self {
+        let store = Arc::new(Store::new());
+        store.subscribe(Arc::new(LogObserver));
+        let now = Instant::now();
+        Self {
+            paths,
+            settings,
+            store,
+            log,
+            reload_lock: Mutex::new(()),
+            started: now,
+            last_reload: Mutex::new(now),
+            stop: watch::Sender::new(false),
+        }
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Turns true once a stop was asked for.
+    pub(crate) fn stop_requested(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Asks every task to stop (idempotent).
+    pub(crate) fn request_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Start-up load: a file that cannot be read at all is fatal; object-level errors are
+    /// logged and the valid objects load (a typo in one endpoint must not take every phone
+    /// down at boot). Returns the number of objects loaded.
+    pub(crate) fn load_at_start(&self) -> Result<usize, Error> {
+        let built = load_pjsip_conf(&self.paths.pjsip_conf)?;
+        log_diagnostics(&built.diagnostics);
+        let errors = count(&built.diagnostics, Severity::Error);
+        if errors > 0 {
+            tracing::error!(
+                "pjsip.conf: {}; the objects concerned are not loaded, the others are",
+                plural(errors, "error")
+            );
+        }
+        let objects: Vec<StoredObject> = built.objects.into_iter().map(Into::into).collect();
+        let loaded = objects.len();
+        self.store
+            .replace_file_objects(objects, RefPolicy::Lenient)?;
+        let extensions = self.paths.extensions_conf.display();
+        if check_extensions_conf(&self.paths.extensions_conf)? {
+            tracing::info!("{extensions}: present; dialplan support is not implemented yet");
+        } else {
+            tracing::warn!("{extensions}: not found; no dialplan is loaded");
+        }
+        Ok(loaded)
+    }
+
+    fn reload_serialised(&self) -> Result<String, String> {
+        let _one_at_a_time = self
+            .reload_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        notify::reloading();
+        let note = self.reload_settings();
+        let result = self.reload_pjsip_conf();
+        // systemd wants READY=1 after RELOADING=1 whether or not the reload worked: the
+        // daemon is serving either way.
+        let snapshot = self.store.snapshot();
+        notify::ready(&format!(
+            "generation {}: {} objects",
+            snapshot.generation(),
+            snapshot.len()
+        ));
+        match (result, note) {
+            (Ok(text), Some(note)) => Ok(format!("{text}\n{note}")),
+            (Err(text), Some(note)) => Err(format!("{text}\n{note}")),
+            (result, None) => result,
+        }
+    }
+
+    /// Re-reads `pjsipd.toml` for what can change at run time (the log level). Returns a
+    /// note for the operator when something was not applied.
+    fn reload_settings(&self) -> Option<String> {
+        let fresh = match Settings::load(&self.paths.settings, &self.paths.dir) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::error!("{e}; keeping the current log settings");
+                return Some(format!("{e}\nKeeping the current log settings."));
+            }
+        };
+        let mut notes = Vec::new();
+        if fresh.daemon != self.settings.daemon {
+            notes.push("pjsipd.toml: [daemon] changes apply only at restart".to_string());
+            tracing::warn!("pjsipd.toml: [daemon] changes apply only at restart");
+        }
+        notes.extend(self.log.apply(&fresh.log));
+        if notes.is_empty() {
+            None
+        } else {
+            Some(notes.join("\n"))
+        }
+    }
+
+    /// All or nothing: any error keeps the running configuration.
+    fn reload_pjsip_conf(&self) -> Result<String, String> {
+        let generation = self.store.snapshot().generation();
+        let keeping = format!("Keeping the running configuration (generation {generation}).");
+        let built = match load_pjsip_conf(&self.paths.pjsip_conf) {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::error!("reload refused: {e}");
+                return Err(format!("pjsip.conf not reloaded: {e}\n{keeping}"));
+            }
+        };
+        log_diagnostics(&built.diagnostics);
+        let errors: Vec<&Diagnostic> = built.diagnostics.iter().filter(|d| d.is_error()).collect();
+        if !errors.is_empty() {
+            tracing::error!(
+                "reload refused: pjsip.conf has {}; keeping generation {generation}",
+                plural(errors.len(), "error")
+            );
+            let mut lines = vec![format!(
+                "pjsip.conf not reloaded: {}",
+                plural(errors.len(), "error")
+            )];
+            lines.extend(errors.iter().map(ToString::to_string));
+            lines.push(keeping);
+            return Err(lines.join("\n"));
+        }
+        let warnings = count(&built.diagnostics, Severity::Warning);
+        let objects: Vec<StoredObject> = built.objects.into_iter().map(Into::into).collect();
+        let changes = match self.store.replace_file_objects(objects, RefPolicy::Lenient) {
+            Ok(changes) => changes,
+            Err(e) => {
+                tracing::error!("reload refused: {e}");
+                return Err(format!("pjsip.conf not reloaded: {e}\n{keeping}"));
+            }
+        };
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        let mut text = if changes.is_empty() {
+            format!("pjsip.conf unchanged (generation {})", changes.generation)
+        } else {
+            format!(
+                "Reloaded pjsip.conf: {changes} (generation {})",
+                changes.generation
+            )
+        };
+        if warnings > 0 {
+            text = format!("{text}\n{} (see the log)", plural(warnings, "warning"));
+        }
+        tracing::info!("{}", text.lines().next().unwrap_or_default());
+        Ok(text)
+    }
+}
+
+impl cli::Daemon for Instance {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.store.snapshot()
+    }
+
+    fn reload(&self) -> Result<String, String> {
+        self.reload_serialised()
+    }
+
+    fn stop_gracefully(&self) {
+        tracing::info!("stop requested from the control socket");
+        self.request_stop();
+    }
+
+    fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    fn last_reload_secs(&self) -> u64 {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+            .as_secs()
+    }
+}
+
+/// Reads and builds `pjsip.conf`. `Err` when it is missing or cannot be read as a whole.
+pub(crate) fn load_pjsip_conf(path: &Path) -> Result<BuildResult, Error> {
+    // The reader's own message for a missing file is generic; a missing main file is the
+    // most common start-up mistake, so say plainly what is expected.
+    if !path.exists() {
+        return Err(Error::MissingPjsipConf {
+            path: path.to_path_buf(),
+        });
+    }
+    build::load(&RealFs, path).map_err(Error::Load)
+}
+
+/// `Ok(true)` when `extensions.conf` is present and readable, `Ok(false)` when absent.
+pub(crate) fn check_extensions_conf(path: &Path) -> Result<bool, Error> {
+    let err = |source| Error::Extensions {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::File::open(path) {
+        Ok(file) => match file.metadata() {
+            Ok(meta) if meta.is_dir() => Err(err(std::io::Error::other("is a directory"))),
+            Ok(_) => Ok(true),
+            Err(e) => Err(err(e)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Logs each problem at the level its severity calls for.
+pub(crate) fn log_diagnostics(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        match d.severity {
+            Severity::Error => tracing::error!("{d}"),
+            Severity::Warning => tracing::warn!("{d}"),
+            Severity::Notice => tracing::info!("{d}"),
+        }
+    }
+}
+
+/// "1 error", "2 errors".
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// How many problems of `severity`.
+pub(crate) fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
+/// Logs every change to the store: a summary at info, each object at debug.
+struct LogObserver;
+
+impl Observer for LogObserver {
+    fn changed(&self, changes: &ChangeSet, _snapshot: &Snapshot) {
+        tracing::info!(
+            generation = changes.generation,
+            "configuration changed: {changes}"
+        );
+        // Skip the walk entirely when nobody would see it: a first load can be 100k objects.
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        for o in &changes.created {
+            tracing::debug!("created {}", o.key);
+        }
+        for (_, o) in &changes.updated {
+            tracing::debug!("updated {}", o.key);
+        }
+        for o in &changes.deleted {
+            tracing::debug!("deleted {}", o.key);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The foreground daemon: start-up, the signal loop, graceful shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use super::instance::Instance;
+use super::paths::ConfigPaths;
+use super::settings::Settings;
+use super::{Error, logging, notify};
+use crate::cli::{self, Daemon as _};
+use crate::control;
+
+/// How long blocking work (a reload, a CLI command) may delay the exit after shutdown.
+const BLOCKING_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the daemon in the foreground until SIGTERM, SIGINT or `core stop gracefully`.
+pub fn run(config_dir: &Path) -> Result<(), Error> {
+    let paths = ConfigPaths::resolve(config_dir)?;
+    let settings = Settings::load(&paths.settings, &paths.dir)?;
+    let log = logging::init(&settings.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("pjsipd")
+        .build()
+        .map_err(|source| Error::Runtime {
+            what: "async runtime",
+            source,
+        })?;
+    let result = runtime.block_on(serve(paths, settings, log));
+    // Bounded: a reload still running must not hold the exit hostage.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    // An error is printed by the caller, not logged here, so it appears once on stderr.
+    result
+}
+
+/// The signals the daemon acts on.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn register() -> Result<Self, Error> {
+        let on = |kind: SignalKind| {
+            signal(kind).map_err(|source| Error::Runtime {
+                what: "signal handler",
+                source,
+            })
+        };
+        Ok(Self {
+            hangup: on(SignalKind::hangup())?,
+            terminate: on(SignalKind::terminate())?,
+            interrupt: on(SignalKind::interrupt())?,
+        })
+    }
+}
+
+async fn serve(
+    paths: ConfigPaths,
+    settings: Settings,
+    log: logging::LogControl,
+) -> Result<(), Error> {
+    // First, so that a SIGHUP from an eager admin cannot kill the process with the default
+    // action while it loads.
+    let mut signals = Signals::register()?;
+    tracing::info!(
+        "{} starting; configuration directory {}",
+        cli::version_string(),
+        paths.dir.display()
+    );
+    let data_dir = &settings.daemon.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    // Bound before loading: a second daemon started by mistake is refused before it does
+    // any work, and clients that connect during the load wait in the backlog until the
+    // configuration is there.
+    let socket_path = settings.daemon.control_socket.clone();
+    let listener = control::server::bind(&socket_path)?;
+    let instance = Arc::new(Instance::new(paths, settings, log));
+    // Start-up load on this thread: nothing else runs yet, and the daemon must not report
+    // ready before it has its configuration.
+    let loaded = match instance.load_at_start() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            control::server::close(listener);
+            return Err(e);
+        }
+    };
+    tracing::info!("control socket listening at {}", socket_path.display());
+
+    let mut stop = instance.stop_requested();
+    let daemon: Arc<dyn cli::Daemon> = instance.clone();
+    let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
+    notify::spawn_watchdog(instance.store().clone(), stop.clone());
+    notify::ready(&format!("{loaded} objects loaded"));
+    tracing::info!("ready: {loaded} objects loaded");
+
+    loop {
+        tokio::select! {
+            _ = signals.hangup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                let instance = instance.clone();
+                // Its own task, so that SIGTERM is still heard during a long reload; reloads
+                // queue on the instance's reload lock.
+                tokio::spawn(async move {
+                    match tokio::task::spawn_blocking(move || instance.reload()).await {
+                        Ok(_) => {} // the outcome is already logged by the reload
+                        Err(e) => tracing::error!("reload task failed: {e}"),
+                    }
+                });
+            }
+            _ = signals.terminate.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                break;
+            }
+            _ = signals.interrupt.recv() => {
+                tracing::info!("SIGINT: stopping");
+                break;
+            }
+            _ = control::server::stopped(&mut stop) => break,
+        }
+    }
+
+    notify::stopping();
+    // Tells the control server (and the watchdog) to stop; a no-op when the CLI asked.
+    instance.request_stop();
+    match server.await {
+        Ok(()) => {}
+        Err(e) => tracing::error!("control server task failed: {e}"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
