@@ -8,8 +8,8 @@
 
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod sorcery;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod sorcery;

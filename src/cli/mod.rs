@@ -66,18 +66,36 @@ pub fn version_string() -> String {
 
 /// Every command, with its help text, in the order `help` lists them.
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("pjsip show endpoints", "List endpoints with their auths, AORs, contacts and identifies"),
-    ("pjsip show endpoint <id>", "Show one endpoint and all its options"),
+    (
+        "pjsip show endpoints",
+        "List endpoints with their auths, AORs, contacts and identifies",
+    ),
+    (
+        "pjsip show endpoint <id>",
+        "Show one endpoint and all its options",
+    ),
     ("pjsip show aors", "List AORs with their contacts"),
     ("pjsip show aor <id>", "Show one AOR and all its options"),
     ("pjsip show auths", "List auth objects"),
-    ("pjsip show auth <id>", "Show one auth object (passwords are never shown)"),
+    (
+        "pjsip show auth <id>",
+        "Show one auth object (passwords are never shown)",
+    ),
     ("pjsip show transports", "List transports"),
-    ("pjsip show transport <id>", "Show one transport and all its options"),
-    ("pjsip show identifies", "List identify objects and what they match"),
+    (
+        "pjsip show transport <id>",
+        "Show one transport and all its options",
+    ),
+    (
+        "pjsip show identifies",
+        "List identify objects and what they match",
+    ),
     ("pjsip show identify <id>", "Show one identify object"),
     ("pjsip show registrations", "List outbound registrations"),
-    ("pjsip show registration <id>", "Show one outbound registration"),
+    (
+        "pjsip show registration <id>",
+        "Show one outbound registration",
+    ),
     ("pjsip show contacts", "List contacts"),
     ("pjsip show settings", "Show [global] and [system] settings"),
     ("pjsip reload", "Re-read pjsip.conf and apply what changed"),
@@ -105,12 +123,12 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
             daemon.stop_gracefully();
             Reply::ok("Stopping pjsipd gracefully\n")
         }
-        ["pjsip", "reload"] | ["module", "reload", "res_pjsip.so" | "res_pjsip"] | ["core", "reload"] => {
-            match daemon.reload() {
-                Ok(summary) => Reply::ok(format!("{summary}\n")),
-                Err(why) => Reply::fail(format!("{why}\n")),
-            }
-        }
+        ["pjsip", "reload"]
+        | ["module", "reload", "res_pjsip.so" | "res_pjsip"]
+        | ["core", "reload"] => match daemon.reload() {
+            Ok(summary) => Reply::ok(format!("{summary}\n")),
+            Err(why) => Reply::fail(format!("{why}\n")),
+        },
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.

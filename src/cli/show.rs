@@ -194,7 +194,11 @@ fn aor_header(out: &mut String, level: usize) {
         out,
         level,
         "Aor",
-        &format!("{}  {}", header_field("Aor", flex), header_field("MaxContact", 12)),
+        &format!(
+            "{}  {}",
+            header_field("Aor", flex),
+            header_field("MaxContact", 12)
+        ),
     );
     contact_header(out, level + 1);
 }
@@ -256,7 +260,11 @@ fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
                 matches!(snap.get(Kind::Aor, a.as_str()).map(|x| &x.object),
                     Some(Object::Aor(aor)) if !aor.contact.0.is_empty())
             });
-            let state = if reachable { "Not in use" } else { "Unavailable" };
+            let state = if reachable {
+                "Not in use"
+            } else {
+                "Unavailable"
+            };
             let busy_at = opt(&o.object, "device_state_busy_at");
             let limit = match busy_at.parse::<u32>() {
                 Ok(n) if n > 0 => n.to_string(),
@@ -308,7 +316,12 @@ fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
                 .map(|a| a.as_str().to_string())
                 .unwrap_or_else(|| "n/a".into());
             let name = format!("{}/{}", o.id(), r.server_uri);
-            let _ = writeln!(out, " {}  {}  Unregistered", left(&name, 55), left(&auth, 26));
+            let _ = writeln!(
+                out,
+                " {}  {}  Unregistered",
+                left(&name, 55),
+                left(&auth, 26)
+            );
         }
         Object::Contact(c) => {
             let (aor, _) = split_contact_id(o.id());
@@ -426,12 +439,22 @@ fn identify_tree(out: &mut String, level: usize, o: &ObjectRef) {
     let Object::Identify(i) = &o.object else {
         return;
     };
-    line(out, level, "Identify", &format!("{}/{}", o.id(), i.endpoint));
+    line(
+        out,
+        level,
+        "Identify",
+        &format!("{}/{}", o.id(), i.endpoint),
+    );
     for m in i.r#match.iter() {
         line(out, level + 1, "Match", &m.to_string());
     }
     if !i.match_header.is_empty() {
-        line(out, level + 1, "Match", &format!("header: {}", i.match_header));
+        line(
+            out,
+            level + 1,
+            "Match",
+            &format!("header: {}", i.match_header),
+        );
     }
     if !i.match_request_uri.is_empty() {
         line(
@@ -458,7 +481,11 @@ fn contacts(snap: &Snapshot) -> Reply {
         if snap.get(Kind::Aor, aor).is_none()
             && let Object::Contact(contact) = &c.object
         {
-            rows.push((aor.to_string(), contact.uri.0.clone(), contact_hash(c.id(), &contact.uri.0)));
+            rows.push((
+                aor.to_string(),
+                contact.uri.0.clone(),
+                contact_hash(c.id(), &contact.uri.0),
+            ));
         }
     }
     if rows.is_empty() {

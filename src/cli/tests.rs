@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::config::build::build;
 use crate::config::ini::{MemFs, read_str};
-use crate::sorcery::{RefPolicy, StoredObject, Store};
+use crate::sorcery::{RefPolicy, Store, StoredObject};
 
 const CONF: &str = "\
 [transport-udp]
@@ -123,13 +123,41 @@ fn show_endpoints_follows_asterisk_layout() {
     assert!(r.ok);
     let lines: Vec<&str> = r.text.lines().collect();
     assert_eq!(lines[0], "");
-    assert!(lines[1].starts_with(" Endpoint:  <Endpoint/CID....."), "{}", lines[1]);
-    assert!(lines[2].starts_with("    I/OAuth:  <AuthId/UserName"), "{}", lines[2]);
-    assert!(lines[3].starts_with("        Aor:  <Aor....."), "{}", lines[3]);
-    assert!(lines[4].starts_with("      Contact:  <Aor/ContactUri"), "{}", lines[4]);
-    assert!(lines[5].starts_with("  Transport:  <TransportId"), "{}", lines[5]);
-    assert!(lines[6].starts_with("   Identify:  <Identify/Endpoint"), "{}", lines[6]);
-    assert!(lines[7].starts_with("        Match:  <criteria"), "{}", lines[7]);
+    assert!(
+        lines[1].starts_with(" Endpoint:  <Endpoint/CID....."),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("    I/OAuth:  <AuthId/UserName"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("        Aor:  <Aor....."),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[4].starts_with("      Contact:  <Aor/ContactUri"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines[5].starts_with("  Transport:  <TransportId"),
+        "{}",
+        lines[5]
+    );
+    assert!(
+        lines[6].starts_with("   Identify:  <Identify/Endpoint"),
+        "{}",
+        lines[6]
+    );
+    assert!(
+        lines[7].starts_with("        Match:  <criteria"),
+        "{}",
+        lines[7]
+    );
     assert!(r.text.contains(&"=".repeat(90)));
     // Endpoint row: name/cid padded to the State column, then the channel count.
     let row = lines
@@ -145,7 +173,10 @@ fn show_endpoints_follows_asterisk_layout() {
     assert!(r.text.contains("Unavailable"));
     assert!(r.text.contains("   Identify:  trunk-identify/trunk\n"));
     assert!(r.text.contains("        Match:  198.51.100.7/32\n"));
-    assert!(r.text.contains("      Contact:  6001/sip:6001@192.0.2.10:5060"));
+    assert!(
+        r.text
+            .contains("      Contact:  6001/sip:6001@192.0.2.10:5060")
+    );
     assert!(r.text.ends_with("\nObjects found: 3\n"), "{}", r.text);
 }
 
@@ -155,12 +186,24 @@ fn show_endpoint_dumps_parameters_and_never_passwords() {
     let r = run(&d, "pjsip show endpoint 6001");
     assert!(r.ok);
     assert!(r.text.contains(" ParameterName"));
-    assert!(r.text.lines().any(|l| l.starts_with(" context ") && l.ends_with(": internal")));
-    assert!(r.text.lines().any(|l| l.starts_with(" aors ") && l.ends_with(": 6001")));
+    assert!(
+        r.text
+            .lines()
+            .any(|l| l.starts_with(" context ") && l.ends_with(": internal"))
+    );
+    assert!(
+        r.text
+            .lines()
+            .any(|l| l.starts_with(" aors ") && l.ends_with(": 6001"))
+    );
     let auth = run(&d, "pjsip show auth 6001");
     assert!(auth.ok);
     assert!(!auth.text.contains("s3cret"), "{}", auth.text);
-    assert!(auth.text.lines().any(|l| l.starts_with(" password ") && l.ends_with(": <hidden>")));
+    assert!(
+        auth.text
+            .lines()
+            .any(|l| l.starts_with(" password ") && l.ends_with(": <hidden>"))
+    );
     let all = run(&d, "pjsip show auths");
     assert!(!all.text.contains("s3cret"));
     assert!(all.text.contains("6001/6001"));
@@ -180,8 +223,14 @@ fn unknown_objects_and_commands_fail() {
 #[test]
 fn empty_listings_say_so() {
     let d = FakeDaemon::new("[global]\n");
-    assert_eq!(run(&d, "pjsip show endpoints"), Reply::ok("No objects found.\n"));
-    assert_eq!(run(&d, "pjsip show registrations"), Reply::ok("No objects found.\n"));
+    assert_eq!(
+        run(&d, "pjsip show endpoints"),
+        Reply::ok("No objects found.\n")
+    );
+    assert_eq!(
+        run(&d, "pjsip show registrations"),
+        Reply::ok("No objects found.\n")
+    );
 }
 
 #[test]
@@ -195,25 +244,49 @@ fn other_listings() {
     assert!(a.text.contains("      Aor:  6001 "), "{}", a.text);
     assert!(a.text.contains("Objects found: 3"));
     let c = run(&d, "pjsip show contacts");
-    assert!(c.text.contains("  Contact:  6001/sip:6001@192.0.2.10:5060"), "{}", c.text);
+    assert!(
+        c.text.contains("  Contact:  6001/sip:6001@192.0.2.10:5060"),
+        "{}",
+        c.text
+    );
     assert!(c.text.contains("NonQual"));
     assert!(c.text.contains("Objects found: 2"));
     let i = run(&d, "pjsip show identifies");
-    assert!(i.text.contains(" Identify:  trunk-identify/trunk"), "{}", i.text);
+    assert!(
+        i.text.contains(" Identify:  trunk-identify/trunk"),
+        "{}",
+        i.text
+    );
     let reg = run(&d, "pjsip show registrations");
-    assert!(reg.text.contains(" trunk-reg-0/sip:198.51.100.7:5060"), "{}", reg.text);
+    assert!(
+        reg.text.contains(" trunk-reg-0/sip:198.51.100.7:5060"),
+        "{}",
+        reg.text
+    );
     assert!(reg.text.contains("Unregistered"));
     let s = run(&d, "pjsip show settings");
     assert!(s.text.contains("Global Settings:") && s.text.contains("System Settings:"));
-    assert!(s.text.lines().any(|l| l.starts_with(" user_agent") && l.ends_with(": TestPBX")));
-    assert!(s.text.lines().any(|l| l.starts_with(" timer_t1") && l.ends_with(": 500")));
+    assert!(
+        s.text
+            .lines()
+            .any(|l| l.starts_with(" user_agent") && l.ends_with(": TestPBX"))
+    );
+    assert!(
+        s.text
+            .lines()
+            .any(|l| l.starts_with(" timer_t1") && l.ends_with(": 500"))
+    );
 }
 
 #[test]
 fn core_commands() {
     let d = FakeDaemon::new(CONF);
     assert!(run(&d, "core show version").text.starts_with("pjsipd "));
-    assert!(run(&d, "core show uptime").text.contains("1 hour, 2 minutes, 5 seconds"));
+    assert!(
+        run(&d, "core show uptime")
+            .text
+            .contains("1 hour, 2 minutes, 5 seconds")
+    );
     assert!(run(&d, "help").text.contains("pjsip show endpoints"));
     assert_eq!(run(&d, "pjsip reload"), Reply::ok("pjsip.conf unchanged\n"));
     let second = run(&d, "pjsip reload");

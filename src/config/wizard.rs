@@ -224,9 +224,8 @@ pub fn expand(name: &str, location: &Location, lines: &[Line]) -> Expansion {
         value: v.to_string(),
         location: location.clone(),
     };
-    let error = |msg: String| {
-        Diagnostic::error(Some(location.clone()), msg).with_object("wizard", name)
-    };
+    let error =
+        |msg: String| Diagnostic::error(Some(location.clone()), msg).with_object("wizard", name);
 
     if remote_hosts.is_empty() && !accepts_registrations {
         out.diagnostics.push(error(format!(
@@ -238,7 +237,9 @@ pub fn expand(name: &str, location: &Location, lines: &[Line]) -> Expansion {
             "Wizard '{name}' must have 'remote_hosts' if it sends registrations."
         )));
     }
-    let oauth_user = w.pass_value("outbound_auth", "username").map(str::to_string);
+    let oauth_user = w
+        .pass_value("outbound_auth", "username")
+        .map(str::to_string);
     if sends_auth && oauth_user.is_none() {
         out.diagnostics.push(error(format!(
             "Wizard '{name}' must have 'outbound_auth/username' if it sends authentication."
@@ -286,10 +287,7 @@ pub fn expand(name: &str, location: &Location, lines: &[Line]) -> Expansion {
     if !accepts_registrations && !w.has_pass("aor", "contact") {
         let pattern = w.value("contact_pattern").unwrap_or("sip:${REMOTE_HOST}");
         for host in &remote_hosts {
-            aor.push(at(
-                "contact",
-                &pattern.replace("${REMOTE_HOST}", host),
-            ));
+            aor.push(at("contact", &pattern.replace("${REMOTE_HOST}", host)));
         }
     }
     if let Some(p) = w.value("outbound_proxy")
@@ -348,7 +346,9 @@ pub fn expand(name: &str, location: &Location, lines: &[Line]) -> Expansion {
 
     // Registrations, one per remote host.
     if sends_registrations {
-        let server_pattern = w.value("server_uri_pattern").unwrap_or("sip:${REMOTE_HOST}");
+        let server_pattern = w
+            .value("server_uri_pattern")
+            .unwrap_or("sip:${REMOTE_HOST}");
         let client_pattern = w
             .value("client_uri_pattern")
             .unwrap_or("sip:${USERNAME}@${REMOTE_HOST}");
@@ -425,7 +425,10 @@ mod tests {
             .map(|(i, (n, v))| Line {
                 name: n.to_string(),
                 value: v.to_string(),
-                location: Location::new(std::sync::Arc::from(std::path::Path::new("t.conf")), i as u32 + 1),
+                location: Location::new(
+                    std::sync::Arc::from(std::path::Path::new("t.conf")),
+                    i as u32 + 1,
+                ),
             })
             .collect()
     }
@@ -446,7 +449,11 @@ mod tests {
             ("endpoint/context", "from-trunk"),
         ]);
         let e = expand("mytrunk", &l[0].location, &l);
-        assert!(e.diagnostics.iter().all(|d| !d.is_error()), "{:?}", e.diagnostics);
+        assert!(
+            e.diagnostics.iter().all(|d| !d.is_error()),
+            "{:?}",
+            e.diagnostics
+        );
         assert_eq!(
             ids(&e),
             vec![
@@ -459,10 +466,19 @@ mod tests {
             ]
         );
         let reg = &e.objects[4];
-        assert!(reg.lines.iter().any(|l| l.name == "server_uri" && l.value == "sip:sip1.example.com:5060"));
+        assert!(
+            reg.lines
+                .iter()
+                .any(|l| l.name == "server_uri" && l.value == "sip:sip1.example.com:5060")
+        );
         assert!(reg.lines.iter().any(|l| l.name == "client_uri" && l.value == "sip:trunkuser@sip1.example.com:5060"));
         let ident = &e.objects[2];
-        let matches: Vec<&str> = ident.lines.iter().filter(|l| l.name == "match").map(|l| l.value.as_str()).collect();
+        let matches: Vec<&str> = ident
+            .lines
+            .iter()
+            .filter(|l| l.name == "match")
+            .map(|l| l.value.as_str())
+            .collect();
         assert_eq!(matches, vec!["sip1.example.com", "sip2.example.com"]);
     }
 
@@ -484,15 +500,29 @@ mod tests {
                 (Kind::Auth, "1000-iauth".into()),
             ]
         );
-        assert!(e.objects[1].lines.iter().any(|l| l.name == "max_contacts" && l.value == "1"));
-        assert!(e.objects[0].lines.iter().any(|l| l.name == "auth" && l.value == "1000-iauth"));
+        assert!(
+            e.objects[1]
+                .lines
+                .iter()
+                .any(|l| l.name == "max_contacts" && l.value == "1")
+        );
+        assert!(
+            e.objects[0]
+                .lines
+                .iter()
+                .any(|l| l.name == "auth" && l.value == "1000-iauth")
+        );
     }
 
     #[test]
     fn missing_remote_hosts_is_an_error() {
         let l = lines(&[("type", "wizard"), ("sends_auth", "no")]);
         let e = expand("t", &l[0].location, &l);
-        assert!(e.diagnostics.iter().any(|d| d.is_error() && d.message.contains("remote_hosts")));
+        assert!(
+            e.diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.message.contains("remote_hosts"))
+        );
         assert!(e.objects.is_empty());
     }
 
@@ -505,8 +535,15 @@ mod tests {
         ]);
         let e = expand("t", &l[0].location, &l);
         let msgs: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
-        assert!(msgs.iter().any(|m| m.contains("did you mean 'remote_hosts'")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("did you mean 'endpoint/'")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("did you mean 'remote_hosts'")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("did you mean 'endpoint/'")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
@@ -519,7 +556,11 @@ mod tests {
         ]);
         let e = expand("t", &l[0].location, &l);
         assert!(!ids(&e).iter().any(|(k, _)| *k == Kind::Identify));
-        let reg = e.objects.iter().find(|o| o.kind == Kind::Registration).map(|o| &o.lines);
+        let reg = e
+            .objects
+            .iter()
+            .find(|o| o.kind == Kind::Registration)
+            .map(|o| &o.lines);
         assert!(reg.is_some_and(|r| r.iter().any(|l| l.name == "line" && l.value == "yes")));
     }
 

@@ -15,6 +15,4 @@ mod store;
 
 pub use index::{IdentifyMatch, Indexes};
 pub use object::{ObjectKey, ObjectRef, Origin, StoredObject, TenantId};
-pub use store::{
-    ChangeSet, Observer, RefPolicy, Snapshot, Store, Transaction, TxError, TxProblem,
-};
+pub use store::{ChangeSet, Observer, RefPolicy, Snapshot, Store, Transaction, TxError, TxProblem};

@@ -179,7 +179,13 @@ impl Builder {
             match self.unsupported.get_mut(&key) {
                 Some(u) => u.count += 1,
                 None => {
-                    self.unsupported.insert(key, Unsupported { first: loc, count: 1 });
+                    self.unsupported.insert(
+                        key,
+                        Unsupported {
+                            first: loc,
+                            count: 1,
+                        },
+                    );
                     self.unsupported_order.push(key);
                 }
             }

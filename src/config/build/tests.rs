@@ -43,7 +43,11 @@ fn same_name_different_types_are_separate_objects() {
     assert!(errors(&r).is_empty(), "{:?}", errors(&r));
     assert_eq!(
         ids(&r),
-        vec![(Kind::Endpoint, "6001"), (Kind::Aor, "6001"), (Kind::Auth, "6001")]
+        vec![
+            (Kind::Endpoint, "6001"),
+            (Kind::Aor, "6001"),
+            (Kind::Auth, "6001")
+        ]
     );
 }
 
@@ -72,8 +76,15 @@ fn every_bad_line_of_an_object_is_reported() {
 #[test]
 fn missing_type_is_ignored_with_a_warning_except_global_and_system() {
     let r = built("[x]\nfoo=bar\n[global]\n[system]\n");
-    assert_eq!(ids(&r), vec![(Kind::Global, "global"), (Kind::System, "system")]);
-    assert!(r.diagnostics.iter().any(|d| d.severity == Severity::Warning && d.message.contains("no 'type='")));
+    assert_eq!(
+        ids(&r),
+        vec![(Kind::Global, "global"), (Kind::System, "system")]
+    );
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Warning && d.message.contains("no 'type='"))
+    );
 }
 
 #[test]
@@ -87,7 +98,9 @@ fn duplicate_objects_name_both_places() {
     let r = built("[a]\ntype=aor\n[a]\ntype=aor\nmax_contacts=2\n");
     let e = errors(&r);
     assert_eq!(e.len(), 1);
-    assert!(e[0].starts_with("/c/pjsip.conf:3:") && e[0].contains("already defined at /c/pjsip.conf:1"));
+    assert!(
+        e[0].starts_with("/c/pjsip.conf:3:") && e[0].contains("already defined at /c/pjsip.conf:1")
+    );
     assert_eq!(ids(&r), vec![(Kind::Aor, "a")]);
 }
 
@@ -108,8 +121,16 @@ fn dangling_references_are_warnings_naming_the_option() {
         .filter(|d| d.severity == Severity::Warning)
         .map(ToString::to_string)
         .collect();
-    assert!(w.iter().any(|m| m.contains("option 'aors': aor 'nosuch' does not exist")), "{w:?}");
-    assert!(w.iter().any(|m| m.contains("option 'auth': auth 'gone' does not exist")), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|m| m.contains("option 'aors': aor 'nosuch' does not exist")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|m| m.contains("option 'auth': auth 'gone' does not exist")),
+        "{w:?}"
+    );
     assert_eq!(r.objects.len(), 1);
 }
 
@@ -122,7 +143,11 @@ fn unsupported_options_are_reported_once_per_option() {
         .filter(|d| d.severity == Severity::Notice)
         .collect();
     assert_eq!(notices.len(), 1, "{notices:?}");
-    assert!(notices[0].message.contains("accepted, not yet supported (in 2 objects)"));
+    assert!(
+        notices[0]
+            .message
+            .contains("accepted, not yet supported (in 2 objects)")
+    );
     assert_eq!(notices[0].option.as_deref(), Some("qualify_frequency"));
     assert_eq!(notices[0].location.as_ref().map(|l| l.line), Some(3));
 }
@@ -158,9 +183,19 @@ fn wizard_objects_are_built_and_validated() {
             (Kind::Auth, "trunk-oauth"),
         ]
     );
-    assert!(r.objects.iter().all(|o| o.wizard.as_deref() == Some("trunk")));
+    assert!(
+        r.objects
+            .iter()
+            .all(|o| o.wizard.as_deref() == Some("trunk"))
+    );
     let r = built("[trunk]\ntype=wizard\nremote_hosts=h\nendpoint/contxt=x\n");
-    assert!(errors(&r).iter().any(|e| e.contains("did you mean 'context'")), "{:?}", errors(&r));
+    assert!(
+        errors(&r)
+            .iter()
+            .any(|e| e.contains("did you mean 'context'")),
+        "{:?}",
+        errors(&r)
+    );
 }
 
 #[test]
@@ -174,8 +209,16 @@ fn printed_objects_read_back_the_same() {
     let text = to_config_text(r.objects.iter().map(|o| (o.id.as_str(), &o.object)));
     let again = built(&text);
     assert!(errors(&again).is_empty(), "{text}\n{:?}", errors(&again));
-    let a: Vec<(Kind, &str, &Object)> = r.objects.iter().map(|o| (o.kind, o.id.as_str(), &o.object)).collect();
-    let b: Vec<(Kind, &str, &Object)> = again.objects.iter().map(|o| (o.kind, o.id.as_str(), &o.object)).collect();
+    let a: Vec<(Kind, &str, &Object)> = r
+        .objects
+        .iter()
+        .map(|o| (o.kind, o.id.as_str(), &o.object))
+        .collect();
+    let b: Vec<(Kind, &str, &Object)> = again
+        .objects
+        .iter()
+        .map(|o| (o.kind, o.id.as_str(), &o.object))
+        .collect();
     assert_eq!(a, b, "{text}");
 }
 

@@ -124,7 +124,10 @@ pub fn read_file(fs: &dyn ConfigFs, path: &Path) -> Result<ReadResult, Box<Diagn
 pub fn read_str(fs: &dyn ConfigFs, name: &Path, text: &str) -> Result<ReadResult, Box<Diagnostic>> {
     let mut mem = MemFs::new();
     mem.insert(name, text.as_bytes().to_vec());
-    let overlay = Overlay { top: &mem, rest: fs };
+    let overlay = Overlay {
+        top: &mem,
+        rest: fs,
+    };
     read_file(&overlay, name)
 }
 
@@ -139,7 +142,9 @@ impl ConfigFs for Overlay<'_> {
         self.top.read(path).or_else(|_| self.rest.read(path))
     }
     fn canonical(&self, path: &Path) -> std::io::Result<PathBuf> {
-        self.top.canonical(path).or_else(|_| self.rest.canonical(path))
+        self.top
+            .canonical(path)
+            .or_else(|_| self.rest.canonical(path))
     }
     fn glob(&self, pattern: &Path) -> std::io::Result<Vec<PathBuf>> {
         let mut v = self.top.glob(pattern)?;
@@ -397,7 +402,9 @@ impl Reader<'_> {
                     }
                     return Err(Box::new(Diagnostic::error(
                         Some(loc.clone()),
-                        format!("The file '{target}' was listed as a #include but it does not exist."),
+                        format!(
+                            "The file '{target}' was listed as a #include but it does not exist."
+                        ),
                     )));
                 }
                 for f in files {

@@ -35,7 +35,10 @@ fn sections_and_variables_keep_order_and_lines() {
     );
     assert_eq!(d.sections[0].location.line, 1);
     assert_eq!(d.sections[0].variables[2].location.line, 5);
-    assert_eq!(d.sections[1].variables[0].location.to_string(), "/etc/pjsipd/pjsip.conf:7");
+    assert_eq!(
+        d.sections[1].variables[0].location.to_string(),
+        "/etc/pjsipd/pjsip.conf:7"
+    );
 }
 
 #[test]
@@ -56,7 +59,10 @@ fn plus_equals_appends_text_to_the_last_variable() {
 #[test]
 fn comments_are_removed_and_escaped_semicolons_kept() {
     let r = read("[a] ; section comment\nx=1;comment\ny=a\\;b\n; whole line\n");
-    assert_eq!(vars(&r.document.sections[0]), vec![("x", "1"), ("y", "a;b")]);
+    assert_eq!(
+        vars(&r.document.sections[0]),
+        vec![("x", "1"), ("y", "a;b")]
+    );
 }
 
 #[test]
@@ -105,8 +111,11 @@ fn multiple_bases_apply_in_order_and_templates_can_inherit() {
 #[test]
 fn unknown_base_is_an_error_for_that_section_only() {
     let r = read("[ok]\nx=1\n[bad](nosuch)\ny=2\n");
-    assert!(r.diagnostics.iter().any(|d| d.is_error()
-        && d.message.contains("Inheritance requested, but category 'nosuch' does not exist")));
+    assert!(r.diagnostics.iter().any(|d| {
+        d.is_error()
+            && d.message
+                .contains("Inheritance requested, but category 'nosuch' does not exist")
+    }));
     let names: Vec<&str> = r.document.objects().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["ok"]);
 }
@@ -114,7 +123,11 @@ fn unknown_base_is_an_error_for_that_section_only() {
 #[test]
 fn unknown_base_suggests_a_near_name() {
     let r = read("[endpoint-tpl](!)\nx=1\n[e](endpoint-tlp)\n");
-    assert!(r.diagnostics.iter().any(|d| d.message.contains("did you mean 'endpoint-tpl'")));
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.message.contains("did you mean 'endpoint-tpl'"))
+    );
 }
 
 #[test]
@@ -122,7 +135,11 @@ fn plus_appends_to_an_earlier_section() {
     let r = read("[a]\nx=1\n[b]\ny=1\n[a](+)\nz=2\n");
     assert_eq!(vars(&r.document.sections[0]), vec![("x", "1"), ("z", "2")]);
     let r = read("[a](+)\nz=2\n");
-    assert!(r.diagnostics.iter().any(|d| d.is_error() && d.message.contains("(+)")));
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.message.contains("(+)"))
+    );
     assert_eq!(r.document.objects().count(), 0);
 }
 
@@ -144,7 +161,11 @@ fn variable_before_any_section_is_an_error() {
 #[test]
 fn line_without_equals_rejects_its_section() {
     let r = read("[a]\nallow ulaw\n[b]\nx=1\n");
-    assert!(r.diagnostics.iter().any(|d| d.is_error() && d.message.contains("no '='")));
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.message.contains("no '='"))
+    );
     let names: Vec<&str> = r.document.objects().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["b"]);
 }
@@ -182,7 +203,12 @@ fn include_accepts_angle_brackets_bare_names_and_globs() {
         .with("/etc/pjsipd/conf.d/a.conf", "[a]\n")
         .with("/etc/pjsipd/x.conf", "[x]\n");
     let r = read_with(fs, "#include <x.conf>\n#include conf.d/*.conf\n");
-    let names: Vec<&str> = r.document.sections.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = r
+        .document
+        .sections
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(names, vec!["x", "a", "b"]);
 }
 
@@ -190,8 +216,14 @@ fn include_accepts_angle_brackets_bare_names_and_globs() {
 fn missing_include_is_fatal_but_tryinclude_is_not() {
     let fs = MemFs::new();
     let err = read_str(&fs, Path::new("/c/pjsip.conf"), "#include nothere.conf\n");
-    assert!(matches!(err, Err(e) if e.message.contains("was listed as a #include but it does not exist")));
-    let ok = read_str(&fs, Path::new("/c/pjsip.conf"), "#tryinclude nothere.conf\n[a]\n");
+    assert!(
+        matches!(err, Err(e) if e.message.contains("was listed as a #include but it does not exist"))
+    );
+    let ok = read_str(
+        &fs,
+        Path::new("/c/pjsip.conf"),
+        "#tryinclude nothere.conf\n[a]\n",
+    );
     assert!(matches!(ok, Ok(r) if r.document.sections.len() == 1));
 }
 
@@ -201,13 +233,19 @@ fn include_loops_are_detected() {
         .with("/c/a.conf", "#include b.conf\n")
         .with("/c/b.conf", "#include a.conf\n");
     let err = read_file(&fs, Path::new("/c/a.conf"));
-    assert!(matches!(err, Err(e) if e.message.contains("#include loop: /c/a.conf -> /c/b.conf -> /c/a.conf")));
+    assert!(
+        matches!(err, Err(e) if e.message.contains("#include loop: /c/a.conf -> /c/b.conf -> /c/a.conf"))
+    );
 }
 
 #[test]
 fn exec_is_refused_with_a_warning() {
     let r = read("#exec /bin/true\n[a]\n");
-    assert!(r.diagnostics.iter().any(|d| d.severity == Severity::Warning && d.message.contains("#exec")));
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Warning && d.message.contains("#exec"))
+    );
 }
 
 #[test]
@@ -226,7 +264,11 @@ fn binary_garbage_gives_line_errors_not_panics() {
 fn overlong_lines_are_refused() {
     let text = format!("[a]\nx={}\n[b]\ny=1\n", "v".repeat(MAX_LINE_LEN + 1));
     let r = read(&text);
-    assert!(r.diagnostics.iter().any(|d| d.message.contains("bytes long")));
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.message.contains("bytes long"))
+    );
     let names: Vec<&str> = r.document.objects().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["b"]);
 }

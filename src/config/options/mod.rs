@@ -12,8 +12,8 @@
 mod values;
 
 pub use values::{
-    BindAddr, CodecPref, Codecs, Groups, KNOWN_CODECS, ListOf, Name, Networks, OptionValue, Repeated,
-    SipUri, Tos, parse_bool, parse_network,
+    BindAddr, CodecPref, Codecs, Groups, KNOWN_CODECS, ListOf, Name, Networks, OptionValue,
+    Repeated, SipUri, Tos, parse_bool, parse_network,
 };
 
 /// Whether pjsipd acts on an option yet.
@@ -53,8 +53,7 @@ pub trait Options: Sized {
     const OPTIONS: &'static [OptionInfo];
     /// Applies one line. `first` is true for the first line of this option in the object,
     /// which replaces the default of list options. `None` when the option is unknown.
-    fn apply_option(&mut self, name: &str, value: &str, first: bool)
-    -> Option<Result<(), String>>;
+    fn apply_option(&mut self, name: &str, value: &str, first: bool) -> Option<Result<(), String>>;
     /// Every option with its value rendered as config lines.
     fn option_values(&self) -> Vec<(&'static str, Vec<String>)>;
     /// The defaults (built once, then cloned).
@@ -218,13 +217,11 @@ macro_rules! option_enum {
 
 /// The message for a value that is not one of the allowed words.
 pub fn bad_choice(value: &str, allowed: &[&str]) -> String {
-    let hint = crate::config::ini::did_you_mean(&value.to_ascii_lowercase(), allowed.iter().copied())
-        .map(|s| format!(" (did you mean '{s}'?)"))
-        .unwrap_or_default();
-    format!(
-        "'{value}' is not one of: {}{hint}",
-        allowed.join(", ")
-    )
+    let hint =
+        crate::config::ini::did_you_mean(&value.to_ascii_lowercase(), allowed.iter().copied())
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+    format!("'{value}' is not one of: {}{hint}", allowed.join(", "))
 }
 
 #[cfg(test)]

@@ -409,17 +409,19 @@ fn check_references(
             match next.get(r.kind, &r.id) {
                 None => problems.push(TxProblem {
                     key: o.key.clone(),
-                    reason: format!("option '{}': {} '{}' does not exist", r.option, r.kind, r.id),
+                    reason: format!(
+                        "option '{}': {} '{}' does not exist",
+                        r.option, r.kind, r.id
+                    ),
                 }),
-                Some(target) if target.tenant.is_some() && target.tenant != o.tenant => {
-                    problems.push(TxProblem {
+                Some(target) if target.tenant.is_some() && target.tenant != o.tenant => problems
+                    .push(TxProblem {
                         key: o.key.clone(),
                         reason: format!(
                             "option '{}': {} '{}' belongs to another tenant",
                             r.option, r.kind, r.id
                         ),
-                    })
-                }
+                    }),
                 Some(_) => {}
             }
         }

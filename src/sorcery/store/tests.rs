@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::config::types::{Aor, Auth, Endpoint, Identify};
 use crate::config::options::OptionValue;
+use crate::config::types::{Aor, Auth, Endpoint, Identify};
 use crate::sorcery::{Origin, StoredObject, TenantId};
 
 fn aor(id: &str, max: u32) -> StoredObject {
@@ -46,7 +46,12 @@ struct Recorder(Mutex<Vec<(usize, usize, usize, u64)>>);
 impl Observer for Recorder {
     fn changed(&self, c: &ChangeSet, snap: &Snapshot) {
         if let Ok(mut v) = self.0.lock() {
-            v.push((c.created.len(), c.updated.len(), c.deleted.len(), snap.generation()));
+            v.push((
+                c.created.len(),
+                c.updated.len(),
+                c.deleted.len(),
+                snap.generation(),
+            ));
         }
     }
 }
@@ -71,20 +76,32 @@ fn related_objects_are_created_together_and_observed_once() {
             .put(auth("6001", "6001")),
         RefPolicy::Strict,
     );
-    assert_eq!((c.created.len(), c.updated.len(), c.deleted.len()), (3, 0, 0));
+    assert_eq!(
+        (c.created.len(), c.updated.len(), c.deleted.len()),
+        (3, 0, 0)
+    );
     assert_eq!(store.snapshot().len(), 3);
-    assert_eq!(*rec.0.lock().unwrap_or_else(|p| p.into_inner()), vec![(3, 0, 0, 1)]);
+    assert_eq!(
+        *rec.0.lock().unwrap_or_else(|p| p.into_inner()),
+        vec![(3, 0, 0, 1)]
+    );
 }
 
 #[test]
 fn strict_transaction_with_a_dangling_reference_changes_nothing() {
     let store = Store::new();
     let err = store.apply(
-        Transaction::new().put(aor("a", 1)).put(endpoint("e", "missing")),
+        Transaction::new()
+            .put(aor("a", 1))
+            .put(endpoint("e", "missing")),
         RefPolicy::Strict,
     );
     let Err(e) = err else { panic!("accepted") };
-    assert!(e.to_string().contains("option 'aors': aor 'missing' does not exist"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("option 'aors': aor 'missing' does not exist"),
+        "{e}"
+    );
     assert!(store.snapshot().is_empty());
     assert_eq!(store.snapshot().generation(), 0);
 }
@@ -92,8 +109,15 @@ fn strict_transaction_with_a_dangling_reference_changes_nothing() {
 #[test]
 fn deleting_a_referenced_object_is_refused_when_strict() {
     let store = Store::new();
-    applied(&store, Transaction::new().put(aor("a", 1)).put(endpoint("e", "a")), RefPolicy::Strict);
-    let r = store.apply(Transaction::new().delete(ObjectKey::new(Kind::Aor, "a")), RefPolicy::Strict);
+    applied(
+        &store,
+        Transaction::new().put(aor("a", 1)).put(endpoint("e", "a")),
+        RefPolicy::Strict,
+    );
+    let r = store.apply(
+        Transaction::new().delete(ObjectKey::new(Kind::Aor, "a")),
+        RefPolicy::Strict,
+    );
     assert!(matches!(r, Err(e) if e.to_string().contains("still referenced by endpoint 'e'")));
     let c = applied(
         &store,
@@ -117,10 +141,18 @@ fn invalid_objects_are_refused() {
 fn unchanged_put_is_untouched_and_not_notified() {
     let store = Store::new();
     let rec = Arc::new(Recorder::default());
-    applied(&store, Transaction::new().put(aor("a", 1)), RefPolicy::Lenient);
+    applied(
+        &store,
+        Transaction::new().put(aor("a", 1)),
+        RefPolicy::Lenient,
+    );
     let before = store.snapshot();
     store.subscribe(rec.clone());
-    let c = applied(&store, Transaction::new().put(aor("a", 1)), RefPolicy::Lenient);
+    let c = applied(
+        &store,
+        Transaction::new().put(aor("a", 1)),
+        RefPolicy::Lenient,
+    );
     assert!(c.is_empty());
     let after = store.snapshot();
     assert_eq!(after.generation(), before.generation());
@@ -156,7 +188,13 @@ fn reload_changes_exactly_what_differs() {
     };
     let names = |v: &[ObjectRef]| v.iter().map(|o| o.id().to_string()).collect::<Vec<_>>();
     assert_eq!(names(&c.created), vec!["d"]);
-    assert_eq!(c.updated.iter().map(|(_, n)| n.id().to_string()).collect::<Vec<_>>(), vec!["b"]);
+    assert_eq!(
+        c.updated
+            .iter()
+            .map(|(_, n)| n.id().to_string())
+            .collect::<Vec<_>>(),
+        vec!["b"]
+    );
     assert_eq!(names(&c.deleted), vec!["c"]);
     // Run-time objects survive a reload of the files.
     assert!(store.snapshot().get(Kind::Aor, "runtime").is_some());
@@ -165,7 +203,10 @@ fn reload_changes_exactly_what_differs() {
 #[test]
 fn a_key_changed_twice_in_one_transaction_is_refused() {
     let store = Store::new();
-    let r = store.apply(Transaction::new().put(aor("a", 1)).put(aor("a", 2)), RefPolicy::Lenient);
+    let r = store.apply(
+        Transaction::new().put(aor("a", 1)).put(aor("a", 2)),
+        RefPolicy::Lenient,
+    );
     assert!(matches!(r, Err(e) if e.to_string().contains("changed twice")));
 }
 
@@ -173,10 +214,21 @@ fn a_key_changed_twice_in_one_transaction_is_refused() {
 fn references_cannot_cross_tenants() {
     let store = Store::new();
     let t = |o: StoredObject, t: &str| o.with_tenant(Some(TenantId(Arc::from(t))));
-    applied(&store, Transaction::new().put(t(aor("a", 1), "acme")), RefPolicy::Strict);
-    let r = store.apply(Transaction::new().put(t(endpoint("e", "a"), "globex")), RefPolicy::Strict);
+    applied(
+        &store,
+        Transaction::new().put(t(aor("a", 1), "acme")),
+        RefPolicy::Strict,
+    );
+    let r = store.apply(
+        Transaction::new().put(t(endpoint("e", "a"), "globex")),
+        RefPolicy::Strict,
+    );
     assert!(matches!(r, Err(e) if e.to_string().contains("belongs to another tenant")));
-    applied(&store, Transaction::new().put(t(endpoint("e", "a"), "acme")), RefPolicy::Strict);
+    applied(
+        &store,
+        Transaction::new().put(t(endpoint("e", "a"), "acme")),
+        RefPolicy::Strict,
+    );
 }
 
 #[test]
@@ -194,13 +246,29 @@ fn indexes_follow_changes() {
     let s = store.snapshot();
     assert_eq!(s.indexes().auths_by_username("alice"), ["a1", "a2"]);
     assert_eq!(s.indexes().endpoints_by_aor("y"), ["e1", "e2"]);
-    applied(&store, Transaction::new().put(auth("a2", "bob")).put(endpoint("e1", "x")), RefPolicy::Lenient);
+    applied(
+        &store,
+        Transaction::new()
+            .put(auth("a2", "bob"))
+            .put(endpoint("e1", "x")),
+        RefPolicy::Lenient,
+    );
     let s = store.snapshot();
     assert_eq!(s.indexes().auths_by_username("alice"), ["a1"]);
     assert_eq!(s.indexes().auths_by_username("bob"), ["a2"]);
     assert_eq!(s.indexes().endpoints_by_aor("y"), ["e2"]);
-    applied(&store, Transaction::new().delete(ObjectKey::new(Kind::Auth, "a1")), RefPolicy::Lenient);
-    assert!(store.snapshot().indexes().auths_by_username("alice").is_empty());
+    applied(
+        &store,
+        Transaction::new().delete(ObjectKey::new(Kind::Auth, "a1")),
+        RefPolicy::Lenient,
+    );
+    assert!(
+        store
+            .snapshot()
+            .indexes()
+            .auths_by_username("alice")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -227,18 +295,40 @@ fn identify_lookup_prefers_longest_prefix_then_port() {
     assert_eq!(who("10.1.2.3", 5070).as_deref(), Some("hostport"));
     assert_eq!(who("2001:db8::7", 5060).as_deref(), Some("v6"));
     assert_eq!(who("192.0.2.1", 5060), None);
-    applied(&store, Transaction::new().delete(ObjectKey::new(Kind::Identify, "host")), RefPolicy::Lenient);
+    applied(
+        &store,
+        Transaction::new().delete(ObjectKey::new(Kind::Identify, "host")),
+        RefPolicy::Lenient,
+    );
     let s2 = store.snapshot();
     let ip: IpAddr = "10.1.2.3".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    assert_eq!(s2.indexes().identify_for(ip, 5060).map(|m| m.identify).as_deref(), Some("narrow"));
+    assert_eq!(
+        s2.indexes()
+            .identify_for(ip, 5060)
+            .map(|m| m.identify)
+            .as_deref(),
+        Some("narrow")
+    );
 }
 
 #[test]
 fn snapshots_do_not_change_under_readers() {
     let store = Store::new();
-    applied(&store, Transaction::new().put(aor("a", 1)), RefPolicy::Lenient);
+    applied(
+        &store,
+        Transaction::new().put(aor("a", 1)),
+        RefPolicy::Lenient,
+    );
     let old = store.snapshot();
-    applied(&store, Transaction::new().put(aor("a", 5)), RefPolicy::Lenient);
-    assert!(matches!(old.get(Kind::Aor, "a").map(|o| &o.object), Some(Object::Aor(a)) if a.max_contacts == 1));
-    assert!(matches!(store.snapshot().get(Kind::Aor, "a").map(|o| &o.object), Some(Object::Aor(a)) if a.max_contacts == 5));
+    applied(
+        &store,
+        Transaction::new().put(aor("a", 5)),
+        RefPolicy::Lenient,
+    );
+    assert!(
+        matches!(old.get(Kind::Aor, "a").map(|o| &o.object), Some(Object::Aor(a)) if a.max_contacts == 1)
+    );
+    assert!(
+        matches!(store.snapshot().get(Kind::Aor, "a").map(|o| &o.object), Some(Object::Aor(a)) if a.max_contacts == 5)
+    );
 }
