@@ -69,7 +69,14 @@ pub(crate) fn init(settings: &LogSettings) -> LogControl {
     let (filter, handle) = reload::Layer::new(filter);
     // Two optional layers rather than a boxed one: the format is fixed for the process life.
     let (text, json) = match settings.format {
-        LogFormat::Text => (Some(fmt::layer().with_writer(std::io::stderr)), None),
+        LogFormat::Text => {
+            // journald and log files get plain text; colours only on a terminal.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            (
+                Some(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)),
+                None,
+            )
+        }
         LogFormat::Json => (None, Some(fmt::layer().json().with_writer(std::io::stderr))),
     };
     let installed = tracing_subscriber::registry()

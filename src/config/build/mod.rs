@@ -99,6 +99,7 @@ pub fn build(doc: &Document) -> BuildResult {
 /// First place an unsupported option was used, and how often.
 struct Unsupported {
     first: Location,
+    first_id: String,
     count: usize,
 }
 
@@ -171,7 +172,7 @@ impl Builder {
         lines: &[Line],
         wizard: Option<&str>,
     ) {
-        let built = build_object(kind, id, lines);
+        let built = build_object_in(kind, id, Some(location), lines);
         let ok = built.errors.is_empty();
         self.diagnostics.extend(built.errors);
         for (option, loc) in built.unsupported {
@@ -183,6 +184,7 @@ impl Builder {
                         key,
                         Unsupported {
                             first: loc,
+                            first_id: id.to_string(),
                             count: 1,
                         },
                     );
@@ -233,17 +235,17 @@ impl Builder {
         self.check_references();
         for key in &self.unsupported_order {
             if let Some(u) = self.unsupported.get(key) {
-                let times = if u.count == 1 {
-                    String::new()
-                } else {
-                    format!(" (in {} objects)", u.count)
+                let times = match u.count {
+                    1 => String::new(),
+                    2 => format!(" (also used by 1 other {})", key.0),
+                    n => format!(" (also used by {} other {}s)", n - 1, key.0),
                 };
                 self.diagnostics.push(
                     Diagnostic::notice(
                         Some(u.first.clone()),
                         format!("accepted, not yet supported{times}"),
                     )
-                    .with_object(key.0.as_str(), "*")
+                    .with_object(key.0.as_str(), &u.first_id)
                     .with_option(key.1),
                 );
             }
@@ -289,7 +291,19 @@ pub struct ObjectBuild {
 }
 
 /// Applies `lines` (the `type` line skipped) to a fresh object of `kind` and validates it.
+/// Whole-object problems are reported at the object's last line.
 pub fn build_object(kind: Kind, id: &str, lines: &[Line]) -> ObjectBuild {
+    build_object_in(kind, id, None, lines)
+}
+
+/// As [`build_object`], reporting whole-object problems at `section` (the object's
+/// `[header]` line) when given.
+pub fn build_object_in(
+    kind: Kind,
+    id: &str,
+    section: Option<&Location>,
+    lines: &[Line],
+) -> ObjectBuild {
     let mut object = new_object(kind);
     let mut errors = Vec::new();
     let mut unsupported: Vec<(&'static str, Location)> = Vec::new();
@@ -331,10 +345,9 @@ pub fn build_object(kind: Kind, id: &str, lines: &[Line]) -> ObjectBuild {
         }
     }
     if errors.is_empty() {
+        let at = section.cloned().or(last_location);
         for problem in object.validate(id) {
-            errors.push(
-                Diagnostic::error(last_location.clone(), problem).with_object(kind.as_str(), id),
-            );
+            errors.push(Diagnostic::error(at.clone(), problem).with_object(kind.as_str(), id));
         }
     }
     ObjectBuild {
@@ -349,10 +362,15 @@ pub fn build_object(kind: Kind, id: &str, lines: &[Line]) -> ObjectBuild {
 pub fn to_config_text<'a>(objects: impl IntoIterator<Item = (&'a str, &'a Object)>) -> String {
     let mut out = String::new();
     for (id, object) in objects {
-        out.push_str(&format!("[{}]\ntype={}\n", id, object.kind()));
+        out.push_str(&format!(
+            "[{}]\ntype = {}\n",
+            escape_value(id),
+            object.kind()
+        ));
         for (name, lines) in object.changed_options() {
             for line in lines {
-                out.push_str(&format!("{name}={}\n", escape_value(&line)));
+                // Spaces around `=` keep a value starting with `>` from reading as `=>`.
+                out.push_str(&format!("{name} = {}\n", escape_value(&line)));
             }
         }
         out.push('\n');

@@ -146,7 +146,7 @@ fn unsupported_options_are_reported_once_per_option() {
     assert!(
         notices[0]
             .message
-            .contains("accepted, not yet supported (in 2 objects)")
+            .contains("accepted, not yet supported (also used by 1 other aor)")
     );
     assert_eq!(notices[0].option.as_deref(), Some("qualify_frequency"));
     assert_eq!(notices[0].location.as_ref().map(|l| l.line), Some(3));

@@ -222,9 +222,12 @@ impl Reader<'_> {
 
     fn read_bytes(&mut self, file: &Arc<Path>, bytes: &[u8]) -> Result<(), Box<Diagnostic>> {
         let mut lexer = LineLexer::new(bytes, MAX_LINE_LEN);
-        let first_diag = self.diagnostics.len();
+        // Problems of this file's own lines (not of the files it includes).
+        let mut own_problems = 0;
         while let Some((line_no, line)) = lexer.next_line() {
             let loc = Location::new(file.clone(), line_no);
+            let before = self.diagnostics.len();
+            let is_directive = matches!(line, Ok(Line::Directive(_)));
             match line {
                 Ok(Line::Blank) => {}
                 Ok(Line::Header {
@@ -237,7 +240,10 @@ impl Reader<'_> {
                 Ok(Line::Directive(d)) => self.on_directive(d, &loc)?,
                 Err(message) => self.line_error(loc, message),
             }
-            if self.diagnostics.len() - first_diag >= MAX_DIAGNOSTICS_PER_FILE {
+            if !is_directive {
+                own_problems += self.diagnostics.len() - before;
+            }
+            if own_problems >= MAX_DIAGNOSTICS_PER_FILE {
                 self.diagnostics.push(Diagnostic::error(
                     Some(Location::new(file.clone(), line_no)),
                     "too many errors in this file; the rest of it was not read",

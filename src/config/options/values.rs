@@ -325,11 +325,13 @@ pub struct Networks(pub Vec<IpNet>);
 /// Parses one network in any of the forms Asterisk accepts.
 pub fn parse_network(item: &str) -> Result<IpNet, String> {
     let item = item.trim();
-    let item = item
-        .strip_prefix('[')
-        .and_then(|s| s.split_once(']'))
-        .map(|(a, rest)| format!("{a}{rest}"))
-        .unwrap_or_else(|| item.to_string());
+    // `[v6]` or `[v6]/len` only: `[v6]:port` is not a network (the port would be glued
+    // onto the address and read as a different address).
+    let item = match item.strip_prefix('[').and_then(|s| s.split_once(']')) {
+        Some((a, rest)) if rest.is_empty() || rest.starts_with('/') => format!("{a}{rest}"),
+        Some(_) => return Err(format!("'{item}' is not an IP address or network")),
+        None => item.to_string(),
+    };
     if let Ok(n) = item.parse::<IpNet>() {
         return Ok(n.trunc());
     }
