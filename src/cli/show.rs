@@ -540,7 +540,7 @@ fn settings(snap: &Snapshot) -> Reply {
         .all(Kind::Global)
         .next()
         .map(|o| o.object.clone())
-        .unwrap_or_else(|| Object::Global(snap.global()));
+        .unwrap_or_else(|| Object::Global(Box::new(snap.global())));
     parameters(&mut out, &plain_params(&global));
     out.push_str("\nSystem Settings:\n");
     let system = snap

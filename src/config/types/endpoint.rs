@@ -511,6 +511,6 @@ impl ConfigObject for Endpoint {
     }
 
     fn into_object(self) -> Object {
-        Object::Endpoint(self)
+        Object::Endpoint(Box::new(self))
     }
 }

@@ -112,6 +112,6 @@ impl ConfigObject for Global {
     }
 
     fn into_object(self) -> Object {
-        Object::Global(self)
+        Object::Global(Box::new(self))
     }
 }

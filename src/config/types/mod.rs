@@ -188,12 +188,11 @@ pub trait ConfigObject: Options + Clone + PartialEq + fmt::Debug + Send + Sync +
 
 /// Any configuration object.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(clippy::large_enum_variant)]
 pub enum Object {
     /// A transport.
-    Transport(Transport),
+    Transport(Box<Transport>),
     /// An endpoint.
-    Endpoint(Endpoint),
+    Endpoint(Box<Endpoint>),
     /// An address of record.
     Aor(Aor),
     /// An authentication object.
@@ -203,32 +202,52 @@ pub enum Object {
     /// An identify rule.
     Identify(Identify),
     /// An outbound registration.
-    Registration(Registration),
+    Registration(Box<Registration>),
     /// A domain alias.
     DomainAlias(DomainAlias),
     /// An ACL.
     Acl(Acl),
     /// Global settings.
-    Global(Global),
+    Global(Box<Global>),
     /// System settings.
     System(System),
 }
 
-/// Runs `$body` with `$o` bound to the inner value of an [`Object`], whatever its type.
+/// Runs `$body` with `$o` bound to a reference to the inner value of an [`Object`],
+/// whatever its type (boxed variants are dereferenced). `with_object!(&mut obj, mut o => ..)`
+/// binds a mutable reference.
 #[macro_export]
 macro_rules! with_object {
+    ($obj:expr, mut $o:ident => $body:expr) => {
+        $crate::with_object!(@arms $obj, $o, (&mut **), $body)
+    };
     ($obj:expr, $o:ident => $body:expr) => {
+        $crate::with_object!(@arms $obj, $o, (&**), $body)
+    };
+    (@arms $obj:expr, $o:ident, ($($unbox:tt)*), $body:expr) => {
         match $obj {
-            $crate::config::types::Object::Transport($o) => $body,
-            $crate::config::types::Object::Endpoint($o) => $body,
+            $crate::config::types::Object::Transport($o) => {
+                let $o = $($unbox)* $o;
+                $body
+            }
+            $crate::config::types::Object::Endpoint($o) => {
+                let $o = $($unbox)* $o;
+                $body
+            }
             $crate::config::types::Object::Aor($o) => $body,
             $crate::config::types::Object::Auth($o) => $body,
             $crate::config::types::Object::Contact($o) => $body,
             $crate::config::types::Object::Identify($o) => $body,
-            $crate::config::types::Object::Registration($o) => $body,
+            $crate::config::types::Object::Registration($o) => {
+                let $o = $($unbox)* $o;
+                $body
+            }
             $crate::config::types::Object::DomainAlias($o) => $body,
             $crate::config::types::Object::Acl($o) => $body,
-            $crate::config::types::Object::Global($o) => $body,
+            $crate::config::types::Object::Global($o) => {
+                let $o = $($unbox)* $o;
+                $body
+            }
             $crate::config::types::Object::System($o) => $body,
         }
     };
@@ -276,16 +295,16 @@ impl Object {
 /// Builds an empty object of `kind` with its defaults.
 pub fn new_object(kind: Kind) -> Object {
     match kind {
-        Kind::Transport => Object::Transport(Transport::default()),
-        Kind::Endpoint => Object::Endpoint(Endpoint::default()),
+        Kind::Transport => Object::Transport(Box::default()),
+        Kind::Endpoint => Object::Endpoint(Box::default()),
         Kind::Aor => Object::Aor(Aor::default()),
         Kind::Auth => Object::Auth(Auth::default()),
         Kind::Contact => Object::Contact(Contact::default()),
         Kind::Identify => Object::Identify(Identify::default()),
-        Kind::Registration => Object::Registration(Registration::default()),
+        Kind::Registration => Object::Registration(Box::default()),
         Kind::DomainAlias => Object::DomainAlias(DomainAlias::default()),
         Kind::Acl => Object::Acl(Acl::default()),
-        Kind::Global => Object::Global(Global::default()),
+        Kind::Global => Object::Global(Box::default()),
         Kind::System => Object::System(System::default()),
     }
 }
@@ -333,23 +352,24 @@ impl Object {
                     value
                 }
             };
-            let Some(info) = T::OPTIONS.iter().find(|o| o.name == target) else {
+            let Some((info, apply)) = T::option_index(target)
+                .and_then(|i| Some((T::OPTIONS.get(i)?, T::APPLIERS.get(i)?)))
+            else {
                 return ApplyOutcome::Unknown;
             };
             let first = !seen.contains(&info.name);
             if first {
                 seen.push(info.name);
             }
-            match o.apply_option(info.name, value, first) {
-                Some(Ok(())) => ApplyOutcome::Applied {
+            match apply(o, value, first) {
+                Ok(()) => ApplyOutcome::Applied {
                     option: info.name,
                     support: info.support,
                 },
-                Some(Err(e)) => ApplyOutcome::Invalid(e),
-                None => ApplyOutcome::Unknown,
+                Err(e) => ApplyOutcome::Invalid(e),
             }
         }
-        with_object!(self, o => apply(o, name, value, seen))
+        with_object!(self, mut o => apply(o, name, value, seen))
     }
 }
 

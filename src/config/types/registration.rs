@@ -100,6 +100,6 @@ impl ConfigObject for Registration {
     }
 
     fn into_object(self) -> Object {
-        Object::Registration(self)
+        Object::Registration(Box::new(self))
     }
 }

@@ -35,7 +35,7 @@ pub(super) fn has(errors: &[String], needle: &str) -> bool {
 
 pub(super) fn endpoint(lines: &[(&str, &str)]) -> Endpoint {
     match build(Kind::Endpoint, lines).expect("lines apply") {
-        Object::Endpoint(e) => e,
+        Object::Endpoint(e) => *e,
         _ => unreachable!(),
     }
 }

@@ -145,6 +145,6 @@ impl ConfigObject for Transport {
     }
 
     fn into_object(self) -> Object {
-        Object::Transport(self)
+        Object::Transport(Box::new(self))
     }
 }

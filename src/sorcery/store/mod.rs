@@ -71,7 +71,7 @@ impl Snapshot {
     /// Typed access: the `[global]` settings (defaults when absent).
     pub fn global(&self) -> crate::config::types::Global {
         match self.all(Kind::Global).next().map(|o| &o.object) {
-            Some(Object::Global(g)) => g.clone(),
+            Some(Object::Global(g)) => (**g).clone(),
             _ => crate::config::types::Global::default(),
         }
     }

@@ -28,7 +28,7 @@ fn auth(id: &str, user: &str) -> StoredObject {
 fn endpoint(id: &str, aors: &str) -> StoredObject {
     let mut e = Endpoint::default();
     let _ = e.aors.apply(aors);
-    StoredObject::new(id, Origin::Runtime, Object::Endpoint(e))
+    StoredObject::new(id, Origin::Runtime, Object::Endpoint(Box::new(e)))
 }
 
 fn identify(id: &str, ep: &str, matches: &str) -> StoredObject {
