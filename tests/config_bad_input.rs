@@ -997,7 +997,11 @@ fn reload_replaces_file_objects_and_keeps_runtime_ones() {
     let first = load_ok(&path);
     store
         .replace_file_objects(
-            first.objects.into_iter().map(StoredObject::from).collect(),
+            first
+                .objects
+                .into_iter()
+                .map(StoredObject::from)
+                .collect::<Vec<_>>(),
             RefPolicy::Lenient,
         )
         .unwrap();
@@ -1024,7 +1028,11 @@ fn reload_replaces_file_objects_and_keeps_runtime_ones() {
     let second = load_ok(&path);
     let cs = store
         .replace_file_objects(
-            second.objects.into_iter().map(StoredObject::from).collect(),
+            second
+                .objects
+                .into_iter()
+                .map(StoredObject::from)
+                .collect::<Vec<_>>(),
             RefPolicy::Lenient,
         )
         .unwrap();

@@ -117,10 +117,15 @@ impl<'a> Wizard<'a> {
 }
 
 /// Expands wizard `name` whose lines (templates resolved) are `lines`.
-pub fn expand(name: &str, location: &Location, lines: &[Line]) -> Expansion {
+pub fn expand<L: std::borrow::Borrow<Line>>(
+    name: &str,
+    location: &Location,
+    lines: &[L],
+) -> Expansion {
     let mut out = Expansion::default();
     let mut w = Wizard::default();
     for line in lines {
+        let line: &Line = line.borrow();
         if line.name == "type" {
             continue;
         }

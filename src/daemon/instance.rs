@@ -13,7 +13,7 @@ use super::notify;
 use super::paths::ConfigPaths;
 use super::settings::Settings;
 use crate::cli;
-use crate::config::build::{self, BuildResult};
+use crate::config::build::{self, BuildCache, BuildResult};
 use crate::config::ini::RealFs;
 use crate::config::{Diagnostic, Severity};
 use crate::sorcery::{ChangeSet, Observer, RefPolicy, Snapshot, Store, StoredObject};
@@ -27,6 +27,9 @@ pub(crate) struct Instance {
     log: LogControl,
     /// Serialises reloads: two interleaved reloads could apply an older file last.
     reload_lock: Mutex<()>,
+    /// What the last applied load learnt about each section: a reload rebuilds only the
+    /// sections that changed.
+    build_cache: Mutex<BuildCache>,
     started: Instant,
     last_reload: Mutex<Instant>,
     stop: watch::Sender<bool>,
@@ -44,6 +47,7 @@ impl Instance {
             store,
             log,
             reload_lock: Mutex::new(()),
+            build_cache: Mutex::new(BuildCache::default()),
             started: now,
             last_reload: Mutex::new(now),
             stop: watch::Sender::new(false),
@@ -78,10 +82,15 @@ impl Instance {
                 plural(errors, "error")
             );
         }
-        let objects: Vec<StoredObject> = built.objects.into_iter().map(Into::into).collect();
-        let loaded = objects.len();
+        let loaded = built.objects.len();
+        let objects = built.objects.into_iter().map(StoredObject::from);
         self.store
             .replace_file_objects(objects, RefPolicy::Lenient)?;
+        *self
+            .build_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = built.cache;
+        release_free_memory();
         let extensions = self.paths.extensions_conf.display();
         if check_extensions_conf(&self.paths.extensions_conf)? {
             tracing::info!("{extensions}: present; dialplan support is not implemented yet");
@@ -141,10 +150,17 @@ impl Instance {
     fn reload_pjsip_conf(&self) -> Result<String, String> {
         let generation = self.store.snapshot().generation();
         let keeping = format!("Keeping the running configuration (generation {generation}).");
-        let built = match load_pjsip_conf(&self.paths.pjsip_conf) {
+        let cache = std::mem::take(
+            &mut *self
+                .build_cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let built = match load_pjsip_conf_with(&self.paths.pjsip_conf, Some(&cache)) {
             Ok(built) => built,
             Err(e) => {
                 tracing::error!("reload refused: {e}");
+                self.restore_cache(cache);
                 return Err(format!("pjsip.conf not reloaded: {e}\n{keeping}"));
             }
         };
@@ -161,17 +177,37 @@ impl Instance {
             )];
             lines.extend(errors.iter().map(ToString::to_string));
             lines.push(keeping);
+            self.restore_cache(cache);
             return Err(lines.join("\n"));
         }
         let warnings = count(&built.diagnostics, Severity::Warning);
-        let objects: Vec<StoredObject> = built.objects.into_iter().map(Into::into).collect();
-        let changes = match self.store.replace_file_objects(objects, RefPolicy::Lenient) {
-            Ok(changes) => changes,
+        let kept = built.kept;
+        let objects = built.objects.into_iter().map(StoredObject::from);
+        let applied =
+            match self
+                .store
+                .replace_file_objects_keeping(objects, &kept, RefPolicy::Lenient)
+            {
+                Ok(changes) => Ok((changes, built.cache)),
+                // An unchanged section whose object was removed at run time: rebuild everything.
+                Err(_) if !kept.is_empty() => self.full_reload(),
+                Err(e) => Err(e.to_string()),
+            };
+        let changes = match applied {
+            Ok((changes, next_cache)) => {
+                *self
+                    .build_cache
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = next_cache;
+                changes
+            }
             Err(e) => {
                 tracing::error!("reload refused: {e}");
+                self.restore_cache(cache);
                 return Err(format!("pjsip.conf not reloaded: {e}\n{keeping}"));
             }
         };
+        release_free_memory();
         *self
             .last_reload
             .lock()
@@ -190,6 +226,38 @@ impl Instance {
         tracing::info!("{}", text.lines().next().unwrap_or_default());
         Ok(text)
     }
+}
+
+impl Instance {
+    /// Puts back the cache of the configuration still running.
+    fn restore_cache(&self, cache: BuildCache) {
+        *self
+            .build_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = cache;
+    }
+
+    /// Reload without the cache: every section rebuilt, every object compared.
+    fn full_reload(&self) -> Result<(ChangeSet, BuildCache), String> {
+        let built = load_pjsip_conf(&self.paths.pjsip_conf).map_err(|e| e.to_string())?;
+        if built.has_errors() {
+            return Err("pjsip.conf changed while it was being reloaded".into());
+        }
+        let objects = built.objects.into_iter().map(StoredObject::from);
+        let changes = self
+            .store
+            .replace_file_objects(objects, RefPolicy::Lenient)
+            .map_err(|e| e.to_string())?;
+        Ok((changes, built.cache))
+    }
+}
+
+/// Gives memory freed by a (re)load back to the system now rather than at the allocator's
+/// leisure: a reload of a large configuration frees tens of megabytes at once.
+fn release_free_memory() {
+    // SAFETY: mi_collect only walks mimalloc's own heaps; it has no preconditions. When
+    // mimalloc is not the global allocator (library tests), it has nothing to collect.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 impl cli::Daemon for Instance {
@@ -228,7 +296,20 @@ pub(crate) fn load_pjsip_conf(path: &Path) -> Result<BuildResult, Error> {
             path: path.to_path_buf(),
         });
     }
-    build::load(&RealFs, path).map_err(Error::Load)
+    load_pjsip_conf_with(path, None)
+}
+
+/// As [`load_pjsip_conf`], reusing what `cache` knows of unchanged sections.
+pub(crate) fn load_pjsip_conf_with(
+    path: &Path,
+    cache: Option<&BuildCache>,
+) -> Result<BuildResult, Error> {
+    if !path.exists() {
+        return Err(Error::MissingPjsipConf {
+            path: path.to_path_buf(),
+        });
+    }
+    build::load_with_cache(&RealFs, path, cache).map_err(Error::Load)
 }
 
 /// `Ok(true)` when `extensions.conf` is present and readable, `Ok(false)` when absent.

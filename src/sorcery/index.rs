@@ -1,6 +1,8 @@
 //! Secondary indexes over the store, kept up to date object by object.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use imbl::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -22,7 +24,8 @@ pub struct IdentifyMatch {
 /// Identify rules of one prefix length: network → (port, identify id), sorted.
 type IdentifySlots = HashMap<IpNet, Vec<(Option<u16>, String)>>;
 
-/// Lookups the SIP layers need, without scanning every object.
+/// Lookups the SIP layers need, without scanning every object. The maps are persistent
+/// (structure-sharing): a new snapshot's indexes cost O(changes), not O(objects).
 #[derive(Clone, Debug, Default)]
 pub struct Indexes {
     /// auth `username` → auth ids.

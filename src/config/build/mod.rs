@@ -10,15 +10,27 @@
 //! - references to objects that do not exist are reported as warnings (the object may be
 //!   created later at run time);
 //! - options that are accepted but not acted on yet are reported once per option.
+//!
+//! Reloads are incremental: a [`BuildCache`] from the previous build remembers, by a digest of
+//! each section's name and lines, which objects that section made. A section whose digest is
+//! unchanged is not rebuilt: its objects are reported as [`BuildResult::kept`] and the store
+//! keeps the ones it has. Only changed and new sections are parsed into objects again.
 
+mod cache;
+
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
+
+pub use cache::BuildCache;
+use cache::{CachedSection, DigestMemo, SectionDigest};
 
 use super::diagnostic::Diagnostic;
 use super::ini::{self, ConfigFs, Document, Section, Variable, did_you_mean};
 use super::options::Support;
 use super::source::Location;
-use super::types::{ApplyOutcome, Kind, Object, new_object};
+use super::types::{ApplyOutcome, Kind, Object, Reference, new_object};
 use super::wizard;
 
 /// One object built from configuration.
@@ -37,35 +49,23 @@ pub struct BuiltObject {
 }
 
 /// A line to apply to an object, with where it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Line {
-    /// Option name.
-    pub name: String,
-    /// Value.
-    pub value: String,
-    /// Where it was written.
-    pub location: Location,
-}
-
-impl From<&Variable> for Line {
-    fn from(v: &Variable) -> Self {
-        Self {
-            name: v.name.clone(),
-            value: v.value.clone(),
-            location: v.location.clone(),
-        }
-    }
-}
+pub type Line = Variable;
 
 /// The objects of a configuration and the problems found building them.
 #[derive(Clone, Debug, Default)]
 pub struct BuildResult {
-    /// Objects that passed validation, in file order.
+    /// Objects built from new or changed sections (every object, without a cache), in file
+    /// order.
     pub objects: Vec<BuiltObject>,
+    /// Objects of sections unchanged since the cache's build, not rebuilt: they are the same
+    /// as the ones the previous build made.
+    pub kept: Vec<(Kind, Arc<str>)>,
     /// Every problem found (reader problems included when built through [`load`]).
     pub diagnostics: Vec<Diagnostic>,
     /// Files read.
     pub files: Vec<std::path::PathBuf>,
+    /// What the next reload can reuse.
+    pub cache: BuildCache,
 }
 
 impl BuildResult {
@@ -73,23 +73,61 @@ impl BuildResult {
     pub fn has_errors(&self) -> bool {
         super::diagnostic::has_errors(&self.diagnostics)
     }
+
+    /// Number of objects in the configuration (built and kept).
+    pub fn object_count(&self) -> usize {
+        self.objects.len() + self.kept.len()
+    }
 }
 
 /// Reads `path` (with its includes) and builds its objects. `Err` only when the file as a
 /// whole cannot be read (missing, unreadable, missing include, include loop).
 pub fn load(fs: &dyn ConfigFs, path: &Path) -> Result<BuildResult, Box<Diagnostic>> {
-    let read = ini::read_file(fs, path)?;
-    let mut result = build(&read.document);
+    load_with_cache(fs, path, None)
+}
+
+/// As [`load`], reusing what `cache` says about unchanged sections.
+pub fn load_with_cache(
+    fs: &dyn ConfigFs,
+    path: &Path,
+    cache: Option<&BuildCache>,
+) -> Result<BuildResult, Box<Diagnostic>> {
+    let mut read = ini::read_file(fs, path)?;
+    let files = std::mem::take(&mut read.document.files);
+    let mut result = build_owned(read.document, cache);
     let mut diagnostics = read.diagnostics;
     diagnostics.append(&mut result.diagnostics);
     result.diagnostics = diagnostics;
-    result.files = read.document.files;
+    result.files = files;
     Ok(result)
+}
+
+/// As [`build_with_cache`], consuming the document: each section is freed as soon as its
+/// objects are built, so the text and the objects are never both fully in memory.
+pub fn build_owned(doc: Document, cache: Option<&BuildCache>) -> BuildResult {
+    let mut b = Builder {
+        cache,
+        ..Builder::default()
+    };
+    for section in doc.sections {
+        if !section.is_template && !section.invalid {
+            b.section(&section);
+        }
+    }
+    b.finish()
 }
 
 /// Builds objects from a read document.
 pub fn build(doc: &Document) -> BuildResult {
-    let mut b = Builder::default();
+    build_with_cache(doc, None)
+}
+
+/// Builds objects from a read document, reusing what `cache` says about unchanged sections.
+pub fn build_with_cache(doc: &Document, cache: Option<&BuildCache>) -> BuildResult {
+    let mut b = Builder {
+        cache,
+        ..Builder::default()
+    };
     for section in doc.objects() {
         b.section(section);
     }
@@ -104,16 +142,31 @@ struct Unsupported {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'c> {
+    cache: Option<&'c BuildCache>,
+    next_cache: BuildCache,
+    memo: DigestMemo,
     objects: Vec<BuiltObject>,
-    seen: HashMap<(Kind, String), Location>,
+    kept: Vec<(Kind, Arc<str>)>,
+    seen: HashMap<(Kind, Arc<str>), Location>,
+    /// References made by every built object, for the dangling-reference check.
+    references: Vec<(Kind, String, Location, Reference)>,
+    /// Unchanged sections, whose references are checked too.
+    reused: Vec<(Arc<CachedSection>, Location)>,
     unsupported: HashMap<(Kind, &'static str), Unsupported>,
     unsupported_order: Vec<(Kind, &'static str)>,
     diagnostics: Vec<Diagnostic>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn section(&mut self, section: &Section) {
+        let digest = SectionDigest::of(section, &mut self.memo);
+        if let Some(cached) = self.cache.and_then(|c| c.get(&digest))
+            && self.reuse(section, &cached)
+        {
+            self.next_cache.insert(digest, cached);
+            return;
+        }
         let kind_text = match section.last("type") {
             Some(v) => v.value.to_ascii_lowercase(),
             None if section.name == "global" || section.name == "system" => section.name.clone(),
@@ -128,9 +181,10 @@ impl Builder {
                 return;
             }
         };
-        let lines: Vec<Line> = section.variables.iter().map(Line::from).collect();
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let mut made = CachedSection::default();
         if kind_text == "wizard" {
-            let expansion = wizard::expand(&section.name, &section.location, &lines);
+            let expansion = wizard::expand(&section.name, &section.location, &section.variables);
             self.diagnostics.extend(expansion.diagnostics);
             for generated in expansion.objects {
                 self.object(
@@ -139,63 +193,112 @@ impl Builder {
                     &section.location,
                     &generated.lines,
                     Some(&section.name),
+                    &mut made,
                 );
             }
-            return;
+        } else {
+            match kind_text.parse::<Kind>() {
+                Ok(kind) => self.object(
+                    kind,
+                    &section.name,
+                    &section.location,
+                    &section.variables,
+                    None,
+                    &mut made,
+                ),
+                Err(_) => {
+                    let names: Vec<&str> = Kind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .chain(["wizard"])
+                        .collect();
+                    let hint = did_you_mean(&kind_text, names.iter().copied())
+                        .map(|s| format!(" (did you mean '{s}'?)"))
+                        .unwrap_or_default();
+                    let loc = section.last("type").map(|v| v.location.clone());
+                    self.diagnostics.push(
+                        Diagnostic::error(loc, format!("unknown type '{kind_text}'{hint}"))
+                            .with_object("section", &section.name)
+                            .with_option("type"),
+                    );
+                }
+            }
         }
-        match kind_text.parse::<Kind>() {
-            Ok(kind) => self.object(kind, &section.name, &section.location, &lines, None),
-            Err(_) => {
-                let names: Vec<&str> = Kind::ALL
-                    .iter()
-                    .map(|k| k.as_str())
-                    .chain(["wizard"])
-                    .collect();
-                let hint = did_you_mean(&kind_text, names.iter().copied())
-                    .map(|s| format!(" (did you mean '{s}'?)"))
-                    .unwrap_or_default();
-                let loc = section.last("type").map(|v| v.location.clone());
-                self.diagnostics.push(
-                    Diagnostic::error(loc, format!("unknown type '{kind_text}'{hint}"))
-                        .with_object("section", &section.name)
-                        .with_option("type"),
+        // Only sections that built cleanly are worth remembering.
+        let errors_after = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors_after == errors_before && !made.objects.is_empty() {
+            self.next_cache.insert(digest, Arc::new(made));
+        }
+    }
+
+    /// Accounts for the objects of an unchanged section without rebuilding them. False (and
+    /// nothing recorded) when one of them clashes with an object seen earlier: the section is
+    /// then built normally so the clash is reported.
+    fn reuse(&mut self, section: &Section, cached: &Arc<CachedSection>) -> bool {
+        if cached
+            .objects
+            .iter()
+            .any(|(k, id)| self.seen.contains_key(&(*k, id.clone())))
+        {
+            return false;
+        }
+        for (kind, id) in &cached.objects {
+            self.seen
+                .insert((*kind, id.clone()), section.location.clone());
+            self.kept.push((*kind, id.clone()));
+        }
+        self.reused.push((cached.clone(), section.location.clone()));
+        for (i, option, line) in &cached.unsupported {
+            if let (Some((kind, id)), Some(var)) =
+                (cached.objects.get(*i), section.variables.get(*line))
+            {
+                self.note_unsupported(*kind, id, option, &var.location);
+            }
+        }
+        true
+    }
+
+    fn note_unsupported(&mut self, kind: Kind, id: &str, option: &'static str, loc: &Location) {
+        let key = (kind, option);
+        match self.unsupported.get_mut(&key) {
+            Some(u) => u.count += 1,
+            None => {
+                self.unsupported.insert(
+                    key,
+                    Unsupported {
+                        first: loc.clone(),
+                        first_id: id.to_string(),
+                        count: 1,
+                    },
                 );
+                self.unsupported_order.push(key);
             }
         }
     }
 
-    fn object(
+    fn object<L: Borrow<Line>>(
         &mut self,
         kind: Kind,
         id: &str,
         location: &Location,
-        lines: &[Line],
+        lines: &[L],
         wizard: Option<&str>,
+        made: &mut CachedSection,
     ) {
         let built = build_object_in(kind, id, Some(location), lines);
         let ok = built.errors.is_empty();
         self.diagnostics.extend(built.errors);
-        for (option, loc) in built.unsupported {
-            let key = (kind, option);
-            match self.unsupported.get_mut(&key) {
-                Some(u) => u.count += 1,
-                None => {
-                    self.unsupported.insert(
-                        key,
-                        Unsupported {
-                            first: loc,
-                            first_id: id.to_string(),
-                            count: 1,
-                        },
-                    );
-                    self.unsupported_order.push(key);
-                }
+        let index = made.objects.len();
+        for (option, line) in &built.unsupported_lines {
+            if let Some(l) = lines.get(*line) {
+                self.note_unsupported(kind, id, option, &l.borrow().location);
             }
+            made.unsupported.push((index, *option, *line));
         }
         if !ok {
             return;
         }
-        let key = (kind, id.to_string());
+        let key: (Kind, Arc<str>) = (kind, Arc::from(id));
         if let Some(first) = self.seen.get(&key) {
             self.diagnostics.push(
                 Diagnostic::error(
@@ -206,22 +309,32 @@ impl Builder {
             );
             return;
         }
-        if kind.is_single()
-            && let Some(other) = self.objects.iter().find(|o| o.kind == kind)
-        {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    Some(location.clone()),
-                    format!(
-                        "configuration contains more than one object of type '{kind}' (the first is '{}' at {})",
-                        other.id, other.location
-                    ),
-                )
-                .with_object(kind.as_str(), id),
-            );
-            return;
+        if kind.is_single() {
+            let other = self
+                .seen
+                .iter()
+                .find(|((k, _), _)| *k == kind)
+                .map(|((_, other), loc)| (other.clone(), loc.clone()));
+            if let Some((other, at)) = other {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Some(location.clone()),
+                        format!(
+                            "configuration contains more than one object of type '{kind}' (the first is '{other}' at {at})"
+                        ),
+                    )
+                    .with_object(kind.as_str(), id),
+                );
+                return;
+            }
         }
-        self.seen.insert(key, location.clone());
+        self.seen.insert(key.clone(), location.clone());
+        for r in built.object.references() {
+            self.references
+                .push((kind, id.to_string(), location.clone(), r.clone()));
+            made.references.push((index, r));
+        }
+        made.objects.push(key);
         self.objects.push(BuiltObject {
             kind,
             id: id.to_string(),
@@ -252,31 +365,42 @@ impl Builder {
         }
         BuildResult {
             objects: self.objects,
+            kept: self.kept,
             diagnostics: self.diagnostics,
             files: Vec::new(),
+            cache: self.next_cache,
         }
     }
 
     fn check_references(&mut self) {
-        let exists: HashSet<(Kind, &str)> = self
-            .objects
-            .iter()
-            .map(|o| (o.kind, o.id.as_str()))
-            .collect();
-        for o in &self.objects {
-            for r in o.object.references() {
-                if !exists.contains(&(r.kind, r.id.as_str())) {
-                    self.diagnostics.push(
-                        Diagnostic::warning(
-                            Some(o.location.clone()),
-                            format!("{} '{}' does not exist", r.kind, r.id),
-                        )
-                        .with_object(o.kind.as_str(), &o.id)
-                        .with_option(r.option),
-                    );
+        let exists: HashSet<(Kind, &str)> = self.seen.keys().map(|(k, id)| (*k, &**id)).collect();
+        let mut dangling = Vec::new();
+        for (kind, id, location, r) in &self.references {
+            if !exists.contains(&(r.kind, r.id.as_str())) {
+                dangling.push((*kind, id.as_str(), location, r));
+            }
+        }
+        for (cached, location) in &self.reused {
+            for (i, r) in &cached.references {
+                if !exists.contains(&(r.kind, r.id.as_str()))
+                    && let Some((kind, id)) = cached.objects.get(*i)
+                {
+                    dangling.push((*kind, &**id, location, r));
                 }
             }
         }
+        let warnings: Vec<Diagnostic> = dangling
+            .into_iter()
+            .map(|(kind, id, location, r)| {
+                Diagnostic::warning(
+                    Some(location.clone()),
+                    format!("{} '{}' does not exist", r.kind, r.id),
+                )
+                .with_object(kind.as_str(), id)
+                .with_option(r.option)
+            })
+            .collect();
+        self.diagnostics.extend(warnings);
     }
 }
 
@@ -288,36 +412,43 @@ pub struct ObjectBuild {
     pub errors: Vec<Diagnostic>,
     /// Options set that pjsipd does not act on yet, with the line of their first use.
     pub unsupported: Vec<(&'static str, Location)>,
+    /// The same, with the index of that line in the lines given.
+    pub unsupported_lines: Vec<(&'static str, usize)>,
 }
 
 /// Applies `lines` (the `type` line skipped) to a fresh object of `kind` and validates it.
 /// Whole-object problems are reported at the object's last line.
-pub fn build_object(kind: Kind, id: &str, lines: &[Line]) -> ObjectBuild {
+pub fn build_object<L: Borrow<Line>>(kind: Kind, id: &str, lines: &[L]) -> ObjectBuild {
     build_object_in(kind, id, None, lines)
 }
 
 /// As [`build_object`], reporting whole-object problems at `section` (the object's
 /// `[header]` line) when given.
-pub fn build_object_in(
+pub fn build_object_in<L: Borrow<Line>>(
     kind: Kind,
     id: &str,
     section: Option<&Location>,
-    lines: &[Line],
+    lines: &[L],
 ) -> ObjectBuild {
     let mut object = new_object(kind);
     let mut errors = Vec::new();
     let mut unsupported: Vec<(&'static str, Location)> = Vec::new();
+    let mut unsupported_lines: Vec<(&'static str, usize)> = Vec::new();
     let mut seen = Vec::new();
-    let mut last_location: Option<Location> = None;
-    for line in lines {
+    let mut last_location: Option<&Location> = None;
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.borrow();
         if line.name == "type" {
             continue;
         }
-        last_location = Some(line.location.clone());
+        last_location = Some(&line.location);
         match object.apply_line(&line.name, &line.value, &mut seen) {
             ApplyOutcome::Applied { option, support } => {
-                if support == Support::NotYet && !unsupported.iter().any(|(o, _)| *o == option) {
+                if support == Support::NotYet
+                    && !unsupported_lines.iter().any(|(o, _)| *o == option)
+                {
                     unsupported.push((option, line.location.clone()));
+                    unsupported_lines.push((option, index));
                 }
             }
             ApplyOutcome::Unknown => {
@@ -345,15 +476,16 @@ pub fn build_object_in(
         }
     }
     if errors.is_empty() {
-        let at = section.cloned().or(last_location);
+        let at = section.or(last_location);
         for problem in object.validate(id) {
-            errors.push(Diagnostic::error(at.clone(), problem).with_object(kind.as_str(), id));
+            errors.push(Diagnostic::error(at.cloned(), problem).with_object(kind.as_str(), id));
         }
     }
     ObjectBuild {
         object,
         errors,
         unsupported,
+        unsupported_lines,
     }
 }
 

@@ -228,3 +228,88 @@ fn load_reports_fatal_read_errors() {
     let r = load(&fs, Path::new("/nowhere/pjsip.conf"));
     assert!(matches!(r, Err(d) if d.message.contains("cannot read config file")));
 }
+
+fn read_doc(text: &str) -> crate::config::ini::Document {
+    let fs = MemFs::new();
+    match read_str(&fs, Path::new("/c/pjsip.conf"), text) {
+        Ok(r) => r.document,
+        Err(e) => panic!("fatal: {e}"),
+    }
+}
+
+const BASE: &str = "[t](!)\ntype=endpoint\ncontext=c\n\
+    [a](t)\naors=a\n[a]\ntype=aor\nmax_contacts=1\n[b](t)\naors=b\n[b]\ntype=aor\n";
+
+#[test]
+fn unchanged_sections_are_kept_not_rebuilt() {
+    let first = build(&read_doc(BASE));
+    assert_eq!(first.objects.len(), 4);
+    assert_eq!(first.cache.len(), 4);
+    // Endpoint b changes; a comment line shifts everything below it.
+    let changed = BASE.replace(
+        "[b](t)\naors=b",
+        "; new comment\n[b](t)\naors=b\ncontext=other",
+    );
+    let second = build_with_cache(&read_doc(&changed), Some(&first.cache));
+    assert!(errors(&second).is_empty(), "{:?}", errors(&second));
+    assert_eq!(ids(&second), vec![(Kind::Endpoint, "b")]);
+    let kept: Vec<(Kind, &str)> = second.kept.iter().map(|(k, id)| (*k, &**id)).collect();
+    assert_eq!(
+        kept,
+        vec![(Kind::Endpoint, "a"), (Kind::Aor, "a"), (Kind::Aor, "b")]
+    );
+    assert_eq!(second.object_count(), 4);
+    // A template change reaches every section that inherits it.
+    let tpl = BASE.replace("context=c", "context=d");
+    let third = build_with_cache(&read_doc(&tpl), Some(&second.cache));
+    assert_eq!(
+        ids(&third),
+        vec![(Kind::Endpoint, "a"), (Kind::Endpoint, "b")]
+    );
+}
+
+#[test]
+fn cached_builds_report_like_full_builds() {
+    let text = "[e]\ntype=endpoint\naors=gone\ndirect_media=no\n";
+    let first = build(&read_doc(text));
+    let shifted = format!("\n\n{text}");
+    let second = build_with_cache(&read_doc(&shifted), Some(&first.cache));
+    assert_eq!(second.kept.len(), 1);
+    // The dangling reference is still reported, and the notice points at the line now.
+    assert!(second.diagnostics.iter().any(
+        |d| d.severity == Severity::Warning && d.message.contains("aor 'gone' does not exist")
+    ));
+    let notice = second
+        .diagnostics
+        .iter()
+        .find(|d| d.option.as_deref() == Some("direct_media"));
+    assert_eq!(
+        notice.and_then(|d| d.location.as_ref()).map(|l| l.line),
+        Some(6)
+    );
+}
+
+#[test]
+fn a_new_duplicate_of_a_cached_section_is_reported() {
+    let first = build(&read_doc("[a]\ntype=aor\n"));
+    let second = build_with_cache(
+        &read_doc("[a]\ntype=aor\nmax_contacts=2\n[a]\ntype=aor\n"),
+        Some(&first.cache),
+    );
+    assert!(
+        errors(&second)
+            .iter()
+            .any(|e| e.contains("duplicate object"))
+    );
+}
+
+#[test]
+fn sections_with_errors_are_never_cached() {
+    let first = build(&read_doc("[a]\ntype=aor\nmax_contacts=x\n"));
+    assert!(first.cache.is_empty());
+    let second = build_with_cache(
+        &read_doc("[a]\ntype=aor\nmax_contacts=x\n"),
+        Some(&first.cache),
+    );
+    assert_eq!(errors(&second).len(), 1);
+}

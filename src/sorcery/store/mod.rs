@@ -1,6 +1,8 @@
 //! Snapshots, transactions and observers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use imbl::OrdMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -15,8 +17,10 @@ use crate::config::types::{Kind, Object};
 pub struct Snapshot {
     generation: u64,
     /// Objects per type, sorted by id (listings are in id order, as Asterisk's are).
-    by_kind: BTreeMap<Kind, Arc<BTreeMap<String, ObjectRef>>>,
-    indexes: Arc<Indexes>,
+    /// Persistent maps: the next generation shares all unchanged nodes with this one, so a
+    /// one-object change costs O(log n) however large the configuration.
+    by_kind: BTreeMap<Kind, OrdMap<String, ObjectRef>>,
+    indexes: Indexes,
 }
 
 impl Snapshot {
@@ -103,7 +107,7 @@ pub struct Transaction {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put(Box<StoredObject>),
+    Put(ObjectRef),
     Delete(ObjectKey),
 }
 
@@ -115,7 +119,7 @@ impl Transaction {
 
     /// Creates or replaces an object.
     pub fn put(mut self, object: StoredObject) -> Self {
-        self.ops.push(Op::Put(Box::new(object)));
+        self.ops.push(Op::Put(Arc::new(object)));
         self
     }
 
@@ -272,19 +276,64 @@ impl Store {
     /// Run-time objects are left alone.
     pub fn replace_file_objects(
         &self,
-        objects: Vec<StoredObject>,
+        objects: impl IntoIterator<Item = StoredObject>,
+        policy: RefPolicy,
+    ) -> Result<ChangeSet, TxError> {
+        self.replace_file_objects_keeping(objects, &[], policy)
+    }
+
+    /// As [`Store::replace_file_objects`] for an incremental reload: the objects named in
+    /// `kept` come from unchanged sections and stay as they are. A kept object the store does
+    /// not have (deleted at run time since) refuses the transaction, so the caller can fall
+    /// back to a full reload.
+    pub fn replace_file_objects_keeping(
+        &self,
+        objects: impl IntoIterator<Item = StoredObject>,
+        kept: &[(Kind, Arc<str>)],
         policy: RefPolicy,
     ) -> Result<ChangeSet, TxError> {
         let base = self.snapshot();
-        let keep: HashSet<ObjectKey> = objects.iter().map(|o| o.key.clone()).collect();
         let mut tx = Transaction::new();
+        // Ids of the objects the new configuration builds, per type.
+        let mut built: HashMap<Kind, HashSet<String>> = HashMap::new();
+        for o in objects {
+            built
+                .entry(o.kind())
+                .or_default()
+                .insert(o.id().to_string());
+            // Unchanged objects never enter the transaction: nothing to validate or index,
+            // and the new copy is freed at once.
+            if base
+                .get(o.kind(), o.id())
+                .is_some_and(|old| old.same_config(&o))
+            {
+                continue;
+            }
+            tx = tx.put(o);
+        }
+        let kept_set: HashSet<(Kind, &str)> = kept.iter().map(|(k, id)| (*k, &**id)).collect();
+        // One pass over the store: check that it still has every kept object, and delete
+        // the file objects the new configuration no longer names.
+        let mut kept_found = 0;
         for o in base.iter() {
-            if o.origin.is_file() && !keep.contains(&o.key) {
+            if kept_set.contains(&(o.kind(), o.id())) {
+                kept_found += 1;
+            } else if o.origin.is_file()
+                && !built.get(&o.kind()).is_some_and(|ids| ids.contains(o.id()))
+            {
                 tx = tx.delete(o.key.clone());
             }
         }
-        for o in objects {
-            tx = tx.put(o);
+        if kept_found != kept_set.len() {
+            let problems = kept
+                .iter()
+                .filter(|(k, id)| base.get(*k, id).is_none())
+                .map(|(k, id)| TxProblem {
+                    key: ObjectKey::new(*k, id.to_string()),
+                    reason: "unchanged in the file but no longer in the store".into(),
+                })
+                .collect();
+            return Err(TxError { problems });
         }
         self.apply(tx, policy)
     }
@@ -298,7 +347,6 @@ fn stage(
 ) -> Result<(Snapshot, ChangeSet), TxError> {
     let mut problems = Vec::new();
     let mut next = base.clone();
-    let mut indexes: Option<Indexes> = None;
     let mut changes = ChangeSet::default();
     // Keys touched, so a transaction cannot both put and delete one object.
     let mut touched: HashSet<ObjectKey> = HashSet::new();
@@ -316,8 +364,8 @@ fn stage(
             });
             continue;
         }
-        let map = Arc::make_mut(next.by_kind.entry(key.kind).or_default());
-        let idx = indexes.get_or_insert_with(|| (*base.indexes).clone());
+        let map = next.by_kind.entry(key.kind).or_default();
+        let idx = &mut next.indexes;
         match op {
             Op::Put(o) => {
                 if o.key.kind != o.object.kind() {
@@ -339,7 +387,7 @@ fn stage(
                     Some(old) if old.same_config(&o) => {}
                     Some(old) => {
                         let old = old.clone();
-                        let new = Arc::new(*o);
+                        let new = o;
                         idx.remove(&old);
                         idx.insert(&new);
                         map.insert(key.id, new.clone());
@@ -347,7 +395,7 @@ fn stage(
                         changes.updated.push((old, new));
                     }
                     None => {
-                        let new = Arc::new(*o);
+                        let new = o;
                         idx.insert(&new);
                         map.insert(key.id, new.clone());
                         new_refs.push(new.clone());
@@ -383,9 +431,6 @@ fn stage(
 
     if !problems.is_empty() {
         return Err(TxError { problems });
-    }
-    if let Some(idx) = indexes {
-        next.indexes = Arc::new(idx);
     }
     next.by_kind.retain(|_, m| !m.is_empty());
     if !changes.is_empty() {

@@ -332,3 +332,37 @@ fn snapshots_do_not_change_under_readers() {
         matches!(store.snapshot().get(Kind::Aor, "a").map(|o| &o.object), Some(Object::Aor(a)) if a.max_contacts == 5)
     );
 }
+
+#[test]
+fn incremental_replace_keeps_named_objects_and_refuses_missing_ones() {
+    let store = Store::new();
+    let file = |o: StoredObject| StoredObject {
+        origin: Origin::File(crate::config::Location::synthetic("test")),
+        ..o
+    };
+    applied(
+        &store,
+        Transaction::new()
+            .put(file(aor("a", 1)))
+            .put(file(aor("b", 1)))
+            .put(file(aor("c", 1))),
+        RefPolicy::Lenient,
+    );
+    let kept = vec![(Kind::Aor, Arc::<str>::from("a"))];
+    let c = match store.replace_file_objects_keeping(
+        vec![file(aor("b", 9))],
+        &kept,
+        RefPolicy::Lenient,
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        (c.created.len(), c.updated.len(), c.deleted.len()),
+        (0, 1, 1)
+    );
+    assert_eq!(c.deleted[0].id(), "c");
+    let gone = vec![(Kind::Aor, Arc::<str>::from("zz"))];
+    let r = store.replace_file_objects_keeping(Vec::new(), &gone, RefPolicy::Lenient);
+    assert!(matches!(r, Err(e) if e.to_string().contains("no longer in the store")));
+}
