@@ -148,7 +148,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1.0 {
+        format!("{:.0} µs", ms * 1000.0)
+    } else {
+        format!("{ms:.1} ms")
+    }
 }
 
 /// `VmRSS` and `VmHWM` of this process, in MB.
@@ -322,21 +327,21 @@ fn main() {
             Err(e) => panic!("{e}"),
         };
         assert!(!built.has_errors());
-        // The daemon keeps the new cache for the next reload: move it out so its (and the
-        // kept list's) fate is not part of the apply.
+        // The daemon keeps the new cache for the next reload: move it out so its fate is
+        // not part of the apply.
         let mut built = built;
         let next_cache = std::mem::take(&mut built.cache);
-        let kept = std::mem::take(&mut built.kept);
+        let removed = std::mem::take(&mut built.removed);
         let objects = stored(built);
         let apply_start = Instant::now();
-        let changes = match store.replace_file_objects_keeping(objects, &kept, RefPolicy::Lenient) {
+        let changes = match store.apply_file_delta(objects, &removed, RefPolicy::Lenient) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
         let end = Instant::now();
         incremental_times.push(end - start);
         incremental_apply_times.push(end - apply_start);
-        drop((next_cache, kept));
+        drop((next_cache, removed));
         let key = ObjectKey::new(Kind::Endpoint, changed_id.to_string());
         assert_eq!(changes.len(), 1, "reload changed {changes}");
         assert_eq!(changes.updated[0].1.key, key);

@@ -28,8 +28,9 @@ pub(crate) struct Instance {
     /// Serialises reloads: two interleaved reloads could apply an older file last.
     reload_lock: Mutex<()>,
     /// What the last applied load learnt about each section: a reload rebuilds only the
-    /// sections that changed.
-    build_cache: Mutex<BuildCache>,
+    /// sections that changed. Present only when that load had no error at all, so that it
+    /// accounts for every file object in the store.
+    build_cache: Mutex<Option<BuildCache>>,
     started: Instant,
     last_reload: Mutex<Instant>,
     stop: watch::Sender<bool>,
@@ -47,7 +48,7 @@ impl Instance {
             store,
             log,
             reload_lock: Mutex::new(()),
-            build_cache: Mutex::new(BuildCache::default()),
+            build_cache: Mutex::new(None),
             started: now,
             last_reload: Mutex::new(now),
             stop: watch::Sender::new(false),
@@ -86,10 +87,12 @@ impl Instance {
         let objects = built.objects.into_iter().map(StoredObject::from);
         self.store
             .replace_file_objects(objects, RefPolicy::Lenient)?;
+        // With errors, some sections' good objects are loaded but not remembered: the next
+        // reload must then compare everything.
         *self
             .build_cache
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = built.cache;
+            .unwrap_or_else(PoisonError::into_inner) = (errors == 0).then_some(built.cache);
         release_free_memory();
         let extensions = self.paths.extensions_conf.display();
         if check_extensions_conf(&self.paths.extensions_conf)? {
@@ -150,13 +153,12 @@ impl Instance {
     fn reload_pjsip_conf(&self) -> Result<String, String> {
         let generation = self.store.snapshot().generation();
         let keeping = format!("Keeping the running configuration (generation {generation}).");
-        let cache = std::mem::take(
-            &mut *self
-                .build_cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        let built = match load_pjsip_conf_with(&self.paths.pjsip_conf, Some(&cache)) {
+        let cache = self
+            .build_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let built = match load_pjsip_conf_with(&self.paths.pjsip_conf, cache.as_ref()) {
             Ok(built) => built,
             Err(e) => {
                 tracing::error!("reload refused: {e}");
@@ -181,24 +183,26 @@ impl Instance {
             return Err(lines.join("\n"));
         }
         let warnings = count(&built.diagnostics, Severity::Warning);
-        let kept = built.kept;
         let objects = built.objects.into_iter().map(StoredObject::from);
-        let applied =
-            match self
+        let applied = match &cache {
+            Some(_) => self
                 .store
-                .replace_file_objects_keeping(objects, &kept, RefPolicy::Lenient)
-            {
-                Ok(changes) => Ok((changes, built.cache)),
-                // An unchanged section whose object was removed at run time: rebuild everything.
-                Err(_) if !kept.is_empty() => self.full_reload(),
-                Err(e) => Err(e.to_string()),
-            };
+                .apply_file_delta(objects, &built.removed, RefPolicy::Lenient),
+            None => self.store.replace_file_objects(objects, RefPolicy::Lenient),
+        };
+        let applied = match applied {
+            Ok(changes) => Ok((changes, built.cache)),
+            // The store refused the delta: try once more from scratch, comparing everything.
+            Err(_) if cache.is_some() => self.full_reload(),
+            Err(e) => Err(e.to_string()),
+        };
         let changes = match applied {
             Ok((changes, next_cache)) => {
+                // A reload applies only without errors: the new cache is complete.
                 *self
                     .build_cache
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = next_cache;
+                    .unwrap_or_else(PoisonError::into_inner) = Some(next_cache);
                 changes
             }
             Err(e) => {
@@ -230,7 +234,7 @@ impl Instance {
 
 impl Instance {
     /// Puts back the cache of the configuration still running.
-    fn restore_cache(&self, cache: BuildCache) {
+    fn restore_cache(&self, cache: Option<BuildCache>) {
         *self
             .build_cache
             .lock()

@@ -1,52 +1,35 @@
-//! What a build remembers for the next one: which objects each unchanged section made.
+//! What a build remembers for the next one: which objects each cleanly built section made.
+//!
+//! The maps are persistent (structure-sharing), so the next build's cache is the previous one
+//! plus the changed sections minus the vanished ones: a reload costs O(changed sections) here,
+//! not O(configuration).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, LazyLock};
 
-use crate::config::ini::{Section, Variable};
+use foldhash::quality::RandomState;
+
+use crate::config::ini::Section;
 use crate::config::types::{Kind, Reference};
 
 /// A 128-bit digest of what a section means: its name and every `name = value` line, in
-/// order (inherited lines included, file positions excluded). Two independently keyed
-/// SipHashes make an accidental match between different sections practically impossible.
+/// order (inherited lines included, file positions excluded), built from the reader's
+/// per-line digests. Two independently seeded hashes make an accidental match between
+/// different sections practically impossible; configuration text is the administrator's,
+/// not an attacker's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) struct SectionDigest(u64, u64);
 
 /// Hash keys fixed for the life of the process, so digests compare across reloads.
-static KEYS: LazyLock<(RandomState, RandomState)> =
-    LazyLock::new(|| (RandomState::new(), RandomState::new()));
+static KEYS: LazyLock<(RandomState, RandomState)> = LazyLock::new(Default::default);
 
 impl SectionDigest {
-    /// The digest of one line.
-    fn of_variable(v: &Variable) -> Self {
-        let mut a = KEYS.0.build_hasher();
-        let mut b = KEYS.1.build_hasher();
-        for h in [&mut a, &mut b] {
-            // The separator keeps ("ab","c") apart from ("a","bc"): names hold no NUL.
-            h.write(v.name.as_bytes());
-            h.write_u8(0);
-            h.write(v.value.as_bytes());
-        }
-        Self(a.finish(), b.finish())
-    }
-
-    /// The digest of a section: its name and the digests of its lines, in order. Lines shared
-    /// with a template are digested once per build (`memo`), not once per section.
-    pub(super) fn of(section: &Section, memo: &mut DigestMemo) -> Self {
+    pub(super) fn of(section: &Section) -> Self {
         let mut a = KEYS.0.build_hasher();
         let mut b = KEYS.1.build_hasher();
         a.write(section.name.as_bytes());
         b.write(section.name.as_bytes());
-        for v in &section.variables {
-            let d = if Arc::strong_count(v) > 1 {
-                memo.0
-                    .entry(Arc::as_ptr(v) as usize)
-                    .or_insert_with(|| (v.clone(), Self::of_variable(v)))
-                    .1
-            } else {
-                Self::of_variable(v)
-            };
+        for d in &section.line_digests {
             a.write_u64(d.0);
             b.write_u64(d.1);
         }
@@ -54,59 +37,28 @@ impl SectionDigest {
     }
 }
 
-/// Digests of shared lines, by address, for one build. The memo holds each line it keys on,
-/// so no address is freed and reused by another line while the memo lives.
-#[derive(Default)]
-pub(super) struct DigestMemo(
-    HashMap<usize, (Arc<Variable>, SectionDigest), BuildHasherDefault<AddressHasher>>,
-);
-
-/// A hasher for addresses: they are already well spread, so hashing them again is waste.
-#[derive(Default)]
-pub(super) struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        // Heap addresses are 8- or 16-byte aligned: drop the always-zero bits, mix the rest.
-        self.0 = ((n >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
+/// An object's identity as the builder tracks it.
+pub(super) type Key = (Kind, Arc<str>);
 
 /// What one cleanly built section made.
 #[derive(Clone, Debug, Default)]
 pub(super) struct CachedSection {
     /// Its objects, in order.
-    pub(super) objects: Vec<(Kind, Arc<str>)>,
+    pub(super) objects: Vec<Key>,
     /// References those objects make: (index into `objects`, reference).
     pub(super) references: Vec<(usize, Reference)>,
-    /// Options not acted on yet: (index into `objects`, option, index of the line in the
-    /// section's variables), so notices point at the line where it is now.
-    pub(super) unsupported: Vec<(usize, &'static str, usize)>,
 }
 
-/// Per-section results of the previous build, keyed by [`SectionDigest`].
+/// Per-section results of the previous build.
 #[derive(Clone, Debug, Default)]
 pub struct BuildCache {
-    sections: HashMap<SectionDigest, Arc<CachedSection>>,
+    /// Section digest → what it made.
+    pub(super) sections: imbl::HashMap<SectionDigest, Arc<CachedSection>>,
+    /// Object → the digest of the section that made it.
+    pub(super) keys: imbl::HashMap<Key, SectionDigest>,
 }
 
 impl BuildCache {
-    pub(super) fn get(&self, digest: &SectionDigest) -> Option<Arc<CachedSection>> {
-        self.sections.get(digest).cloned()
-    }
-
-    pub(super) fn insert(&mut self, digest: SectionDigest, section: Arc<CachedSection>) {
-        self.sections.insert(digest, section);
-    }
-
     /// Number of sections remembered.
     pub fn len(&self) -> usize {
         self.sections.len()
@@ -115,5 +67,23 @@ impl BuildCache {
     /// True when nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.sections.is_empty()
+    }
+
+    pub(super) fn insert(&mut self, digest: SectionDigest, section: Arc<CachedSection>) {
+        for key in &section.objects {
+            self.keys.insert(key.clone(), digest);
+        }
+        self.sections.insert(digest, section);
+    }
+
+    pub(super) fn remove(&mut self, digest: &SectionDigest) -> Option<Arc<CachedSection>> {
+        let section = self.sections.remove(digest)?;
+        for key in &section.objects {
+            // Only if that key still maps to this section (a rebuilt section may own it now).
+            if self.keys.get(key) == Some(digest) {
+                self.keys.remove(key);
+            }
+        }
+        Some(section)
     }
 }

@@ -19,12 +19,13 @@
 mod cache;
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashSet};
+
 pub use cache::BuildCache;
-use cache::{CachedSection, DigestMemo, SectionDigest};
+use cache::{CachedSection, Key, SectionDigest};
 
 use super::diagnostic::Diagnostic;
 use super::ini::{self, ConfigFs, Document, Section, Variable, did_you_mean};
@@ -57,10 +58,14 @@ pub struct BuildResult {
     /// Objects built from new or changed sections (every object, without a cache), in file
     /// order.
     pub objects: Vec<BuiltObject>,
-    /// Objects of sections unchanged since the cache's build, not rebuilt: they are the same
-    /// as the ones the previous build made.
-    pub kept: Vec<(Kind, Arc<str>)>,
-    /// Every problem found (reader problems included when built through [`load`]).
+    /// How many objects come from sections unchanged since the cache's build: not rebuilt,
+    /// the same as the ones that build made.
+    pub unchanged: usize,
+    /// Objects the cache's build made that this configuration no longer makes (their
+    /// section vanished or changed). Always empty without a cache.
+    pub removed: Vec<(Kind, Arc<str>)>,
+    /// Every problem found (reader problems included when built through [`load`]). With a
+    /// cache, "not yet supported" notices cover the rebuilt sections only.
     pub diagnostics: Vec<Diagnostic>,
     /// Files read.
     pub files: Vec<std::path::PathBuf>,
@@ -74,9 +79,9 @@ impl BuildResult {
         super::diagnostic::has_errors(&self.diagnostics)
     }
 
-    /// Number of objects in the configuration (built and kept).
+    /// Number of objects in the configuration (built and unchanged).
     pub fn object_count(&self) -> usize {
-        self.objects.len() + self.kept.len()
+        self.objects.len() + self.unchanged
     }
 }
 
@@ -105,10 +110,7 @@ pub fn load_with_cache(
 /// As [`build_with_cache`], consuming the document: each section is freed as soon as its
 /// objects are built, so the text and the objects are never both fully in memory.
 pub fn build_owned(doc: Document, cache: Option<&BuildCache>) -> BuildResult {
-    let mut b = Builder {
-        cache,
-        ..Builder::default()
-    };
+    let mut b = Builder::new(cache);
     for section in doc.sections {
         if !section.is_template && !section.invalid {
             b.section(&section);
@@ -124,10 +126,7 @@ pub fn build(doc: &Document) -> BuildResult {
 
 /// Builds objects from a read document, reusing what `cache` says about unchanged sections.
 pub fn build_with_cache(doc: &Document, cache: Option<&BuildCache>) -> BuildResult {
-    let mut b = Builder {
-        cache,
-        ..Builder::default()
-    };
+    let mut b = Builder::new(cache);
     for section in doc.objects() {
         b.section(section);
     }
@@ -141,30 +140,45 @@ struct Unsupported {
     count: usize,
 }
 
-#[derive(Default)]
 struct Builder<'c> {
     cache: Option<&'c BuildCache>,
-    next_cache: BuildCache,
-    memo: DigestMemo,
+    /// Digests of the cache's sections found unchanged, with where they are now.
+    matched: HashMap<SectionDigest, Location>,
+    unchanged: usize,
+    /// Single-kind objects (global, system) of unchanged sections.
+    kept_singles: Vec<(Kind, Arc<str>, Location)>,
+    /// Clean sections built this time, for the next cache.
+    new_sections: Vec<(SectionDigest, CachedSection)>,
     objects: Vec<BuiltObject>,
-    kept: Vec<(Kind, Arc<str>)>,
-    seen: HashMap<(Kind, Arc<str>), Location>,
-    /// References made by every built object, for the dangling-reference check.
+    /// Objects built this time.
+    seen: HashMap<Key, Location>,
+    /// References made by the objects built this time.
     references: Vec<(Kind, String, Location, Reference)>,
-    /// Unchanged sections, whose references are checked too.
-    reused: Vec<(Arc<CachedSection>, Location)>,
     unsupported: HashMap<(Kind, &'static str), Unsupported>,
     unsupported_order: Vec<(Kind, &'static str)>,
     diagnostics: Vec<Diagnostic>,
 }
 
-impl Builder<'_> {
+impl<'c> Builder<'c> {
+    fn new(cache: Option<&'c BuildCache>) -> Self {
+        Self {
+            cache,
+            matched: HashMap::default(),
+            unchanged: 0,
+            kept_singles: Vec::new(),
+            new_sections: Vec::new(),
+            objects: Vec::new(),
+            seen: HashMap::default(),
+            references: Vec::new(),
+            unsupported: HashMap::default(),
+            unsupported_order: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
     fn section(&mut self, section: &Section) {
-        let digest = SectionDigest::of(section, &mut self.memo);
-        if let Some(cached) = self.cache.and_then(|c| c.get(&digest))
-            && self.reuse(section, &cached)
-        {
-            self.next_cache.insert(digest, cached);
+        let digest = SectionDigest::of(section);
+        if self.reuse(digest, section) {
             return;
         }
         let kind_text = match section.last("type") {
@@ -224,38 +238,44 @@ impl Builder<'_> {
                 }
             }
         }
-        // Only sections that built cleanly are worth remembering.
+        // Only sections that built cleanly are remembered: the others are rebuilt (and their
+        // errors reported again) every time.
         let errors_after = self.diagnostics.iter().filter(|d| d.is_error()).count();
         if errors_after == errors_before && !made.objects.is_empty() {
-            self.next_cache.insert(digest, Arc::new(made));
+            self.new_sections.push((digest, made));
         }
     }
 
-    /// Accounts for the objects of an unchanged section without rebuilding them. False (and
-    /// nothing recorded) when one of them clashes with an object seen earlier: the section is
-    /// then built normally so the clash is reported.
-    fn reuse(&mut self, section: &Section, cached: &Arc<CachedSection>) -> bool {
-        if cached
-            .objects
-            .iter()
-            .any(|(k, id)| self.seen.contains_key(&(*k, id.clone())))
+    /// Accounts for an unchanged section without rebuilding it. False when the section must
+    /// be built: not in the cache, already matched once (an identical duplicate section), or
+    /// clashing with an object built earlier (the build then reports the clash).
+    fn reuse(&mut self, digest: SectionDigest, section: &Section) -> bool {
+        let Some(cached) = self.cache.and_then(|c| c.sections.get(&digest)) else {
+            return false;
+        };
+        if self.matched.contains_key(&digest)
+            || cached.objects.iter().any(|key| self.seen.contains_key(key))
         {
             return false;
         }
-        for (kind, id) in &cached.objects {
-            self.seen
-                .insert((*kind, id.clone()), section.location.clone());
-            self.kept.push((*kind, id.clone()));
-        }
-        self.reused.push((cached.clone(), section.location.clone()));
-        for (i, option, line) in &cached.unsupported {
-            if let (Some((kind, id)), Some(var)) =
-                (cached.objects.get(*i), section.variables.get(*line))
+        for (kind, id) in cached.objects.iter().filter(|(k, _)| k.is_single()) {
+            if self.seen.keys().any(|(k, _)| k == kind)
+                || self.kept_singles.iter().any(|(k, _, _)| k == kind)
             {
-                self.note_unsupported(*kind, id, option, &var.location);
+                return false;
             }
+            self.kept_singles
+                .push((*kind, id.clone(), section.location.clone()));
         }
+        self.matched.insert(digest, section.location.clone());
+        self.unchanged += cached.objects.len();
         true
+    }
+
+    /// Where an unchanged object of `key` is, if this build kept one.
+    fn kept_at(&self, key: &Key) -> Option<&Location> {
+        let digest = self.cache?.keys.get(key)?;
+        self.matched.get(digest)
     }
 
     fn note_unsupported(&mut self, kind: Kind, id: &str, option: &'static str, loc: &Location) {
@@ -288,18 +308,16 @@ impl Builder<'_> {
         let built = build_object_in(kind, id, Some(location), lines);
         let ok = built.errors.is_empty();
         self.diagnostics.extend(built.errors);
-        let index = made.objects.len();
         for (option, line) in &built.unsupported_lines {
             if let Some(l) = lines.get(*line) {
                 self.note_unsupported(kind, id, option, &l.borrow().location);
             }
-            made.unsupported.push((index, *option, *line));
         }
         if !ok {
             return;
         }
-        let key: (Kind, Arc<str>) = (kind, Arc::from(id));
-        if let Some(first) = self.seen.get(&key) {
+        let key: Key = (kind, Arc::from(id));
+        if let Some(first) = self.seen.get(&key).or_else(|| self.kept_at(&key)) {
             self.diagnostics.push(
                 Diagnostic::error(
                     Some(location.clone()),
@@ -314,7 +332,13 @@ impl Builder<'_> {
                 .seen
                 .iter()
                 .find(|((k, _), _)| *k == kind)
-                .map(|((_, other), loc)| (other.clone(), loc.clone()));
+                .map(|((_, other), loc)| (other.clone(), loc.clone()))
+                .or_else(|| {
+                    self.kept_singles
+                        .iter()
+                        .find(|(k, _, _)| *k == kind)
+                        .map(|(_, other, loc)| (other.clone(), loc.clone()))
+                });
             if let Some((other, at)) = other {
                 self.diagnostics.push(
                     Diagnostic::error(
@@ -329,6 +353,7 @@ impl Builder<'_> {
             }
         }
         self.seen.insert(key.clone(), location.clone());
+        let index = made.objects.len();
         for r in built.object.references() {
             self.references
                 .push((kind, id.to_string(), location.clone(), r.clone()));
@@ -345,7 +370,8 @@ impl Builder<'_> {
     }
 
     fn finish(mut self) -> BuildResult {
-        self.check_references();
+        let (cache, removed) = self.next_cache();
+        self.check_references(&cache, &removed);
         for key in &self.unsupported_order {
             if let Some(u) = self.unsupported.get(key) {
                 let times = match u.count {
@@ -365,43 +391,87 @@ impl Builder<'_> {
         }
         BuildResult {
             objects: self.objects,
-            kept: self.kept,
+            unchanged: self.unchanged,
+            removed,
             diagnostics: self.diagnostics,
             files: Vec::new(),
-            cache: self.next_cache,
+            cache,
         }
     }
 
-    fn check_references(&mut self) {
-        let exists: HashSet<(Kind, &str)> = self.seen.keys().map(|(k, id)| (*k, &**id)).collect();
-        let mut dangling = Vec::new();
-        for (kind, id, location, r) in &self.references {
-            if !exists.contains(&(r.kind, r.id.as_str())) {
-                dangling.push((*kind, id.as_str(), location, r));
-            }
-        }
-        for (cached, location) in &self.reused {
-            for (i, r) in &cached.references {
-                if !exists.contains(&(r.kind, r.id.as_str()))
-                    && let Some((kind, id)) = cached.objects.get(*i)
-                {
-                    dangling.push((*kind, &**id, location, r));
+    /// The cache for the next build (the previous one, minus the sections not found again,
+    /// plus the sections built cleanly now) and the objects no longer made.
+    fn next_cache(&mut self) -> (BuildCache, Vec<Key>) {
+        let mut next = self.cache.cloned().unwrap_or_default();
+        let mut removed = Vec::new();
+        if let Some(old) = self.cache
+            && self.matched.len() != old.sections.len()
+        {
+            // Some sections vanished or changed: only then walk the whole cache.
+            let gone: Vec<SectionDigest> = old
+                .sections
+                .keys()
+                .filter(|d| !self.matched.contains_key(*d))
+                .copied()
+                .collect();
+            for digest in gone {
+                if let Some(section) = next.remove(&digest) {
+                    removed.extend(
+                        section
+                            .objects
+                            .iter()
+                            .filter(|key| !self.seen.contains_key(*key))
+                            .cloned(),
+                    );
                 }
             }
         }
-        let warnings: Vec<Diagnostic> = dangling
-            .into_iter()
-            .map(|(kind, id, location, r)| {
-                Diagnostic::warning(
-                    Some(location.clone()),
-                    format!("{} '{}' does not exist", r.kind, r.id),
-                )
-                .with_object(kind.as_str(), id)
-                .with_option(r.option)
-            })
-            .collect();
+        for (digest, section) in self.new_sections.drain(..) {
+            next.insert(digest, Arc::new(section));
+        }
+        (next, removed)
+    }
+
+    /// Warns about references to objects that do not exist: those made by the objects built
+    /// now, and those of unchanged objects to objects that are gone.
+    fn check_references(&mut self, cache: &BuildCache, removed: &[Key]) {
+        let exists = |seen: &HashMap<Key, Location>, kind: Kind, id: &str| {
+            let key: Key = (kind, Arc::from(id));
+            seen.contains_key(&key) || cache.keys.contains_key(&key)
+        };
+        let mut warnings = Vec::new();
+        for (kind, id, location, r) in &self.references {
+            if !exists(&self.seen, r.kind, &r.id) {
+                warnings.push(dangling(*kind, id, location, r));
+            }
+        }
+        if !removed.is_empty() {
+            let gone: HashSet<&Key> = removed.iter().collect();
+            for (digest, location) in &self.matched {
+                let Some(section) = cache.sections.get(digest) else {
+                    continue;
+                };
+                for (i, r) in &section.references {
+                    let target: Key = (r.kind, Arc::from(r.id.as_str()));
+                    if gone.contains(&target)
+                        && let Some((kind, id)) = section.objects.get(*i)
+                    {
+                        warnings.push(dangling(*kind, id, location, r));
+                    }
+                }
+            }
+        }
         self.diagnostics.extend(warnings);
     }
+}
+
+fn dangling(kind: Kind, id: &str, location: &Location, r: &Reference) -> Diagnostic {
+    Diagnostic::warning(
+        Some(location.clone()),
+        format!("{} '{}' does not exist", r.kind, r.id),
+    )
+    .with_object(kind.as_str(), id)
+    .with_option(r.option)
 }
 
 /// An object built from lines, with its problems.

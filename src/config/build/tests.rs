@@ -253,14 +253,12 @@ fn unchanged_sections_are_kept_not_rebuilt() {
     let second = build_with_cache(&read_doc(&changed), Some(&first.cache));
     assert!(errors(&second).is_empty(), "{:?}", errors(&second));
     assert_eq!(ids(&second), vec![(Kind::Endpoint, "b")]);
-    let kept: Vec<(Kind, &str)> = second.kept.iter().map(|(k, id)| (*k, &**id)).collect();
-    assert_eq!(
-        kept,
-        vec![(Kind::Endpoint, "a"), (Kind::Aor, "a"), (Kind::Aor, "b")]
-    );
+    assert_eq!(second.unchanged, 3);
+    assert!(second.removed.is_empty(), "{:?}", second.removed);
     assert_eq!(second.object_count(), 4);
+    assert_eq!(second.cache.len(), 4);
     // A template change reaches every section that inherits it.
-    let tpl = BASE.replace("context=c", "context=d");
+    let tpl = changed.replace("context=c", "context=d");
     let third = build_with_cache(&read_doc(&tpl), Some(&second.cache));
     assert_eq!(
         ids(&third),
@@ -269,37 +267,99 @@ fn unchanged_sections_are_kept_not_rebuilt() {
 }
 
 #[test]
-fn cached_builds_report_like_full_builds() {
-    let text = "[e]\ntype=endpoint\naors=gone\ndirect_media=no\n";
+fn vanished_sections_report_their_objects_as_removed() {
+    let first = build(&read_doc(BASE));
+    let without_b = BASE.replace("[b](t)\naors=b\n", "");
+    let second = build_with_cache(&read_doc(&without_b), Some(&first.cache));
+    let removed: Vec<(Kind, &str)> = second.removed.iter().map(|(k, id)| (*k, &**id)).collect();
+    assert_eq!(removed, vec![(Kind::Endpoint, "b")]);
+    assert_eq!(second.cache.len(), 3);
+    // A wizard that stops making an object removes it.
+    let w = "[t]\ntype=wizard\nremote_hosts=h.example.com\nsends_auth=yes\n\
+             outbound_auth/username=u\noutbound_auth/password=p\n";
+    let first = build(&read_doc(w));
+    let second = build_with_cache(
+        &read_doc(&w.replace("sends_auth=yes", "sends_auth=no")),
+        Some(&first.cache),
+    );
+    let removed: Vec<(Kind, &str)> = second.removed.iter().map(|(k, id)| (*k, &**id)).collect();
+    assert_eq!(removed, vec![(Kind::Auth, "t-oauth")]);
+    assert_eq!(second.objects.len(), 3);
+}
+
+#[test]
+fn cached_builds_still_report_dangling_references() {
+    let text = "[e]\ntype=endpoint\naors=a\n[a]\ntype=aor\n";
     let first = build(&read_doc(text));
-    let shifted = format!("\n\n{text}");
-    let second = build_with_cache(&read_doc(&shifted), Some(&first.cache));
-    assert_eq!(second.kept.len(), 1);
-    // The dangling reference is still reported, and the notice points at the line now.
-    assert!(second.diagnostics.iter().any(
-        |d| d.severity == Severity::Warning && d.message.contains("aor 'gone' does not exist")
-    ));
-    let notice = second
-        .diagnostics
-        .iter()
-        .find(|d| d.option.as_deref() == Some("direct_media"));
-    assert_eq!(
-        notice.and_then(|d| d.location.as_ref()).map(|l| l.line),
-        Some(6)
+    assert!(
+        first
+            .diagnostics
+            .iter()
+            .all(|d| d.severity != Severity::Warning)
+    );
+    // The aor goes away: the unchanged endpoint now points at nothing.
+    let second = build_with_cache(
+        &read_doc("[e]\ntype=endpoint\naors=a\n"),
+        Some(&first.cache),
+    );
+    assert_eq!(second.unchanged, 1);
+    assert!(
+        second.diagnostics.iter().any(
+            |d| d.severity == Severity::Warning && d.message.contains("aor 'a' does not exist")
+        )
+    );
+    // A new endpoint pointing at an unchanged aor is fine.
+    let third = build_with_cache(
+        &read_doc(&format!("{text}[f]\ntype=endpoint\naors=a\n")),
+        Some(&first.cache),
+    );
+    assert!(
+        third
+            .diagnostics
+            .iter()
+            .all(|d| d.severity != Severity::Warning),
+        "{:?}",
+        third.diagnostics
     );
 }
 
 #[test]
 fn a_new_duplicate_of_a_cached_section_is_reported() {
     let first = build(&read_doc("[a]\ntype=aor\n"));
-    let second = build_with_cache(
+    let later = build_with_cache(
+        &read_doc("[a]\ntype=aor\n[a]\ntype=aor\nmax_contacts=2\n"),
+        Some(&first.cache),
+    );
+    assert!(
+        errors(&later)
+            .iter()
+            .any(|e| e.contains("duplicate object")),
+        "{:?}",
+        later.diagnostics
+    );
+    let earlier = build_with_cache(
         &read_doc("[a]\ntype=aor\nmax_contacts=2\n[a]\ntype=aor\n"),
         Some(&first.cache),
     );
     assert!(
-        errors(&second)
+        errors(&earlier)
             .iter()
             .any(|e| e.contains("duplicate object"))
+    );
+    let twin = build_with_cache(
+        &read_doc("[a]\ntype=aor\n[a]\ntype=aor\n"),
+        Some(&first.cache),
+    );
+    assert!(errors(&twin).iter().any(|e| e.contains("duplicate object")));
+    let global = build(&read_doc("[global]\n"));
+    let second_global = build_with_cache(
+        &read_doc("[global]\n[g2]\ntype=global\n"),
+        Some(&global.cache),
+    );
+    assert!(
+        errors(&second_global)
+            .iter()
+            .any(|e| e.contains("more than one object of type 'global'"))
     );
 }
 

@@ -113,7 +113,15 @@ impl<'a> LineLexer<'a> {
     }
 
     /// Removes `;` and `;-- --;` comments and unescapes `\;`.
-    fn strip_comments(&mut self, text: &str) -> String {
+    fn strip_comments<'t>(&mut self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        // Most lines have no comment at all: no copy for them.
+        if self.comment_depth == 0 && !text.contains(';') {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        std::borrow::Cow::Owned(self.strip_comments_slow(text))
+    }
+
+    fn strip_comments_slow(&mut self, text: &str) -> String {
         let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
         let mut i = 0;

@@ -20,7 +20,7 @@
 mod fs;
 mod lexer;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -64,6 +64,34 @@ pub struct Section {
     pub variables: Vec<Arc<Variable>>,
     /// An error was reported inside this section; it must not become an object.
     pub invalid: bool,
+    /// [`LineDigest`] of each variable, in the same order: computed once when the line is
+    /// read (inherited ones copied), so a reload can tell unchanged sections cheaply.
+    pub line_digests: Vec<LineDigest>,
+}
+
+/// A 128-bit digest of one `name = value` line (its position excluded), from two
+/// independently seeded hashes fixed for the life of the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LineDigest(pub u64, pub u64);
+
+impl LineDigest {
+    /// The digest of a line.
+    pub fn of(name: &str, value: &str) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        static KEYS: std::sync::LazyLock<(
+            foldhash::quality::RandomState,
+            foldhash::quality::RandomState,
+        )> = std::sync::LazyLock::new(Default::default);
+        let mut a = KEYS.0.build_hasher();
+        let mut b = KEYS.1.build_hasher();
+        for h in [&mut a, &mut b] {
+            // The NUL separator keeps ("ab","c") apart from ("a","bc"): names hold no NUL.
+            h.write(name.as_bytes());
+            h.write_u8(0);
+            h.write(value.as_bytes());
+        }
+        Self(a.finish(), b.finish())
+    }
 }
 
 impl Section {
@@ -113,7 +141,7 @@ pub fn read_file(fs: &dyn ConfigFs, path: &Path) -> Result<ReadResult, Box<Diagn
         base_dir,
         stack: Vec::new(),
         doc: Document::default(),
-        by_name: HashMap::new(),
+        by_name: HashMap::default(),
         current: Current::None,
         diagnostics: Vec::new(),
     };
@@ -303,12 +331,13 @@ impl Reader<'_> {
                         .with_object("section", &name),
                     );
                     // Collect the lines somewhere harmless so they are not added elsewhere.
-                    self.push_section(name, loc, false, bases, Vec::new(), true);
+                    self.push_section(name, loc, false, bases, (Vec::new(), Vec::new()), true);
                 }
             }
             return;
         }
         let mut variables = Vec::new();
+        let mut line_digests = Vec::new();
         let mut invalid = false;
         for base in &bases {
             match self.by_name.get(base).and_then(|v| v.last()) {
@@ -325,6 +354,7 @@ impl Reader<'_> {
                         );
                     }
                     variables.extend(b.variables.iter().cloned());
+                    line_digests.extend_from_slice(&b.line_digests);
                 }
                 None => {
                     invalid = true;
@@ -343,7 +373,14 @@ impl Reader<'_> {
                 }
             }
         }
-        self.push_section(name, loc, template, bases, variables, invalid);
+        self.push_section(
+            name,
+            loc,
+            template,
+            bases,
+            (variables, line_digests),
+            invalid,
+        );
     }
 
     fn push_section(
@@ -352,7 +389,7 @@ impl Reader<'_> {
         location: Location,
         is_template: bool,
         bases: Vec<String>,
-        variables: Vec<Arc<Variable>>,
+        (variables, line_digests): (Vec<Arc<Variable>>, Vec<LineDigest>),
         invalid: bool,
     ) {
         let idx = self.doc.sections.len();
@@ -364,6 +401,7 @@ impl Reader<'_> {
             bases,
             variables,
             invalid,
+            line_digests,
         });
         self.current = Current::Section(idx);
     }
@@ -378,15 +416,20 @@ impl Reader<'_> {
         };
         let section = &mut self.doc.sections[idx];
         if op == lexer::Op::Append
-            && let Some(shared) = section.variables.iter_mut().rev().find(|v| v.name == name)
+            && let Some(i) = section.variables.iter().rposition(|v| v.name == name)
         {
             // Copy on write: the variable may be shared with a template.
-            let var = Arc::make_mut(shared);
+            let var = Arc::make_mut(&mut section.variables[i]);
             var.value.push_str(&value);
             let trimmed = var.value.trim_end().len();
             var.value.truncate(trimmed);
+            let digest = LineDigest::of(&var.name, &var.value);
+            if let Some(d) = section.line_digests.get_mut(i) {
+                *d = digest;
+            }
             return;
         }
+        section.line_digests.push(LineDigest::of(&name, &value));
         section.variables.push(Arc::new(Variable {
             name,
             value,

@@ -1,6 +1,8 @@
 //! Snapshots, transactions and observers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use imbl::OrdMap;
 use std::fmt;
@@ -271,71 +273,66 @@ impl Store {
         Ok(changes)
     }
 
-    /// Replaces every file-managed object with `objects` (a reload): objects that are the
-    /// same are untouched, changed ones updated, missing ones deleted, new ones created.
+    /// Replaces every file-managed object with `objects` (a full reload): objects that are
+    /// the same are untouched, changed ones updated, missing ones deleted, new ones created.
     /// Run-time objects are left alone.
     pub fn replace_file_objects(
         &self,
         objects: impl IntoIterator<Item = StoredObject>,
         policy: RefPolicy,
     ) -> Result<ChangeSet, TxError> {
-        self.replace_file_objects_keeping(objects, &[], policy)
-    }
-
-    /// As [`Store::replace_file_objects`] for an incremental reload: the objects named in
-    /// `kept` come from unchanged sections and stay as they are. A kept object the store does
-    /// not have (deleted at run time since) refuses the transaction, so the caller can fall
-    /// back to a full reload.
-    pub fn replace_file_objects_keeping(
-        &self,
-        objects: impl IntoIterator<Item = StoredObject>,
-        kept: &[(Kind, Arc<str>)],
-        policy: RefPolicy,
-    ) -> Result<ChangeSet, TxError> {
         let base = self.snapshot();
+        let mut built: HashMap<Kind, HashSet<String>> = HashMap::default();
         let mut tx = Transaction::new();
-        // Ids of the objects the new configuration builds, per type.
-        let mut built: HashMap<Kind, HashSet<String>> = HashMap::new();
         for o in objects {
             built
                 .entry(o.kind())
                 .or_default()
                 .insert(o.id().to_string());
-            // Unchanged objects never enter the transaction: nothing to validate or index,
-            // and the new copy is freed at once.
-            if base
-                .get(o.kind(), o.id())
-                .is_some_and(|old| old.same_config(&o))
-            {
-                continue;
-            }
-            tx = tx.put(o);
+            tx = put_if_changed(&base, tx, o);
         }
-        let kept_set: HashSet<(Kind, &str)> = kept.iter().map(|(k, id)| (*k, &**id)).collect();
-        // One pass over the store: check that it still has every kept object, and delete
-        // the file objects the new configuration no longer names.
-        let mut kept_found = 0;
         for o in base.iter() {
-            if kept_set.contains(&(o.kind(), o.id())) {
-                kept_found += 1;
-            } else if o.origin.is_file()
-                && !built.get(&o.kind()).is_some_and(|ids| ids.contains(o.id()))
-            {
+            if o.origin.is_file() && !built.get(&o.kind()).is_some_and(|ids| ids.contains(o.id())) {
                 tx = tx.delete(o.key.clone());
             }
         }
-        if kept_found != kept_set.len() {
-            let problems = kept
-                .iter()
-                .filter(|(k, id)| base.get(*k, id).is_none())
-                .map(|(k, id)| TxProblem {
-                    key: ObjectKey::new(*k, id.to_string()),
-                    reason: "unchanged in the file but no longer in the store".into(),
-                })
-                .collect();
-            return Err(TxError { problems });
+        self.apply(tx, policy)
+    }
+
+    /// An incremental reload: `objects` were rebuilt from changed or new sections, `removed`
+    /// are objects the configuration no longer makes; everything else stays as it is.
+    /// O(changes), whatever the size of the configuration.
+    pub fn apply_file_delta(
+        &self,
+        objects: impl IntoIterator<Item = StoredObject>,
+        removed: &[(Kind, Arc<str>)],
+        policy: RefPolicy,
+    ) -> Result<ChangeSet, TxError> {
+        let base = self.snapshot();
+        let mut tx = Transaction::new();
+        for o in objects {
+            tx = put_if_changed(&base, tx, o);
+        }
+        for (kind, id) in removed {
+            if base.get(*kind, id).is_some_and(|o| o.origin.is_file()) {
+                tx = tx.delete(ObjectKey::new(*kind, id.to_string()));
+            }
         }
         self.apply(tx, policy)
+    }
+}
+
+/// Adds a put of `o` unless the store already has it with the same configuration: an
+/// unchanged object never enters a transaction (nothing to validate or index, and the new
+/// copy is freed at once).
+fn put_if_changed(base: &Snapshot, tx: Transaction, o: StoredObject) -> Transaction {
+    if base
+        .get(o.kind(), o.id())
+        .is_some_and(|old| old.same_config(&o))
+    {
+        tx
+    } else {
+        tx.put(o)
     }
 }
 

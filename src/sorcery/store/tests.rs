@@ -334,7 +334,7 @@ fn snapshots_do_not_change_under_readers() {
 }
 
 #[test]
-fn incremental_replace_keeps_named_objects_and_refuses_missing_ones() {
+fn a_file_delta_changes_only_what_it_names() {
     let store = Store::new();
     let file = |o: StoredObject| StoredObject {
         origin: Origin::File(crate::config::Location::synthetic("test")),
@@ -345,13 +345,18 @@ fn incremental_replace_keeps_named_objects_and_refuses_missing_ones() {
         Transaction::new()
             .put(file(aor("a", 1)))
             .put(file(aor("b", 1)))
-            .put(file(aor("c", 1))),
+            .put(file(aor("c", 1)))
+            .put(aor("runtime", 1)),
         RefPolicy::Lenient,
     );
-    let kept = vec![(Kind::Aor, Arc::<str>::from("a"))];
-    let c = match store.replace_file_objects_keeping(
-        vec![file(aor("b", 9))],
-        &kept,
+    let removed = vec![
+        (Kind::Aor, Arc::<str>::from("c")),
+        (Kind::Aor, Arc::<str>::from("runtime")),
+        (Kind::Aor, Arc::<str>::from("never-existed")),
+    ];
+    let c = match store.apply_file_delta(
+        vec![file(aor("b", 9)), file(aor("a", 1))],
+        &removed,
         RefPolicy::Lenient,
     ) {
         Ok(c) => c,
@@ -361,8 +366,8 @@ fn incremental_replace_keeps_named_objects_and_refuses_missing_ones() {
         (c.created.len(), c.updated.len(), c.deleted.len()),
         (0, 1, 1)
     );
+    assert_eq!(c.updated[0].1.id(), "b");
     assert_eq!(c.deleted[0].id(), "c");
-    let gone = vec![(Kind::Aor, Arc::<str>::from("zz"))];
-    let r = store.replace_file_objects_keeping(Vec::new(), &gone, RefPolicy::Lenient);
-    assert!(matches!(r, Err(e) if e.to_string().contains("no longer in the store")));
+    // Run-time objects are not the files' to delete.
+    assert!(store.snapshot().get(Kind::Aor, "runtime").is_some());
 }
