@@ -325,6 +325,70 @@ fn broken_reload_keeps_the_running_configuration() {
     assert!(uptime.status.success(), "{uptime:?}");
 }
 
+/// Successive reloads (incremental after a clean load) change, add and remove exactly what
+/// the file says, and a load that started with errors is fully applied once they are fixed.
+#[test]
+fn successive_reloads_follow_the_file() {
+    let dir = config_dir();
+    append(
+        dir.path(),
+        "pjsip.conf",
+        "\n[bad]\ntype=endpoint\ncolour=red\n",
+    );
+    let _daemon = Running::start(dir.path());
+    assert!(!rx(dir.path(), "pjsip show endpoint bad").status.success());
+
+    // Fix the bad endpoint: the first reload compares everything.
+    let fixed = format!("{PJSIP_CONF}\n[bad]\ntype=endpoint\ncontext=fixed\n");
+    write(dir.path(), "pjsip.conf", &fixed);
+    let r = rx(dir.path(), "pjsip reload");
+    assert!(r.status.success(), "{r:?}");
+    assert!(
+        stdout(&r).contains("1 created, 0 updated, 0 deleted"),
+        "{}",
+        stdout(&r)
+    );
+
+    // Change one endpoint: the second reload is incremental and changes only it.
+    write(
+        dir.path(),
+        "pjsip.conf",
+        &fixed.replace("context=fixed", "context=changed"),
+    );
+    let r = rx(dir.path(), "pjsip reload");
+    assert!(
+        stdout(&r).contains("0 created, 1 updated, 0 deleted"),
+        "{}",
+        stdout(&r)
+    );
+    let shown = stdout(&rx(dir.path(), "pjsip show endpoint bad"));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with(" context ") && l.ends_with(": changed")),
+        "{shown}"
+    );
+
+    // Remove it again: deleted, the others untouched.
+    write(dir.path(), "pjsip.conf", PJSIP_CONF);
+    let r = rx(dir.path(), "pjsip reload");
+    assert!(
+        stdout(&r).contains("0 created, 0 updated, 1 deleted"),
+        "{}",
+        stdout(&r)
+    );
+    assert!(!rx(dir.path(), "pjsip show endpoint bad").status.success());
+    assert!(rx(dir.path(), "pjsip show endpoint 6001").status.success());
+
+    // Nothing changed: nothing applied.
+    let r = rx(dir.path(), "pjsip reload");
+    assert!(
+        stdout(&r).contains("pjsip.conf unchanged"),
+        "{}",
+        stdout(&r)
+    );
+}
+
 #[test]
 fn core_stop_gracefully_exits_zero_and_removes_the_socket() {
     let dir = config_dir();
