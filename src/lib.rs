@@ -1,6 +1,9 @@
 //! pjsipd: a SIP server daemon for PBXs, configured with Asterisk's `pjsip.conf`.
 //!
 //! Layers, each knowing only the one below (see `docs/architecture.md`):
+//! - [`sip`]: the SIP message layer: parse, typed header views, URIs, serialise, stream framing
+//!   (sans-IO).
+//! - [`auth`]: digest authentication computations, challenges and stateless nonces (sans-IO).
 //! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
 //! - [`sorcery`]: the live object store: transactions, indexes, observers.
 //! - [`cli`]: operator commands, rendered from a store snapshot (pure functions).
@@ -8,8 +11,10 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod sip;
 pub mod sorcery;

@@ -1,0 +1,1 @@
+//! Digest authentication (work in progress: see issue 3).

@@ -1,0 +1,1 @@
+//! The SIP message layer (work in progress: see issue 3).
