@@ -3,6 +3,7 @@
 //! Layers, each knowing only the one below (see `docs/architecture.md`):
 //! - [`sip`]: the SIP message layer: parse, typed header views, URIs, serialise, stream framing
 //!   (sans-IO).
+//! - [`identify`]: which endpoint a request comes from, with a "why no match" trace (sans-IO).
 //! - [`tsx`]: the RFC 3261 transaction state machines on virtual time (sans-IO).
 //! - [`auth`]: digest authentication computations, challenges and stateless nonces (sans-IO).
 //! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod identify;
 pub mod sip;
 pub mod sorcery;
 pub mod tsx;

@@ -98,6 +98,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("pjsip show contacts", "List contacts"),
     ("pjsip show settings", "Show [global] and [system] settings"),
+    (
+        "pjsip show identifiers",
+        "Show the endpoint identifier order and overlapping identify rules",
+    ),
+    (
+        "pjsip test identify <ip:port> [from <user@domain>] [ruri <uri>] [header <Name:value>]",
+        "Show which endpoint such a request would be identified as, and why",
+    ),
     ("pjsip reload", "Re-read pjsip.conf and apply what changed"),
     ("core show version", "Show the version"),
     ("core show uptime", "Show how long the daemon has run"),
@@ -129,6 +137,7 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
             Ok(summary) => Reply::ok(format!("{summary}\n")),
             Err(why) => Reply::fail(format!("{why}\n")),
         },
+        ["pjsip", "test", "identify", ..] => identify_test(&daemon.snapshot(), &words[3..]),
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.
@@ -139,6 +148,63 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
             line.trim()
         )),
     }
+}
+
+/// `pjsip test identify <ip:port> [from <user@domain>] [ruri <uri>] [header <Name:value>]`.
+fn identify_test(snap: &crate::sorcery::Snapshot, args: &[&str]) -> Reply {
+    use crate::identify::{RequestFacts, Trace, identify};
+    let usage = "Usage: pjsip test identify <ip:port> [from <user@domain>] [ruri <uri>] [header <Name:value>]\n";
+    let Some(source) = args
+        .first()
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+    else {
+        return Reply::fail(usage);
+    };
+    let (mut from, mut ruri, mut header) = (None, "sip:s@localhost", None);
+    let mut rest = args[1..].iter();
+    while let Some(word) = rest.next() {
+        let Some(value) = rest.next() else {
+            return Reply::fail(usage);
+        };
+        match word.to_ascii_lowercase().as_str() {
+            "from" => from = Some(*value),
+            "ruri" => ruri = value,
+            "header" => header = value.split_once(':'),
+            _ => return Reply::fail(usage),
+        }
+    }
+    let from = from.map(|f| f.trim_start_matches("sip:").trim_start_matches("sips:"));
+    let (from_user, from_domain) = match from.map(|f| f.split_once('@')) {
+        Some(Some((u, d))) => (Some(u), Some(d)),
+        Some(None) => (None, from),
+        None => (None, None),
+    };
+    let headers = move |name: &str| -> Vec<String> {
+        match header {
+            Some((n, v)) if n.trim().eq_ignore_ascii_case(name) => vec![v.trim().to_string()],
+            _ => Vec::new(),
+        }
+    };
+    let facts = RequestFacts {
+        source,
+        from_user,
+        from_domain,
+        auth_users: Vec::new(),
+        request_uri: ruri,
+        transport_domain: None,
+        header: &headers,
+    };
+    let mut trace = Trace::default();
+    let found = identify(snap, &facts, &mut trace);
+    let verdict = match found {
+        Some(i) => format!(
+            "Identified as endpoint '{}' by {} ({})\n",
+            i.endpoint, i.by, i.detail
+        ),
+        None => "No matching endpoint found: the request would be challenged as an unknown user\n"
+            .to_string(),
+    };
+    Reply::ok(format!("{trace}{verdict}"))
 }
 
 fn help_text() -> String {

@@ -31,6 +31,7 @@ pub(super) fn run(snap: &Snapshot, lw: &[&str], words: &[&str]) -> Reply {
         ["registrations", ..] => list(snap, Kind::Registration),
         ["contacts", ..] => contacts(snap),
         ["settings", ..] => settings(snap),
+        ["identifiers", ..] => identifiers(snap),
         ["endpoint", _] => one(snap, Kind::Endpoint, id),
         ["aor", _] => one(snap, Kind::Aor, id),
         ["auth", _] => one(snap, Kind::Auth, id),
@@ -549,6 +550,25 @@ fn settings(snap: &Snapshot) -> Reply {
         .map(|o| o.object.clone())
         .unwrap_or_else(|| Object::System(snap.system()));
     parameters(&mut out, &plain_params(&system));
+    Reply::ok(out)
+}
+
+/// The identifier order (as Asterisk's `pjsip show identifiers`) and the identify rules that
+/// overlap, with the one that wins.
+fn identifiers(snap: &Snapshot) -> Reply {
+    let mut out = String::from("\nIdentifiers (in the order they are tried):\n");
+    for (i, id) in crate::identify::identifier_order(snap).iter().enumerate() {
+        let _ = writeln!(out, " {:>2}. {}", i + 1, id.name());
+    }
+    let overlaps = crate::identify::overlaps(snap);
+    if overlaps.is_empty() {
+        out.push_str("\nNo identify rules overlap.\n");
+    } else {
+        out.push_str("\nOverlapping identify rules:\n");
+        for o in overlaps {
+            let _ = writeln!(out, " {o}");
+        }
+    }
     Reply::ok(out)
 }
 

@@ -301,3 +301,37 @@ fn commands_are_case_insensitive_but_ids_are_not() {
     assert!(run(&d, "PJSIP SHOW ENDPOINT Alice").ok);
     assert!(!run(&d, "pjsip show endpoint alice").ok);
 }
+
+#[test]
+fn show_identifiers_and_test_identify() {
+    let d = FakeDaemon::new(
+        "[carrier]\ntype=endpoint\n[c-id]\ntype=identify\nendpoint=carrier\nmatch=198.51.100.7\n\
+         [trunk]\ntype=endpoint\n[t-id]\ntype=identify\nendpoint=trunk\nmatch=198.51.100.0/24\n",
+    );
+    let r = run(&d, "pjsip show identifiers");
+    assert!(r.ok);
+    assert!(
+        r.text.contains("  1. ip\n  2. username\n  3. anonymous"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("where both match, identify 'c-id'"),
+        "{}",
+        r.text
+    );
+    let t = run(&d, "pjsip test identify 198.51.100.9:5060");
+    assert!(
+        t.ok && t.text.contains("Identified as endpoint 'trunk' by ip"),
+        "{}",
+        t.text
+    );
+    let t = run(&d, "pjsip test identify 192.0.2.1:5060 from sip:bob@pbx");
+    assert!(t.text.contains("No matching endpoint found"), "{}", t.text);
+    assert!(
+        t.text.contains("no endpoint named bob@pbx, bob"),
+        "{}",
+        t.text
+    );
+    assert!(!run(&d, "pjsip test identify nonsense").ok);
+}

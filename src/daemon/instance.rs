@@ -93,6 +93,7 @@ impl Instance {
             .build_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = (errors == 0).then_some(built.cache);
+        log_identify_overlaps(&self.store.snapshot());
         release_free_memory();
         let extensions = self.paths.extensions_conf.display();
         if check_extensions_conf(&self.paths.extensions_conf)? {
@@ -198,6 +199,15 @@ impl Instance {
         };
         let changes = match applied {
             Ok((changes, next_cache)) => {
+                if changes
+                    .created
+                    .iter()
+                    .chain(changes.deleted.iter())
+                    .chain(changes.updated.iter().map(|(_, new)| new))
+                    .any(|o| o.kind() == crate::config::types::Kind::Identify)
+                {
+                    log_identify_overlaps(&self.store.snapshot());
+                }
                 // A reload applies only without errors: the new cache is complete.
                 *self
                     .build_cache
@@ -253,6 +263,14 @@ impl Instance {
             .replace_file_objects(objects, RefPolicy::Lenient)
             .map_err(|e| e.to_string())?;
         Ok((changes, built.cache))
+    }
+}
+
+/// Warns about identify rules that overlap, naming the one that wins (Asterisk picks one at
+/// random; pjsipd is deterministic, and says so).
+fn log_identify_overlaps(snapshot: &Snapshot) {
+    for overlap in crate::identify::overlaps(snapshot) {
+        tracing::warn!("{overlap}");
     }
 }
 
