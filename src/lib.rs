@@ -9,6 +9,7 @@
 //! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
 //! - [`sorcery`]: the live object store: transactions, indexes, observers.
 //! - [`cli`]: operator commands, rendered from a store snapshot (pure functions).
+//! - [`runtime`]: serialized task queues for SIP work (async shell).
 //! - [`control`], [`daemon`]: the async shell: control socket, signals, systemd.
 
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod identify;
+pub mod runtime;
 pub mod sip;
 pub mod sorcery;
 pub mod tsx;
