@@ -1,0 +1,222 @@
+//! Character classes and small lexical helpers shared by the SIP parsers (RFC 3261 25.1).
+//!
+//! Everything here works on byte slices and never panics: callers index only through
+//! `get`, iterators or ranges that these helpers have already checked.
+
+/// `token` characters (RFC 3261 25.1): alphanumerics and `-.!%*_+`'~`.
+pub(crate) fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+/// `unreserved` = alphanum / mark.
+pub(crate) fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
+}
+
+/// Space or horizontal tab: the only whitespace left after line unfolding.
+pub(crate) fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// True if `s` is a non-empty `token`.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token_char(b))
+}
+
+/// Removes leading and trailing SP/HTAB (and stray CR/LF, which unfolding may leave).
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    let ws = |b: &u8| is_ws(*b) || *b == b'\r' || *b == b'\n';
+    let start = s.iter().position(|b| !ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ws(b)).map_or(start, |p| p + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// Parses `1*DIGIT` into a u64, rejecting empty input, non-digits and overflow. Leading
+/// zeros are legal in SIP integers (RFC 4475 wsinv: `Max-Forwards: 0068`).
+pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Parses `1*DIGIT` into a u32 (`None` on overflow).
+pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
+    parse_u64(s).and_then(|n| u32::try_from(n).ok())
+}
+
+/// Index of the first `needle` in `s` that is outside a quoted string and outside `<...>`.
+/// Quoted strings honour `\` quoted-pairs (RFC 3261 25.1).
+pub(crate) fn find_top_level(s: &[u8], needle: u8) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut in_angle = false;
+    let mut escaped = false;
+    for (i, &b) in s.iter().enumerate() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        if b == needle && !in_angle {
+            return Some(i);
+        }
+        match b {
+            b'"' => in_quotes = true,
+            b'<' => in_angle = true,
+            b'>' => in_angle = false,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits a header value at top-level commas. Elements are trimmed; empty elements are kept
+/// (so that typed parsers can reject `Via: a,,b`), but an all-blank value yields no element.
+pub(crate) fn split_commas(s: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    if trim(s).is_empty() {
+        return out;
+    }
+    let mut start = 0;
+    loop {
+        let rest = s.get(start..).unwrap_or_default();
+        match find_top_level(rest, b',') {
+            Some(i) => {
+                out.push(trimmed_range(s, start, start + i));
+                start += i + 1;
+            }
+            None => {
+                out.push(trimmed_range(s, start, s.len()));
+                return out;
+            }
+        }
+    }
+}
+
+/// The range `[start, end)` of `s` with surrounding whitespace removed.
+fn trimmed_range(s: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && s.get(start).is_some_and(|&b| is_ws(b)) {
+        start += 1;
+    }
+    while end > start && s.get(end - 1).is_some_and(|&b| is_ws(b)) {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// Reads a quoted string starting at `s[0] == '"'`. Returns the unescaped content and the
+/// number of bytes consumed (including both quotes), or `None` if it is unterminated.
+pub(crate) fn read_quoted(s: &[u8]) -> Option<(Vec<u8>, usize)> {
+    if s.first() != Some(&b'"') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'"' => return Some((out, i + 1)),
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): CR and LF cannot be quoted.
+            b'\\' => {
+                let &next = s.get(i + 1)?;
+                if next == b'\r' || next == b'\n' || next > 0x7f {
+                    return None;
+                }
+                out.push(next);
+                i += 2;
+            }
+            b'\r' | b'\n' => return None,
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+/// Writes `s` as a quoted string, escaping `"` and `\`.
+pub(crate) fn write_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// Decodes `%HH` escapes. A `%` not followed by two hex digits is an error (RFC 3986 2.1).
+pub(crate) fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let hi = hex_val(*s.get(i + 1)?)?;
+            let lo = hex_val(*s.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3261_25_1_leading_zeros_are_legal_integers() {
+        assert_eq!(parse_u64(b"0068"), Some(68));
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"-1"), None);
+        assert_eq!(parse_u64(b"36893488147419103232"), None);
+    }
+
+    #[test]
+    fn rfc3261_7_3_1_comma_inside_quotes_or_angles_does_not_split() {
+        let v = b"\"a,b\" <sip:x;p=1,2>, <sip:y>";
+        assert_eq!(split_commas(v).len(), 2);
+        assert_eq!(split_commas(b"a,,b").len(), 3);
+        assert!(split_commas(b"  ").is_empty());
+    }
+
+    #[test]
+    fn rfc3261_25_1_quoted_pair_is_unescaped() {
+        let (s, n) = read_quoted(b"\"J \\\"x\\\\\" rest").expect("quoted");
+        assert_eq!(s, b"J \"x\\");
+        assert_eq!(n, 9);
+        assert!(read_quoted(b"\"unterminated").is_none());
+    }
+
+    #[test]
+    fn rfc3986_2_1_bad_percent_escape_is_rejected() {
+        assert_eq!(percent_decode(b"a%41%00").as_deref(), Some(&b"aA\0"[..]));
+        assert!(percent_decode(b"a%4").is_none());
+        assert!(percent_decode(b"%zz").is_none());
+    }
+}
