@@ -7,17 +7,20 @@
 //!
 //! The machines are generic over the message type ([`TsxMessage`]): they need only a
 //! response's status code and, for INVITE client transactions, the ACK of a non-2xx final
-//! response. Matching messages to transactions (branch keys, RFC 2543 fallback) belongs to the
-//! transaction table built on the SIP message layer.
+//! response. [`TsxLayer`] is the table on top, for [`crate::sip::Message`]: it matches
+//! messages to transactions (branch keys, the RFC 2543 fallback), creates server transactions,
+//! and answers merged requests (482) and spent Max-Forwards (483) itself.
 
 mod client;
 mod server;
+mod table;
 mod timer;
 
 use std::fmt::Debug;
 
 pub use client::{ClientState, ClientTsx};
 pub use server::{ServerState, ServerTsx};
+pub use table::{ClientKey, Incoming, LayerOutput, ServerKey, TsxLayer, TsxRef};
 pub use timer::{TimerConfig, TimerId, TimerTable};
 
 /// What the state machines need of a SIP message.

@@ -1,0 +1,167 @@
+//! Messages derived from others: the response to a request (RFC 3261 8.2.6) and the ACK
+//! for a non-2xx final response (17.1.1.3).
+
+use bytes::Bytes;
+
+use super::header::via::Via;
+use super::header::{HeaderName, Headers};
+use super::method::Method;
+use super::msg::{Request, Response};
+use super::name_addr::NameAddr;
+use super::status::StatusCode;
+
+/// The top Via of a message, parsed (the first value of the first Via field).
+pub fn top_via(headers: &Headers) -> Option<Via> {
+    headers
+        .values(&HeaderName::Via)
+        .first()
+        .and_then(|v| Via::parse(v).ok())
+}
+
+/// A response to `req`: every Via in order, From, To (with `to_tag` added when To has no
+/// tag and the status is above 100), Call-ID, CSeq, and `Content-Length: 0`.
+pub fn response_to(req: &Request, status: StatusCode, to_tag: Option<&str>) -> Response {
+    let mut headers = Headers::new();
+    for via in req.headers.get_all(&HeaderName::Via) {
+        headers.push(HeaderName::Via, via.clone());
+    }
+    for name in [HeaderName::From, HeaderName::To] {
+        if let Some(v) = req.headers.get(&name) {
+            let mut value = v.clone();
+            if name == HeaderName::To
+                && status.code() > 100
+                && let Some(tag) = to_tag
+                && NameAddr::parse(v, "To").is_ok_and(|to| to.tag().is_none())
+            {
+                let mut text = v.to_vec();
+                text.extend_from_slice(b";tag=");
+                text.extend_from_slice(tag.as_bytes());
+                value = Bytes::from(text);
+            }
+            headers.push(name, value);
+        }
+    }
+    for name in [HeaderName::CallId, HeaderName::CSeq] {
+        if let Some(v) = req.headers.get(&name) {
+            headers.push(name, v.clone());
+        }
+    }
+    headers.push(HeaderName::ContentLength, "0");
+    Response {
+        status,
+        reason: Bytes::from_static(status.default_reason().as_bytes()),
+        headers,
+        body: Bytes::new(),
+    }
+}
+
+/// The ACK for a non-2xx final `response` to `invite` (RFC 3261 17.1.1.3): the INVITE's
+/// Request-URI, Call-ID, From, CSeq number and top Via; To from the response; the INVITE's
+/// Route set; Max-Forwards 70.
+pub fn ack_for(invite: &Request, response: &Response) -> Request {
+    let mut headers = Headers::new();
+    if let Some(via) = invite.headers.values(&HeaderName::Via).into_iter().next() {
+        headers.push(HeaderName::Via, via);
+    }
+    headers.push(HeaderName::MaxForwards, "70");
+    for route in invite.headers.get_all(&HeaderName::Route) {
+        headers.push(HeaderName::Route, route.clone());
+    }
+    if let Some(from) = invite.headers.get(&HeaderName::From) {
+        headers.push(HeaderName::From, from.clone());
+    }
+    if let Some(to) = response
+        .headers
+        .get(&HeaderName::To)
+        .or_else(|| invite.headers.get(&HeaderName::To))
+    {
+        headers.push(HeaderName::To, to.clone());
+    }
+    if let Some(call_id) = invite.headers.get(&HeaderName::CallId) {
+        headers.push(HeaderName::CallId, call_id.clone());
+    }
+    let seq = invite
+        .headers
+        .get(&HeaderName::CSeq)
+        .and_then(|v| super::CSeq::parse(v).ok())
+        .map_or(1, |c| c.seq);
+    headers.push(HeaderName::CSeq, format!("{seq} ACK"));
+    headers.push(HeaderName::ContentLength, "0");
+    Request {
+        method: Method::Ack,
+        uri: invite.uri.clone(),
+        headers,
+        body: Bytes::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::Message;
+
+    const INVITE: &str = "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n\
+        Via: SIP/2.0/UDP proxy.atlanta.com;branch=z9hG4bKproxy\r\n\
+        Max-Forwards: 70\r\n\
+        Route: <sip:proxy.biloxi.com;lr>\r\n\
+        To: Bob <sip:bob@biloxi.com>\r\n\
+        From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+        Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+        CSeq: 314159 INVITE\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    fn invite() -> Request {
+        match Message::parse(Bytes::from_static(INVITE.as_bytes())) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn code(n: u16) -> StatusCode {
+        StatusCode::new(n).unwrap_or_else(|| panic!("status {n}"))
+    }
+
+    #[test]
+    fn rfc3261_8_2_6_2_response_copies_vias_from_to_call_id_cseq() {
+        let resp = response_to(&invite(), code(486), Some("a6c85cf"));
+        let text = String::from_utf8_lossy(&Message::Response(resp.clone()).to_bytes()).to_string();
+        assert!(text.starts_with("SIP/2.0 486 Busy Here\r\n"), "{text}");
+        assert_eq!(resp.headers.get_all(&HeaderName::Via).count(), 2);
+        assert!(
+            text.contains("To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("CSeq: 314159 INVITE\r\n"));
+        assert!(text.contains("Content-Length: 0\r\n"));
+        // Parses back.
+        assert!(Message::parse(Message::Response(resp).to_bytes()).is_ok());
+    }
+
+    #[test]
+    fn rfc3261_8_2_6_2_100_trying_gets_no_to_tag() {
+        let resp = response_to(&invite(), code(100), Some("x"));
+        let to = resp.headers.get(&HeaderName::To).map(|v| v.to_vec());
+        assert_eq!(to, Some(b"Bob <sip:bob@biloxi.com>".to_vec()));
+    }
+
+    #[test]
+    fn rfc3261_17_1_1_3_ack_for_non_2xx() {
+        let inv = invite();
+        let resp = response_to(&inv, code(404), Some("totag"));
+        let ack = ack_for(&inv, &resp);
+        let text = String::from_utf8_lossy(&Message::Request(ack).to_bytes()).to_string();
+        assert!(
+            text.starts_with("ACK sip:bob@biloxi.com SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n"));
+        assert!(
+            !text.contains("proxy.atlanta.com"),
+            "only the top Via: {text}"
+        );
+        assert!(text.contains("Route: <sip:proxy.biloxi.com;lr>\r\n"));
+        assert!(text.contains(";tag=totag\r\n"));
+        assert!(text.contains("CSeq: 314159 ACK\r\n"));
+    }
+}

@@ -1,0 +1,511 @@
+//! The transaction layer: matches SIP messages to transactions (RFC 3261 17.1.3, 17.2.3 and
+//! the RFC 2543 fallback), creates server transactions for new requests, and answers what the
+//! layer itself must (merged requests 482, Max-Forwards exhausted 483).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use foldhash::HashMap;
+
+use super::{
+    ClientTsx, Output, ServerState, ServerTsx, TimerConfig, TsxEvent, TsxKind, TsxMessage,
+};
+use crate::sip::{
+    CSeq, HeaderName, Message, Method, NameAddr, Request, Response, StatusCode, ack_for,
+    response_to, top_via,
+};
+
+impl TsxMessage for Message {
+    fn status(&self) -> Option<u16> {
+        self.as_response().map(|r| r.status.code())
+    }
+
+    fn ack_for(request: &Self, response: &Self) -> Self {
+        match (request, response) {
+            (Message::Request(req), Message::Response(resp)) => {
+                Message::Request(ack_for(req, resp))
+            }
+            _ => request.clone(),
+        }
+    }
+}
+
+/// Identifies a server transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ServerKey {
+    /// RFC 3261 17.2.3: top Via branch (with the magic cookie), sent-by, and method (an ACK
+    /// is looked up under INVITE).
+    Branch {
+        /// The branch.
+        branch: String,
+        /// Top Via sent-by (`host[:port]`).
+        sent_by: String,
+        /// The method.
+        method: Method,
+    },
+    /// RFC 2543 peers (no magic cookie): Request-URI, From tag, Call-ID, CSeq, top Via.
+    Legacy {
+        /// The Request-URI.
+        uri: String,
+        /// The From tag.
+        from_tag: String,
+        /// The Call-ID.
+        call_id: String,
+        /// The CSeq number.
+        cseq: u32,
+        /// The method (ACK looked up under INVITE).
+        method: Method,
+        /// The whole top Via value.
+        via: String,
+    },
+}
+
+/// Identifies a client transaction (RFC 3261 17.1.3): branch and CSeq method.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    /// The branch we put in the top Via.
+    pub branch: String,
+    /// The CSeq method.
+    pub method: Method,
+}
+
+/// What became of an incoming message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Incoming {
+    /// A new request; a server transaction exists for it (INVITE: its 100 Trying is queued).
+    /// The TU answers with [`TsxLayer::send_response`].
+    NewRequest {
+        /// The transaction.
+        key: ServerKey,
+        /// The request.
+        request: Request,
+    },
+    /// A CANCEL (with its own transaction, `key`) for the INVITE transaction `invite`, if
+    /// that one is still pending.
+    Cancel {
+        /// The CANCEL's transaction.
+        key: ServerKey,
+        /// The INVITE being cancelled.
+        invite: Option<ServerKey>,
+        /// The CANCEL.
+        request: Request,
+    },
+    /// An ACK for a 2xx: it belongs to the dialog.
+    Ack(Request),
+    /// A response no client transaction owns (a 2xx retransmission for a dialog, or stray).
+    StrayResponse(Response),
+    /// Handled inside the layer: a retransmission absorbed or answered, an ACK for a non-2xx,
+    /// or a response given to its client transaction (events follow in `poll_output`).
+    Handled,
+    /// The layer answered the request itself with this status (482, 483); nothing for the TU.
+    Rejected(StatusCode),
+    /// The request cannot be matched or answered (no usable Via, CSeq or Call-ID); drop it.
+    Unusable,
+}
+
+/// Which transaction an output concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TsxRef {
+    /// A server transaction.
+    Server(ServerKey),
+    /// A client transaction.
+    Client(ClientKey),
+}
+
+/// Something for the caller to do.
+#[derive(Debug)]
+#[must_use]
+pub enum LayerOutput {
+    /// Send `message` for transaction `tsx` (to the request's source for a server transaction,
+    /// per RFC 3261 18.2.2 / RFC 3581; to the next hop for a client transaction).
+    Transmit {
+        /// The transaction.
+        tsx: TsxRef,
+        /// The message.
+        message: Message,
+    },
+    /// A transaction event for the TU.
+    Event {
+        /// The transaction.
+        tsx: TsxRef,
+        /// The event.
+        event: TsxEvent<Message>,
+    },
+}
+
+struct ServerEntry {
+    tsx: ServerTsx<Message>,
+    /// (From tag, Call-ID, CSeq number, method) for merged-request detection.
+    merge_key: Option<(String, String, u32, Method)>,
+}
+
+/// The transaction table. Sans-IO: drain [`TsxLayer::poll_output`] after every call and
+/// call [`TsxLayer::handle_timeout`] at [`TsxLayer::poll_timeout`].
+pub struct TsxLayer {
+    config: TimerConfig,
+    servers: HashMap<ServerKey, ServerEntry>,
+    clients: HashMap<ClientKey, ClientTsx<Message>>,
+    merged: HashMap<(String, String, u32, Method), ServerKey>,
+    out: VecDeque<LayerOutput>,
+    /// Seed and counter for the To tags of the layer's own answers (sans-IO: no randomness
+    /// read here).
+    tag_seed: u64,
+    tag_count: u64,
+}
+
+impl TsxLayer {
+    /// An empty table with the `[system]` timers; `tag_seed` should be random per process.
+    pub fn new(config: TimerConfig, tag_seed: u64) -> Self {
+        Self {
+            config,
+            servers: HashMap::default(),
+            clients: HashMap::default(),
+            merged: HashMap::default(),
+            out: VecDeque::new(),
+            tag_seed,
+            tag_count: 0,
+        }
+    }
+
+    /// Number of live transactions (server, client).
+    pub fn len(&self) -> (usize, usize) {
+        (self.servers.len(), self.clients.len())
+    }
+
+    /// A fresh To tag.
+    pub fn new_tag(&mut self) -> String {
+        self.tag_count += 1;
+        let mixed = (self.tag_seed ^ self.tag_count).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        format!("{:016x}", mixed.rotate_left(29) ^ self.tag_seed)
+    }
+
+    /// A request arrived (`reliable`: over TCP/TLS/WS).
+    pub fn handle_request(&mut self, now: Instant, request: Request, reliable: bool) -> Incoming {
+        let Some(key) = server_key(&request) else {
+            return Incoming::Unusable;
+        };
+        if request.method == Method::Ack {
+            return match self.servers.get_mut(&key) {
+                Some(entry) if entry.tsx.state() == ServerState::Accepted => {
+                    // RFC 6026: the transaction passes the 2xx's ACK up.
+                    entry.tsx.handle_ack(now, Message::Request(request.clone()));
+                    self.drain(&key);
+                    Incoming::Ack(request)
+                }
+                Some(entry) => {
+                    entry.tsx.handle_ack(now, Message::Request(request));
+                    self.drain(&key);
+                    Incoming::Handled
+                }
+                None => Incoming::Ack(request),
+            };
+        }
+        if let Some(entry) = self.servers.get_mut(&key) {
+            entry.tsx.handle_retransmission();
+            self.drain(&key);
+            return Incoming::Handled;
+        }
+        let kind = if request.method == Method::Invite {
+            TsxKind::Invite
+        } else {
+            TsxKind::NonInvite
+        };
+        let merge_key = merge_key(&request);
+        // RFC 3261 8.2.2.2: same From tag, Call-ID and CSeq as a live transaction but another
+        // branch, and no To tag: a request forked back to us.
+        let merged = merge_key
+            .as_ref()
+            .and_then(|m| self.merged.get(m))
+            .is_some_and(|other| *other != key);
+        let max_forwards_spent = request.method != Method::Options
+            && request
+                .headers
+                .get(&HeaderName::MaxForwards)
+                .and_then(|v| crate::sip::header::typed::parse_max_forwards(v).ok())
+                == Some(0);
+        let rejection = if merged {
+            StatusCode::new(482)
+        } else if max_forwards_spent {
+            StatusCode::new(483)
+        } else {
+            None
+        };
+        let trying = (kind == TsxKind::Invite && rejection.is_none())
+            .then(|| StatusCode::new(100))
+            .flatten()
+            .map(|s| Message::Response(response_to(&request, s, None)));
+        let tsx = ServerTsx::new(kind, reliable, self.config, trying);
+        let register_merge = rejection.is_none();
+        if register_merge && let Some(m) = &merge_key {
+            self.merged.insert(m.clone(), key.clone());
+        }
+        self.servers.insert(
+            key.clone(),
+            ServerEntry {
+                tsx,
+                merge_key: merge_key.filter(|_| register_merge),
+            },
+        );
+        if let Some(status) = rejection {
+            let tag = self.new_tag();
+            let response = response_to(&request, status, Some(&tag));
+            self.send_response(now, &key, response);
+            return Incoming::Rejected(status);
+        }
+        self.drain(&key);
+        if request.method == Method::Cancel {
+            let invite = match &key {
+                ServerKey::Branch {
+                    branch, sent_by, ..
+                } => Some(ServerKey::Branch {
+                    branch: branch.clone(),
+                    sent_by: sent_by.clone(),
+                    method: Method::Invite,
+                }),
+                ServerKey::Legacy {
+                    uri,
+                    from_tag,
+                    call_id,
+                    cseq,
+                    via,
+                    ..
+                } => Some(ServerKey::Legacy {
+                    uri: uri.clone(),
+                    from_tag: from_tag.clone(),
+                    call_id: call_id.clone(),
+                    cseq: *cseq,
+                    method: Method::Invite,
+                    via: via.clone(),
+                }),
+            }
+            .filter(|k| {
+                self.servers
+                    .get(k)
+                    .is_some_and(|e| e.tsx.state() == ServerState::Proceeding)
+            });
+            return Incoming::Cancel {
+                key,
+                invite,
+                request,
+            };
+        }
+        Incoming::NewRequest { key, request }
+    }
+
+    /// The TU answers the request of server transaction `key`. False when there is no such
+    /// transaction or it already sent its final response.
+    pub fn send_response(&mut self, now: Instant, key: &ServerKey, response: Response) -> bool {
+        let Some(entry) = self.servers.get_mut(key) else {
+            return false;
+        };
+        let sent = entry.tsx.send_response(now, Message::Response(response));
+        self.drain(key);
+        sent
+    }
+
+    /// Sends a request through a new client transaction. `None` when its top Via has no
+    /// branch or it has no CSeq (the caller builds requests with both).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Request,
+        reliable: bool,
+    ) -> Option<ClientKey> {
+        let branch = top_via(&request.headers)?.branch()?.to_string();
+        let method = cseq(&request)?.method;
+        let key = ClientKey { branch, method };
+        let kind = if request.method == Method::Invite {
+            TsxKind::Invite
+        } else {
+            TsxKind::NonInvite
+        };
+        let tsx = ClientTsx::new(now, kind, Message::Request(request), reliable, self.config);
+        self.clients.insert(key.clone(), tsx);
+        self.drain_client(&key);
+        Some(key)
+    }
+
+    /// A response arrived.
+    pub fn handle_response(&mut self, now: Instant, response: Response) -> Incoming {
+        let key = top_via(&response.headers)
+            .and_then(|v| v.branch().map(str::to_string))
+            .zip(
+                response
+                    .headers
+                    .get(&HeaderName::CSeq)
+                    .and_then(|v| CSeq::parse(v).ok()),
+            )
+            .map(|(branch, c)| ClientKey {
+                branch,
+                method: c.method,
+            });
+        match key {
+            Some(key) if self.clients.contains_key(&key) => {
+                if let Some(tsx) = self.clients.get_mut(&key) {
+                    tsx.handle_response(now, Message::Response(response));
+                }
+                self.drain_client(&key);
+                Incoming::Handled
+            }
+            _ => Incoming::StrayResponse(response),
+        }
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<LayerOutput> {
+        self.out.pop_front()
+    }
+
+    /// The earliest timer of any transaction. (A scan: fine for thousands; a timer wheel
+    /// can replace it without changing this interface.)
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let servers = self.servers.values().filter_map(|e| e.tsx.poll_timeout());
+        let clients = self.clients.values().filter_map(ClientTsx::poll_timeout);
+        servers.chain(clients).min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due_servers: Vec<ServerKey> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| e.tsx.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due_servers {
+            if let Some(entry) = self.servers.get_mut(&key) {
+                entry.tsx.handle_timeout(now);
+            }
+            self.drain(&key);
+        }
+        let due_clients: Vec<ClientKey> = self
+            .clients
+            .iter()
+            .filter(|(_, t)| t.poll_timeout().is_some_and(|at| at <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due_clients {
+            if let Some(tsx) = self.clients.get_mut(&key) {
+                tsx.handle_timeout(now);
+            }
+            self.drain_client(&key);
+        }
+    }
+
+    /// Moves a server transaction's outputs to the layer's queue; forgets it once terminated.
+    fn drain(&mut self, key: &ServerKey) {
+        let Some(entry) = self.servers.get_mut(key) else {
+            return;
+        };
+        while let Some(o) = entry.tsx.poll_output() {
+            self.out.push_back(wrap(TsxRef::Server(key.clone()), o));
+        }
+        if entry.tsx.is_terminated() {
+            if let Some(m) = entry.merge_key.take()
+                && self.merged.get(&m) == Some(key)
+            {
+                self.merged.remove(&m);
+            }
+            self.servers.remove(key);
+        }
+    }
+
+    fn drain_client(&mut self, key: &ClientKey) {
+        let Some(tsx) = self.clients.get_mut(key) else {
+            return;
+        };
+        while let Some(o) = tsx.poll_output() {
+            self.out.push_back(wrap(TsxRef::Client(key.clone()), o));
+        }
+        if tsx.is_terminated() {
+            self.clients.remove(key);
+        }
+    }
+}
+
+fn wrap(tsx: TsxRef, o: Output<Message>) -> LayerOutput {
+    match o {
+        Output::Transmit(message) => LayerOutput::Transmit { tsx, message },
+        Output::Event(event) => LayerOutput::Event { tsx, event },
+    }
+}
+
+fn cseq(request: &Request) -> Option<CSeq> {
+    request
+        .headers
+        .get(&HeaderName::CSeq)
+        .and_then(|v| CSeq::parse(v).ok())
+}
+
+fn from_tag(request: &Request) -> Option<String> {
+    let from = request.headers.get(&HeaderName::From)?;
+    NameAddr::parse(from, "From")
+        .ok()?
+        .tag()
+        .map(str::to_string)
+}
+
+fn call_id(request: &Request) -> Option<String> {
+    request
+        .headers
+        .get(&HeaderName::CallId)
+        .map(|v| String::from_utf8_lossy(v).trim().to_string())
+}
+
+/// RFC 3261 17.2.3 (and the RFC 2543 fallback) key of a request.
+fn server_key(request: &Request) -> Option<ServerKey> {
+    let via = top_via(&request.headers)?;
+    // An ACK or CANCEL matches its INVITE's key shape; ACK is looked up under INVITE.
+    let method = match request.method {
+        Method::Ack => Method::Invite,
+        ref m => m.clone(),
+    };
+    if via.has_rfc3261_branch() {
+        let branch = via.branch()?.to_string();
+        let sent_by = match via.port {
+            Some(p) => format!("{}:{p}", via.host),
+            None => via.host.to_string(),
+        };
+        return Some(ServerKey::Branch {
+            branch,
+            sent_by,
+            method,
+        });
+    }
+    let raw_via: Bytes = request
+        .headers
+        .values(&HeaderName::Via)
+        .into_iter()
+        .next()?;
+    Some(ServerKey::Legacy {
+        uri: request.uri.to_string(),
+        from_tag: from_tag(request).unwrap_or_default(),
+        call_id: call_id(request)?,
+        cseq: cseq(request)?.seq,
+        method,
+        via: String::from_utf8_lossy(&raw_via).trim().to_string(),
+    })
+}
+
+/// The merged-request key of an out-of-dialog request (no To tag), if it has a From tag.
+fn merge_key(request: &Request) -> Option<(String, String, u32, Method)> {
+    if matches!(request.method, Method::Ack | Method::Cancel) {
+        return None;
+    }
+    let to_has_tag = request
+        .headers
+        .get(&HeaderName::To)
+        .and_then(|v| NameAddr::parse(v, "To").ok())
+        .is_some_and(|to| to.tag().is_some());
+    if to_has_tag {
+        return None;
+    }
+    let c = cseq(request)?;
+    Some((from_tag(request)?, call_id(request)?, c.seq, c.method))
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;
