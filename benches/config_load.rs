@@ -34,9 +34,9 @@ fn generate(endpoints: usize, changed: Option<usize>) -> String {
     ));
     s.push_str("[global]\ntype=global\n\n");
     for (name, protocol, bind) in [
-        ("transport-udp", "udp", "0.0.0.0:5060"),
-        ("transport-tcp", "tcp", "0.0.0.0:5060"),
-        ("transport-udp6", "udp", "[::]:5060"),
+        ("transport-udp", "udp", "127.0.0.1:0"),
+        ("transport-tcp", "tcp", "127.0.0.1:0"),
+        ("transport-udp6", "udp", "[::1]:0"),
     ] {
         let _ = write!(
             s,

@@ -7,8 +7,11 @@
 //! - [`tsx`]: the RFC 3261 transaction state machines on virtual time (sans-IO).
 //! - [`auth`]: digest authentication computations, challenges and stateless nonces (sans-IO).
 //! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
+//! - [`core`]: what happens to a received message: validation, transactions, identification,
+//!   authentication, usages (sans-IO).
 //! - [`sorcery`]: the live object store: transactions, indexes, observers.
 //! - [`cli`]: operator commands, rendered from a store snapshot (pure functions).
+//! - [`transport`]: the SIP sockets (UDP today) feeding the core (async shell).
 //! - [`runtime`]: serialized task queues for SIP work (async shell).
 //! - [`control`], [`daemon`]: the async shell: control socket, signals, systemd.
 
@@ -18,9 +21,11 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod core;
 pub mod daemon;
 pub mod identify;
 pub mod runtime;
 pub mod sip;
 pub mod sorcery;
+pub mod transport;
 pub mod tsx;

@@ -23,12 +23,12 @@ const PJSIP_CONF: &str = "\
 [transport-udp]
 type=transport
 protocol=udp
-bind=127.0.0.1:5060
+bind=127.0.0.1:0
 
 [transport-tcp]
 type=transport
 protocol=tcp
-bind=127.0.0.1:5060
+bind=127.0.0.1:0
 
 [6001]
 type=endpoint

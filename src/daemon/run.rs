@@ -97,6 +97,7 @@ async fn serve(
     let mut stop = instance.stop_requested();
     let daemon: Arc<dyn cli::Daemon> = instance.clone();
     let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
+    let sip = crate::transport::start(instance.store().clone(), stop.clone()).await;
     notify::spawn_watchdog(instance.store().clone(), stop.clone());
     notify::ready(&format!("{loaded} objects loaded"));
     tracing::info!("ready: {loaded} objects loaded");
@@ -134,6 +135,7 @@ async fn serve(
         Ok(()) => {}
         Err(e) => tracing::error!("control server task failed: {e}"),
     }
+    sip.join().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -99,8 +99,14 @@ pub enum Incoming {
     /// Handled inside the layer: a retransmission absorbed or answered, an ACK for a non-2xx,
     /// or a response given to its client transaction (events follow in `poll_output`).
     Handled,
-    /// The layer answered the request itself with this status (482, 483); nothing for the TU.
-    Rejected(StatusCode),
+    /// The layer answered the request itself with `status` (482, 483) through transaction
+    /// `key`; nothing for the TU.
+    Rejected {
+        /// The transaction that carries the answer.
+        key: ServerKey,
+        /// The status sent.
+        status: StatusCode,
+    },
     /// The request cannot be matched or answered (no usable Via, CSeq or Call-ID); drop it.
     Unusable,
 }
@@ -252,7 +258,7 @@ impl TsxLayer {
             let tag = self.new_tag();
             let response = response_to(&request, status, Some(&tag));
             self.send_response(now, &key, response);
-            return Incoming::Rejected(status);
+            return Incoming::Rejected { key, status };
         }
         self.drain(&key);
         if request.method == Method::Cancel {

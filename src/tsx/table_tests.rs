@@ -165,7 +165,7 @@ fn rfc3261_8_2_2_2_merged_request_gets_482() {
     // Same From tag, Call-ID and CSeq, another branch: the request came back by another path.
     let incoming = layer.handle_request(now, options("z9hG4bKsecond", "same"), false);
     assert!(
-        matches!(incoming, Incoming::Rejected(s) if s.code() == 482),
+        matches!(incoming, Incoming::Rejected { status: s, .. } if s.code() == 482),
         "{incoming:?}"
     );
     assert_eq!(sent_statuses(&drain(&mut layer)), vec![482]);
@@ -178,7 +178,7 @@ fn max_forwards_zero_gets_483_except_options() {
     let mut req = invite("z9hG4bKmf");
     req.headers.replace(HeaderName::MaxForwards, "0");
     assert!(
-        matches!(layer.handle_request(now, req, true), Incoming::Rejected(s) if s.code() == 483)
+        matches!(layer.handle_request(now, req, true), Incoming::Rejected { status: s, .. } if s.code() == 483)
     );
     let mut opt = options("z9hG4bKmf2", "t");
     opt.headers.replace(HeaderName::MaxForwards, "0");

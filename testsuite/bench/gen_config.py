@@ -25,9 +25,9 @@ def generate(endpoints, changed=None, extra=()):
       "; Generated; do not edit.\n\n")
     w("[global]\ntype=global\n\n")
     for name, protocol, bind in (
-        ("transport-udp", "udp", "0.0.0.0:5060"),
-        ("transport-tcp", "tcp", "0.0.0.0:5060"),
-        ("transport-udp6", "udp", "[::]:5060"),
+        ("transport-udp", "udp", "127.0.0.1:0"),
+        ("transport-tcp", "tcp", "127.0.0.1:0"),
+        ("transport-udp6", "udp", "[::1]:0"),
     ):
         w(f"[{name}]\ntype=transport\nprotocol={protocol}\nbind={bind}\n\n")
     w("[endpoint-tpl](!)\n"

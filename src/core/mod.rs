@@ -1,0 +1,380 @@
+//! The SIP core: what happens to a received message, as Asterisk's res_pjsip module chain
+//! does it — parse, validate, transaction layer, endpoint identification, digest
+//! authentication, then the usage (for now: OPTIONS; other methods get 501 until their usage
+//! exists).
+//!
+//! Sans-IO: messages come in with their source and the time; datagrams to send come out of
+//! [`Core::poll_transmit`]. The configuration is read from the [`Snapshot`] passed in.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use foldhash::HashMap;
+
+use crate::auth::{DigestCredentials, NonceKey, Verdict, Verifier};
+use crate::config::types::{Auth, Kind, Object};
+use crate::identify::{RequestFacts, Trace, identify};
+use crate::sip::{
+    HeaderName, Message, Method, NameAddr, Request, StatusCode, Uri, response_to, validate_request,
+};
+use crate::sorcery::Snapshot;
+use crate::tsx::{Incoming, LayerOutput, ServerKey, TimerConfig, TsxEvent, TsxLayer, TsxRef};
+
+/// Methods the core answers today (the Allow header).
+const ALLOW: &str = "OPTIONS";
+
+/// A message as it arrived.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The transport object (its id) it arrived on.
+    pub transport: String,
+    /// Where it came from.
+    pub source: SocketAddr,
+    /// Over TCP/TLS/WS.
+    pub reliable: bool,
+    /// The bytes (one datagram, or one framed message).
+    pub bytes: Bytes,
+}
+
+/// A message to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    /// The transport object to send it from.
+    pub transport: String,
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Messages that did not parse (dropped).
+    pub malformed: u64,
+    /// Requests answered statelessly because they failed validation.
+    pub rejected: u64,
+    /// Requests from no known endpoint.
+    pub unidentified: u64,
+    /// Challenges sent.
+    pub challenges: u64,
+}
+
+/// One shard's SIP core.
+pub struct Core {
+    tsx: TsxLayer,
+    verifier: Verifier,
+    /// Where each server transaction's responses go: (transport, source). RFC 3581 /
+    /// force_rport: back to the address and port the request came from.
+    replies: HashMap<ServerKey, (String, SocketAddr)>,
+    out: VecDeque<Transmit>,
+    stats: CoreStats,
+}
+
+impl Core {
+    /// A core with the `[system]` timers, the nonce key and a seed for tags.
+    pub fn new(timers: TimerConfig, nonce_key: NonceKey, tag_seed: u64) -> Self {
+        Self {
+            tsx: TsxLayer::new(timers, tag_seed),
+            verifier: Verifier::new(nonce_key, "asterisk"),
+            replies: HashMap::default(),
+            out: VecDeque::new(),
+            stats: CoreStats::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// When [`Core::handle_timeout`] must next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.tsx.poll_timeout()
+    }
+
+    /// Runs the transaction timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tsx.handle_timeout(now);
+        self.drain();
+    }
+
+    /// Handles one received message. `unix_now` is wall-clock seconds (nonces).
+    pub fn handle_received(
+        &mut self,
+        now: Instant,
+        unix_now: u64,
+        snapshot: &Snapshot,
+        rx: Received,
+    ) {
+        let message = match Message::parse(rx.bytes.clone()) {
+            Ok(m) => m,
+            Err(e) => {
+                // Nothing trustworthy to answer to over UDP; the peer retransmits or gives up.
+                self.stats.malformed += 1;
+                tracing::debug!("dropped malformed message from {}: {e}", rx.source);
+                return;
+            }
+        };
+        let request = match message {
+            Message::Response(r) => {
+                let _ = self.tsx.handle_response(now, r);
+                self.drain();
+                return;
+            }
+            Message::Request(r) => r,
+        };
+        if let Err(rejection) = validate_request(&request) {
+            self.stats.rejected += 1;
+            if request.method != Method::Ack {
+                let tag = self.tsx.new_tag();
+                let resp = response_to(&request, rejection.0, Some(&tag));
+                self.push(&rx.transport, rx.source, Message::Response(resp));
+            }
+            return;
+        }
+        match self.tsx.handle_request(now, request, rx.reliable) {
+            Incoming::NewRequest { key, request } => {
+                self.replies
+                    .insert(key.clone(), (rx.transport.clone(), rx.source));
+                self.dispatch(now, unix_now, snapshot, &key, &request, rx.source);
+            }
+            Incoming::Cancel { key, request, .. } => {
+                // No INVITE sessions yet: nothing a CANCEL could match.
+                self.replies
+                    .insert(key.clone(), (rx.transport.clone(), rx.source));
+                self.answer(now, &key, &request, 481, &[]);
+            }
+            Incoming::Rejected { key, .. } => {
+                self.replies.insert(key, (rx.transport.clone(), rx.source));
+            }
+            _ => {}
+        }
+        self.drain();
+    }
+
+    /// Identification, authentication, then the method's usage.
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        unix_now: u64,
+        snapshot: &Snapshot,
+        key: &ServerKey,
+        request: &Request,
+        source: SocketAddr,
+    ) {
+        let from = request
+            .headers
+            .get(&HeaderName::From)
+            .and_then(|v| NameAddr::parse(v, "From").ok());
+        let (from_user, from_domain) = match from.as_ref().map(|f| &f.uri) {
+            Some(Uri::Sip(u)) => (u.user.clone(), Some(u.host.to_string())),
+            _ => (None, None),
+        };
+        let credentials: Vec<DigestCredentials> = request
+            .headers
+            .get_all(&HeaderName::Authorization)
+            .filter_map(|v| {
+                let text = String::from_utf8_lossy(v);
+                text.parse::<DigestCredentials>().ok()
+            })
+            .collect();
+        let request_uri = request.uri.to_string();
+        let headers = |name: &str| -> Vec<String> {
+            let wanted = HeaderName::new(name);
+            request
+                .headers
+                .get_all(&wanted)
+                .map(|v| String::from_utf8_lossy(v).trim().to_string())
+                .collect()
+        };
+        let facts = RequestFacts {
+            source,
+            from_user: from_user.as_deref(),
+            from_domain: from_domain.as_deref(),
+            auth_users: credentials
+                .iter()
+                .map(|c| (c.username.as_str(), c.realm.as_str()))
+                .collect(),
+            request_uri: &request_uri,
+            transport_domain: None,
+            header: &headers,
+        };
+        let mut trace = Trace::default();
+        let identified = identify(snapshot, &facts, &mut trace);
+        let method = request.method.as_str().to_string();
+        let from_text = from
+            .as_ref()
+            .map(|f| format!("<{}>", f.uri))
+            .unwrap_or_default();
+        let call_id = request
+            .headers
+            .get(&HeaderName::CallId)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .unwrap_or_default();
+        // The auth objects to check, or none when no authentication is needed. An unknown
+        // sender gets the artificial auth: challenged exactly like a real user, never let in.
+        let artificial;
+        let auths: Vec<Auth> = match &identified {
+            None => {
+                self.stats.unidentified += 1;
+                tracing::warn!(
+                    "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - No matching endpoint found"
+                );
+                tracing::debug!("identification trace:\n{trace}");
+                artificial = self.verifier.artificial_auth();
+                vec![artificial]
+            }
+            Some(id) => {
+                let endpoint = snapshot.endpoint(&id.endpoint);
+                let skip = endpoint.is_some_and(|e| {
+                    request.method == Method::Options && e.allow_unauthenticated_options
+                });
+                if skip {
+                    Vec::new()
+                } else {
+                    endpoint
+                        .map(|e| {
+                            e.auth
+                                .iter()
+                                .filter_map(|a| {
+                                    match snapshot.get(Kind::Auth, a.as_str()).map(|o| &o.object) {
+                                        Some(Object::Auth(auth)) => Some(auth.clone()),
+                                        _ => None,
+                                    }
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+            }
+        };
+        if !auths.is_empty() && request.method != Method::Ack {
+            let candidates: Vec<&Auth> = auths.iter().collect();
+            let default_realm = snapshot.global().default_realm;
+            let mut stale = false;
+            let mut accepted = false;
+            for creds in &credentials {
+                match self.verifier.verify(
+                    &method,
+                    creds,
+                    &candidates,
+                    Some(&default_realm),
+                    unix_now,
+                    source.ip(),
+                ) {
+                    Verdict::Accepted { .. } => accepted = true,
+                    Verdict::Stale => stale = true,
+                    _ => {}
+                }
+            }
+            if !accepted {
+                if !credentials.is_empty() && !stale && identified.is_some() {
+                    tracing::warn!(
+                        "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - Failed to authenticate"
+                    );
+                }
+                let challenges = self.verifier.challenge_all(
+                    &candidates,
+                    Some(&default_realm),
+                    unix_now,
+                    source.ip(),
+                    stale,
+                );
+                let headers: Vec<(HeaderName, String)> = challenges
+                    .iter()
+                    .map(|c| (HeaderName::WwwAuthenticate, c.to_string()))
+                    .collect();
+                self.stats.challenges += 1;
+                self.answer(now, key, request, 401, &headers);
+                return;
+            }
+        }
+        match request.method {
+            Method::Options => {
+                let headers = [
+                    (HeaderName::Allow, ALLOW.to_string()),
+                    (HeaderName::Accept, "application/sdp".to_string()),
+                    (
+                        HeaderName::Supported,
+                        "path, outbound, replaces".to_string(),
+                    ),
+                    (HeaderName::Server, snapshot.global().user_agent),
+                ];
+                self.answer(now, key, request, 200, &headers);
+            }
+            Method::Ack => {}
+            _ => {
+                let headers = [(HeaderName::Allow, ALLOW.to_string())];
+                self.answer(now, key, request, 501, &headers);
+            }
+        }
+    }
+
+    /// Sends a final response through the request's server transaction.
+    fn answer(
+        &mut self,
+        now: Instant,
+        key: &ServerKey,
+        request: &Request,
+        status: u16,
+        extra: &[(HeaderName, String)],
+    ) {
+        let Some(status) = StatusCode::new(status) else {
+            return;
+        };
+        let tag = self.tsx.new_tag();
+        let mut resp = response_to(request, status, Some(&tag));
+        // Content-Length stays last, where response_to put it.
+        let length = resp.headers.remove_first(&HeaderName::ContentLength);
+        for (name, value) in extra {
+            resp.headers.push(name.clone(), value.clone());
+        }
+        if let Some(length) = length {
+            resp.headers.push(HeaderName::ContentLength, length);
+        }
+        let _ = self.tsx.send_response(now, key, resp);
+    }
+
+    /// Moves the transaction layer's output to datagrams.
+    fn drain(&mut self) {
+        while let Some(o) = self.tsx.poll_output() {
+            match o {
+                LayerOutput::Transmit {
+                    tsx: TsxRef::Server(key),
+                    message,
+                } => {
+                    if let Some((transport, dest)) = self.replies.get(&key).cloned() {
+                        self.push(&transport, dest, message);
+                    }
+                }
+                LayerOutput::Event {
+                    tsx: TsxRef::Server(key),
+                    event: TsxEvent::Terminated,
+                } => {
+                    self.replies.remove(&key);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn push(&mut self, transport: &str, destination: SocketAddr, message: Message) {
+        self.out.push_back(Transmit {
+            transport: transport.to_string(),
+            destination,
+            bytes: message.to_bytes(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! The core on real messages and a real configuration, without sockets.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::*;
+use crate::auth::{ChallengeKind, ClientAuth, DigestChallenge};
+use crate::config::build::build;
+use crate::config::ini::{MemFs, read_str};
+use crate::sorcery::{RefPolicy, Store, StoredObject};
+
+fn snapshot(text: &str) -> Arc<Snapshot> {
+    let fs = MemFs::new();
+    let read = match read_str(&fs, Path::new("/c/pjsip.conf"), text) {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let built = build(&read.document);
+    assert!(!built.has_errors(), "{:?}", built.diagnostics);
+    let store = Store::new();
+    if let Err(e) = store.replace_file_objects(
+        built.objects.into_iter().map(StoredObject::from),
+        RefPolicy::Lenient,
+    ) {
+        panic!("{e}");
+    }
+    store.snapshot()
+}
+
+const CONF: &str = "
+[trunk]
+type=endpoint
+[trunk-id]
+type=identify
+endpoint=trunk
+match=192.0.2.50
+[alice]
+type=endpoint
+auth=alice
+[alice]
+type=auth
+username=alice
+password=wonderland
+";
+
+fn options(from_user: &str, branch: &str, extra: &str) -> Bytes {
+    Bytes::from(format!(
+        "OPTIONS sip:pbx@192.0.2.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.9:5062;branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{from_user}@example.com>;tag=ft\r\n\
+         To: <sip:pbx@192.0.2.1>\r\n\
+         Call-ID: {branch}@192.0.2.9\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    ))
+}
+
+fn rx(source: &str, bytes: Bytes) -> Received {
+    Received {
+        transport: "transport-udp".into(),
+        source: source
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+        reliable: false,
+        bytes,
+    }
+}
+
+fn core() -> Core {
+    Core::new(TimerConfig::default(), NonceKey::from_bytes([7; 32]), 1)
+}
+
+fn answers(core: &mut Core) -> Vec<(SocketAddr, Message)> {
+    std::iter::from_fn(|| core.poll_transmit())
+        .filter_map(|t| Message::parse(t.bytes).ok().map(|m| (t.destination, m)))
+        .collect()
+}
+
+fn status(m: &Message) -> u16 {
+    m.as_response().map_or(0, |r| r.status.code())
+}
+
+#[test]
+fn options_from_an_identified_endpoint_without_auth_gets_200_with_allow() {
+    let snap = snapshot(CONF);
+    let mut core = core();
+    core.handle_received(
+        Instant::now(),
+        1_700_000_000,
+        &snap,
+        rx("192.0.2.50:5060", options("x", "z9hG4bK1", "")),
+    );
+    let out = answers(&mut core);
+    assert_eq!(out.len(), 1);
+    let (dest, msg) = &out[0];
+    assert_eq!(
+        dest.to_string(),
+        "192.0.2.50:5060",
+        "replies go to the source"
+    );
+    assert_eq!(status(msg), 200);
+    assert!(msg.headers().get(&HeaderName::Allow).is_some());
+    assert!(msg.headers().get(&HeaderName::Accept).is_some());
+}
+
+#[test]
+fn unknown_and_known_users_get_the_same_401_and_the_right_password_gets_in() {
+    let snap = snapshot(CONF);
+    let mut core = core();
+    let now = Instant::now();
+    core.handle_received(
+        now,
+        1_700_000_000,
+        &snap,
+        rx("192.0.2.9:5062", options("mallory", "z9hG4bKu", "")),
+    );
+    core.handle_received(
+        now,
+        1_700_000_000,
+        &snap,
+        rx("192.0.2.9:5062", options("alice", "z9hG4bKk", "")),
+    );
+    let out = answers(&mut core);
+    assert_eq!(
+        out.iter().map(|(_, m)| status(m)).collect::<Vec<_>>(),
+        vec![401, 401]
+    );
+    let header_names = |m: &Message| {
+        m.headers()
+            .iter()
+            .map(|(n, _)| n.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(header_names(&out[0].1), header_names(&out[1].1));
+    // Answer alice's challenge.
+    let challenge_text = out[1]
+        .1
+        .headers()
+        .get(&HeaderName::WwwAuthenticate)
+        .map(|v| String::from_utf8_lossy(v).to_string())
+        .unwrap_or_default();
+    let challenge: DigestChallenge = match challenge_text.parse() {
+        Ok(c) => c,
+        Err(e) => panic!("{e}: {challenge_text}"),
+    };
+    let mut client = ClientAuth::new();
+    let auth = crate::config::types::Auth {
+        username: "alice".into(),
+        password: "wonderland".into(),
+        ..Default::default()
+    };
+    let creds = match client.respond(
+        ChallengeKind::Www,
+        &[challenge],
+        &[&auth],
+        "OPTIONS",
+        "sip:pbx@192.0.2.1",
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let header: String = creds
+        .iter()
+        .map(|h| format!("Authorization: {}\r\n", h.credentials))
+        .collect();
+    core.handle_received(
+        now,
+        1_700_000_001,
+        &snap,
+        rx("192.0.2.9:5062", options("alice", "z9hG4bKk2", &header)),
+    );
+    let out = answers(&mut core);
+    assert_eq!(
+        out.iter().map(|(_, m)| status(m)).collect::<Vec<_>>(),
+        vec![200]
+    );
+    assert_eq!(core.stats().unidentified, 1);
+}
+
+#[test]
+fn unsupported_scheme_gets_416_and_garbage_is_dropped() {
+    let snap = snapshot(CONF);
+    let mut core = core();
+    let text = String::from_utf8_lossy(&options("x", "z9hG4bKs", ""))
+        .replace("OPTIONS sip:pbx@192.0.2.1", "OPTIONS mailto:pbx@192.0.2.1");
+    core.handle_received(
+        Instant::now(),
+        0,
+        &snap,
+        rx("192.0.2.50:5060", Bytes::from(text)),
+    );
+    core.handle_received(
+        Instant::now(),
+        0,
+        &snap,
+        rx("192.0.2.50:5060", Bytes::from_static(b"\x00\xffgarbage")),
+    );
+    let out = answers(&mut core);
+    assert_eq!(
+        out.iter().map(|(_, m)| status(m)).collect::<Vec<_>>(),
+        vec![416]
+    );
+    assert_eq!(core.stats().malformed, 1);
+}
+
+#[test]
+fn other_methods_get_501_until_their_usage_exists() {
+    let snap = snapshot(CONF);
+    let mut core = core();
+    let text = String::from_utf8_lossy(&options("x", "z9hG4bKm", ""))
+        .replace("OPTIONS sip:", "MESSAGE sip:")
+        .replace("1 OPTIONS", "1 MESSAGE");
+    core.handle_received(
+        Instant::now(),
+        0,
+        &snap,
+        rx("192.0.2.50:5060", Bytes::from(text)),
+    );
+    let out = answers(&mut core);
+    assert_eq!(
+        out.iter().map(|(_, m)| status(m)).collect::<Vec<_>>(),
+        vec![501]
+    );
+}
