@@ -2,7 +2,8 @@
 //! the RFC 2543 fallback), creates server transactions for new requests, and answers what the
 //! layer itself must (merged requests 482, Max-Forwards exhausted 483).
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -145,6 +146,21 @@ struct ServerEntry {
     tsx: ServerTsx<Message>,
     /// (From tag, Call-ID, CSeq number, method) for merged-request detection.
     merge_key: Option<(String, String, u32, Method)>,
+    /// The deadline registered in the timer heap.
+    armed: Option<Instant>,
+}
+
+struct ClientEntry {
+    tsx: ClientTsx<Message>,
+    armed: Option<Instant>,
+}
+
+/// One armed deadline. Entries are not removed when a transaction re-arms or ends; a popped
+/// entry whose transaction no longer has that deadline is simply skipped.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Deadline {
+    at: Instant,
+    seq: u64,
 }
 
 /// The transaction table. Sans-IO: drain [`TsxLayer::poll_output`] after every call and
@@ -152,8 +168,14 @@ struct ServerEntry {
 pub struct TsxLayer {
     config: TimerConfig,
     servers: HashMap<ServerKey, ServerEntry>,
-    clients: HashMap<ClientKey, ClientTsx<Message>>,
+    clients: HashMap<ClientKey, ClientEntry>,
     merged: HashMap<(String, String, u32, Method), ServerKey>,
+    /// Deadlines of all transactions, earliest first: O(log n) per timer, however many
+    /// transactions are alive (an OPTIONS transaction lives 32 s over UDP).
+    timers: BinaryHeap<Reverse<Deadline>>,
+    /// Which transaction each heap entry belongs to.
+    timer_owner: HashMap<u64, TsxRef>,
+    timer_seq: u64,
     out: VecDeque<LayerOutput>,
     /// Seed and counter for the To tags of the layer's own answers (sans-IO: no randomness
     /// read here).
@@ -169,6 +191,9 @@ impl TsxLayer {
             servers: HashMap::default(),
             clients: HashMap::default(),
             merged: HashMap::default(),
+            timers: BinaryHeap::new(),
+            timer_owner: HashMap::default(),
+            timer_seq: 0,
             out: VecDeque::new(),
             tag_seed,
             tag_count: 0,
@@ -252,6 +277,7 @@ impl TsxLayer {
             ServerEntry {
                 tsx,
                 merge_key: merge_key.filter(|_| register_merge),
+                armed: None,
             },
         );
         if let Some(status) = rejection {
@@ -328,7 +354,8 @@ impl TsxLayer {
             TsxKind::NonInvite
         };
         let tsx = ClientTsx::new(now, kind, Message::Request(request), reliable, self.config);
-        self.clients.insert(key.clone(), tsx);
+        self.clients
+            .insert(key.clone(), ClientEntry { tsx, armed: None });
         self.drain_client(&key);
         Some(key)
     }
@@ -349,8 +376,8 @@ impl TsxLayer {
             });
         match key {
             Some(key) if self.clients.contains_key(&key) => {
-                if let Some(tsx) = self.clients.get_mut(&key) {
-                    tsx.handle_response(now, Message::Response(response));
+                if let Some(entry) = self.clients.get_mut(&key) {
+                    entry.tsx.handle_response(now, Message::Response(response));
                 }
                 self.drain_client(&key);
                 Incoming::Handled
@@ -364,43 +391,61 @@ impl TsxLayer {
         self.out.pop_front()
     }
 
-    /// The earliest timer of any transaction. (A scan: fine for thousands; a timer wheel
-    /// can replace it without changing this interface.)
+    /// The earliest armed deadline (possibly of a transaction that has since re-armed or
+    /// ended: the wake-up is then a no-op).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let servers = self.servers.values().filter_map(|e| e.tsx.poll_timeout());
-        let clients = self.clients.values().filter_map(ClientTsx::poll_timeout);
-        servers.chain(clients).min()
+        self.timers.peek().map(|Reverse(d)| d.at)
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due_servers: Vec<ServerKey> = self
-            .servers
-            .iter()
-            .filter(|(_, e)| e.tsx.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due_servers {
-            if let Some(entry) = self.servers.get_mut(&key) {
-                entry.tsx.handle_timeout(now);
+        while let Some(Reverse(d)) = self.timers.peek().cloned() {
+            if d.at > now {
+                break;
             }
-            self.drain(&key);
-        }
-        let due_clients: Vec<ClientKey> = self
-            .clients
-            .iter()
-            .filter(|(_, t)| t.poll_timeout().is_some_and(|at| at <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due_clients {
-            if let Some(tsx) = self.clients.get_mut(&key) {
-                tsx.handle_timeout(now);
+            self.timers.pop();
+            let Some(owner) = self.timer_owner.remove(&d.seq) else {
+                continue;
+            };
+            match owner {
+                TsxRef::Server(key) => {
+                    let Some(entry) = self.servers.get_mut(&key) else {
+                        continue;
+                    };
+                    if entry.armed != Some(d.at) {
+                        continue;
+                    }
+                    entry.armed = None;
+                    entry.tsx.handle_timeout(now);
+                    self.drain(&key);
+                }
+                TsxRef::Client(key) => {
+                    let Some(entry) = self.clients.get_mut(&key) else {
+                        continue;
+                    };
+                    if entry.armed != Some(d.at) {
+                        continue;
+                    }
+                    entry.armed = None;
+                    entry.tsx.handle_timeout(now);
+                    self.drain_client(&key);
+                }
             }
-            self.drain_client(&key);
         }
     }
 
-    /// Moves a server transaction's outputs to the layer's queue; forgets it once terminated.
+    /// Registers `at` as the deadline of `owner`.
+    fn arm(&mut self, at: Instant, owner: TsxRef) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse(Deadline {
+            at,
+            seq: self.timer_seq,
+        }));
+        self.timer_owner.insert(self.timer_seq, owner);
+    }
+
+    /// Moves a server transaction's outputs to the layer's queue, re-arms its timer, and
+    /// forgets it once terminated.
     fn drain(&mut self, key: &ServerKey) {
         let Some(entry) = self.servers.get_mut(key) else {
             return;
@@ -415,18 +460,34 @@ impl TsxLayer {
                 self.merged.remove(&m);
             }
             self.servers.remove(key);
+            return;
+        }
+        let next = entry.tsx.poll_timeout();
+        if next != entry.armed {
+            entry.armed = next;
+            if let Some(at) = next {
+                self.arm(at, TsxRef::Server(key.clone()));
+            }
         }
     }
 
     fn drain_client(&mut self, key: &ClientKey) {
-        let Some(tsx) = self.clients.get_mut(key) else {
+        let Some(entry) = self.clients.get_mut(key) else {
             return;
         };
-        while let Some(o) = tsx.poll_output() {
+        while let Some(o) = entry.tsx.poll_output() {
             self.out.push_back(wrap(TsxRef::Client(key.clone()), o));
         }
-        if tsx.is_terminated() {
+        if entry.tsx.is_terminated() {
             self.clients.remove(key);
+            return;
+        }
+        let next = entry.tsx.poll_timeout();
+        if next != entry.armed {
+            entry.armed = next;
+            if let Some(at) = next {
+                self.arm(at, TsxRef::Client(key.clone()));
+            }
         }
     }
 }
