@@ -350,10 +350,14 @@ impl Core {
             match o {
                 LayerOutput::Transmit {
                     tsx: TsxRef::Server(key),
-                    message,
+                    bytes,
                 } => {
-                    if let Some((transport, dest)) = self.replies.get(&key).cloned() {
-                        self.push(&transport, dest, message);
+                    if let Some((transport, destination)) = self.replies.get(&key) {
+                        self.out.push_back(Transmit {
+                            transport: transport.clone(),
+                            destination: *destination,
+                            bytes,
+                        });
                     }
                 }
                 LayerOutput::Event {

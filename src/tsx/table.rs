@@ -32,6 +32,22 @@ impl TsxMessage for Message {
     }
 }
 
+/// Server transactions keep only the serialized messages they may have to send again: a
+/// completed non-INVITE transaction lives 32 s over UDP, so at thousands of requests per
+/// second what it holds matters (a parsed message would also pin the request's buffer).
+impl TsxMessage for Bytes {
+    fn status(&self) -> Option<u16> {
+        // "SIP/2.0 NNN ..." — the status of a response we serialized ourselves.
+        let code = self.strip_prefix(b"SIP/2.0 ")?.get(..3)?;
+        std::str::from_utf8(code).ok()?.parse().ok()
+    }
+
+    fn ack_for(request: &Self, _response: &Self) -> Self {
+        // Only client INVITE transactions build ACKs, and they hold parsed messages.
+        request.clone()
+    }
+}
+
 /// Identifies a server transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ServerKey {
@@ -125,13 +141,13 @@ pub enum TsxRef {
 #[derive(Debug)]
 #[must_use]
 pub enum LayerOutput {
-    /// Send `message` for transaction `tsx` (to the request's source for a server transaction,
+    /// Send `bytes` for transaction `tsx` (to the request's source for a server transaction,
     /// per RFC 3261 18.2.2 / RFC 3581; to the next hop for a client transaction).
     Transmit {
         /// The transaction.
         tsx: TsxRef,
-        /// The message.
-        message: Message,
+        /// The serialized message.
+        bytes: Bytes,
     },
     /// A transaction event for the TU.
     Event {
@@ -143,7 +159,7 @@ pub enum LayerOutput {
 }
 
 struct ServerEntry {
-    tsx: ServerTsx<Message>,
+    tsx: ServerTsx<Bytes>,
     /// (From tag, Call-ID, CSeq number, method) for merged-request detection.
     merge_key: Option<(String, String, u32, Method)>,
     /// The deadline registered in the timer heap.
@@ -221,12 +237,12 @@ impl TsxLayer {
             return match self.servers.get_mut(&key) {
                 Some(entry) if entry.tsx.state() == ServerState::Accepted => {
                     // RFC 6026: the transaction passes the 2xx's ACK up.
-                    entry.tsx.handle_ack(now, Message::Request(request.clone()));
+                    entry.tsx.handle_ack(now, Bytes::new());
                     self.drain(&key);
                     Incoming::Ack(request)
                 }
                 Some(entry) => {
-                    entry.tsx.handle_ack(now, Message::Request(request));
+                    entry.tsx.handle_ack(now, Bytes::new());
                     self.drain(&key);
                     Incoming::Handled
                 }
@@ -266,7 +282,7 @@ impl TsxLayer {
         let trying = (kind == TsxKind::Invite && rejection.is_none())
             .then(|| StatusCode::new(100))
             .flatten()
-            .map(|s| Message::Response(response_to(&request, s, None)));
+            .map(|s| Message::Response(response_to(&request, s, None)).to_bytes());
         let tsx = ServerTsx::new(kind, reliable, self.config, trying);
         let register_merge = rejection.is_none();
         if register_merge && let Some(m) = &merge_key {
@@ -332,7 +348,9 @@ impl TsxLayer {
         let Some(entry) = self.servers.get_mut(key) else {
             return false;
         };
-        let sent = entry.tsx.send_response(now, Message::Response(response));
+        let sent = entry
+            .tsx
+            .send_response(now, Message::Response(response).to_bytes());
         self.drain(key);
         sent
     }
@@ -451,7 +469,25 @@ impl TsxLayer {
             return;
         };
         while let Some(o) = entry.tsx.poll_output() {
-            self.out.push_back(wrap(TsxRef::Server(key.clone()), o));
+            let tsx = TsxRef::Server(key.clone());
+            let out = match o {
+                Output::Transmit(bytes) => LayerOutput::Transmit { tsx, bytes },
+                // The ACK itself was already handed up as `Incoming::Ack`.
+                Output::Event(TsxEvent::Ack(_)) => continue,
+                Output::Event(TsxEvent::Timeout) => LayerOutput::Event {
+                    tsx,
+                    event: TsxEvent::Timeout,
+                },
+                Output::Event(TsxEvent::TransportError) => LayerOutput::Event {
+                    tsx,
+                    event: TsxEvent::TransportError,
+                },
+                Output::Event(_) => LayerOutput::Event {
+                    tsx,
+                    event: TsxEvent::Terminated,
+                },
+            };
+            self.out.push_back(out);
         }
         if entry.tsx.is_terminated() {
             if let Some(m) = entry.merge_key.take()
@@ -494,7 +530,10 @@ impl TsxLayer {
 
 fn wrap(tsx: TsxRef, o: Output<Message>) -> LayerOutput {
     match o {
-        Output::Transmit(message) => LayerOutput::Transmit { tsx, message },
+        Output::Transmit(message) => LayerOutput::Transmit {
+            tsx,
+            bytes: message.to_bytes(),
+        },
         Output::Event(event) => LayerOutput::Event { tsx, event },
     }
 }
