@@ -25,6 +25,10 @@ pub trait Daemon: Send + Sync {
     fn uptime_secs(&self) -> u64;
     /// Seconds since the last successful (re)load.
     fn last_reload_secs(&self) -> u64;
+    /// The SIP sockets listening now: (transport id, protocol, local address).
+    fn listeners(&self) -> Vec<(String, String, std::net::SocketAddr)> {
+        Vec::new()
+    }
 }
 
 /// The answer to one command.
@@ -141,7 +145,11 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.
-            show::run(&snap, &lw[2..], &words[2..])
+            let mut reply = show::run(&snap, &lw[2..], &words[2..]);
+            if reply.ok && lw.get(2) == Some(&"transports") {
+                reply.text.push_str(&listening(daemon));
+            }
+            reply
         }
         _ => Reply::fail(format!(
             "No such command '{}' (type 'help' for help)\n",
@@ -205,6 +213,20 @@ fn identify_test(snap: &crate::sorcery::Snapshot, args: &[&str]) -> Reply {
             .to_string(),
     };
     Reply::ok(format!("{trace}{verdict}"))
+}
+
+/// The live sockets, after `pjsip show transports` (Asterisk shows only the configuration).
+fn listening(daemon: &dyn Daemon) -> String {
+    let listeners = daemon.listeners();
+    if listeners.is_empty() {
+        return "\nListening: none\n".to_string();
+    }
+    let mut out = String::from("\nListening:\n");
+    for (id, protocol, addr) in listeners {
+        // UDP has no connections; stream transports will add their counts here.
+        out.push_str(&format!("  {id:<21}  {protocol:<6}  {addr}\n"));
+    }
+    out
 }
 
 fn help_text() -> String {

@@ -31,6 +31,8 @@ pub(crate) struct Instance {
     /// sections that changed. Present only when that load had no error at all, so that it
     /// accounts for every file object in the store.
     build_cache: Mutex<Option<BuildCache>>,
+    /// The SIP sockets listening (transport id, protocol, local address).
+    listeners: Mutex<Vec<(String, String, std::net::SocketAddr)>>,
     started: Instant,
     last_reload: Mutex<Instant>,
     stop: watch::Sender<bool>,
@@ -49,6 +51,7 @@ impl Instance {
             log,
             reload_lock: Mutex::new(()),
             build_cache: Mutex::new(None),
+            listeners: Mutex::new(Vec::new()),
             started: now,
             last_reload: Mutex::new(now),
             stop: watch::Sender::new(false),
@@ -58,6 +61,14 @@ impl Instance {
     /// The store.
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Records the SIP sockets now listening (for `pjsip show transports`).
+    pub(crate) fn set_listeners(&self, listeners: Vec<(String, String, std::net::SocketAddr)>) {
+        *self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = listeners;
     }
 
     /// Turns true once a stop was asked for.
@@ -285,6 +296,13 @@ fn release_free_memory() {
 impl cli::Daemon for Instance {
     fn snapshot(&self) -> Arc<Snapshot> {
         self.store.snapshot()
+    }
+
+    fn listeners(&self) -> Vec<(String, String, std::net::SocketAddr)> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn reload(&self) -> Result<String, String> {

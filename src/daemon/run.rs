@@ -98,6 +98,12 @@ async fn serve(
     let daemon: Arc<dyn cli::Daemon> = instance.clone();
     let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
     let sip = crate::transport::start(instance.store().clone(), stop.clone()).await;
+    instance.set_listeners(
+        sip.listeners
+            .iter()
+            .map(|(id, protocol, addr)| (id.clone(), protocol.to_string(), *addr))
+            .collect(),
+    );
     notify::spawn_watchdog(instance.store().clone(), stop.clone());
     notify::ready(&format!("{loaded} objects loaded"));
     tracing::info!("ready: {loaded} objects loaded");

@@ -41,6 +41,10 @@ for _ in $(seq 1 100); do
 done
 "$bin" --config-dir "$dir" -rx "core show version" >/dev/null || { cat "$dir/log" >&2; echo "FAIL: daemon did not start" >&2; exit 1; }
 
+# The live socket is listed under the configured transports.
+"$bin" --config-dir "$dir" -rx "pjsip show transports" | grep -Eq "^  transport-udp +udp +127\.0\.0\.1:$port\$" \
+    || { "$bin" --config-dir "$dir" -rx "pjsip show transports" >&2; echo "FAIL: listener not shown" >&2; exit 1; }
+
 run_sipp() { # scenario local-ip
     timeout 30 sipp "127.0.0.1:$port" -sf "testsuite/sipp/$1" -i "$2" -p 0 -s pbx -m 1 \
         -nostdin -timeout 10s -trace_err -error_file "$dir/sipp-$1.err" >/dev/null 2>&1 || {
