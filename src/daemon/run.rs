@@ -81,6 +81,7 @@ async fn serve(
     // any work, and clients that connect during the load wait in the backlog until the
     // configuration is there.
     let socket_path = settings.daemon.control_socket.clone();
+    let data_dir = settings.daemon.data_dir.clone();
     let listener = control::server::bind(&socket_path)?;
     let instance = Arc::new(Instance::new(paths, settings, log));
     // Start-up load on this thread: nothing else runs yet, and the daemon must not report
@@ -97,7 +98,7 @@ async fn serve(
     let mut stop = instance.stop_requested();
     let daemon: Arc<dyn cli::Daemon> = instance.clone();
     let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
-    let sip = crate::transport::start(instance.store().clone(), stop.clone()).await;
+    let sip = crate::transport::start(instance.store().clone(), &data_dir, stop.clone()).await;
     instance.set_listeners(
         sip.listeners
             .iter()

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,7 +44,8 @@ impl SipService {
 
 /// Binds the UDP transports of the current configuration and starts serving them until
 /// `stop` turns true. A transport that cannot bind is logged and skipped (the others serve).
-pub async fn start(store: Arc<Store>, stop: watch::Receiver<bool>) -> SipService {
+pub async fn start(store: Arc<Store>, data_dir: &Path, stop: watch::Receiver<bool>) -> SipService {
+    let key = nonce_key(data_dir);
     let snapshot = store.snapshot();
     let mut sockets: HashMap<String, Arc<UdpSocket>> = HashMap::new();
     let mut listeners = Vec::new();
@@ -82,8 +85,8 @@ pub async fn start(store: Arc<Store>, stop: watch::Receiver<bool>) -> SipService
         ));
     }
     drop(tx);
-    if !sockets.is_empty() {
-        tasks.spawn(run_core(store, sockets, rx, stop));
+    if let (false, Some(key)) = (sockets.is_empty(), key) {
+        tasks.spawn(run_core(store, key, sockets, rx, stop));
     }
     SipService { tasks, listeners }
 }
@@ -122,6 +125,7 @@ async fn receive(
 
 async fn run_core(
     store: Arc<Store>,
+    key: NonceKey,
     sockets: HashMap<String, Arc<UdpSocket>>,
     mut rx: mpsc::Receiver<Received>,
     mut stop: watch::Receiver<bool>,
@@ -131,13 +135,6 @@ async fn run_core(
         Duration::from_millis(u64::from(system.timer_t1)),
         Duration::from_millis(u64::from(system.timer_b)),
     );
-    let key = match NonceKey::generate() {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::error!("cannot make a nonce key, SIP is not served: {e}");
-            return;
-        }
-    };
     let mut seed = [0u8; 8];
     let _ = getrandom::fill(&mut seed);
     let mut core = Core::new(timers, key, u64::from_le_bytes(seed));
@@ -176,6 +173,38 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// The digest nonce key, kept in `data_dir/nonce.key` (mode 0600) so that nonces issued
+/// before a restart stay valid after it. A missing or damaged file is replaced.
+fn nonce_key(data_dir: &Path) -> Option<NonceKey> {
+    let path = data_dir.join("nonce.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Some(NonceKey::from_bytes(key));
+    }
+    let key = match NonceKey::generate() {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!("cannot make a nonce key, SIP is not served: {e}");
+            return None;
+        }
+    };
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, key.as_bytes()));
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot save {}: {e}; nonces will not survive a restart",
+            path.display()
+        );
+    }
+    Some(key)
 }
 
 fn unix_now() -> u64 {

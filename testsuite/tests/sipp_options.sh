@@ -16,11 +16,17 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port6=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1", 0)); print(s.getsockname()[1])')
 cat >"$dir/pjsip.conf" <<CONF
 [transport-udp]
 type=transport
 protocol=udp
 bind=127.0.0.1:$port
+
+[transport-udp6]
+type=transport
+protocol=udp
+bind=[::1]:$port6
 
 [trunk]
 type=endpoint
@@ -30,6 +36,7 @@ context=from-trunk
 type=identify
 endpoint=trunk
 match=127.0.0.2
+match=::1
 CONF
 printf '[daemon]\ncontrol_socket = "run/ctl"\ndata_dir = "data"\n' >"$dir/pjsipd.toml"
 : >"$dir/extensions.conf"
@@ -41,12 +48,16 @@ for _ in $(seq 1 100); do
 done
 "$bin" --config-dir "$dir" -rx "core show version" >/dev/null || { cat "$dir/log" >&2; echo "FAIL: daemon did not start" >&2; exit 1; }
 
+# The digest nonce key is kept (owner-only) so nonces survive a restart.
+[ "$(stat -c %a "$dir/data/nonce.key" 2>/dev/null)" = "600" ] && [ "$(stat -c %s "$dir/data/nonce.key")" = "32" ] \
+    || { echo "FAIL: data/nonce.key missing or not 0600/32 bytes" >&2; exit 1; }
+
 # The live socket is listed under the configured transports.
 "$bin" --config-dir "$dir" -rx "pjsip show transports" | grep -Eq "^  transport-udp +udp +127\.0\.0\.1:$port\$" \
     || { "$bin" --config-dir "$dir" -rx "pjsip show transports" >&2; echo "FAIL: listener not shown" >&2; exit 1; }
 
-run_sipp() { # scenario local-ip
-    timeout 30 sipp "127.0.0.1:$port" -sf "testsuite/sipp/$1" -i "$2" -p 0 -s pbx -m 1 \
+run_sipp() { # scenario local-ip [remote]
+    timeout 30 sipp "${3:-127.0.0.1:$port}" -sf "testsuite/sipp/$1" -i "$2" -p 0 -s pbx -m 1 \
         -nostdin -timeout 10s -trace_err -error_file "$dir/sipp-$1.err" >/dev/null 2>&1 || {
         cat "$dir/sipp-$1.err" "$dir/log" >&2 2>/dev/null
         echo "FAIL: $1 from $2" >&2
@@ -55,6 +66,7 @@ run_sipp() { # scenario local-ip
 }
 run_sipp options-200.xml 127.0.0.2
 run_sipp options-401.xml 127.0.0.3
+run_sipp options-200.xml ::1 "[::1]:$port6"
 grep -q "Request 'OPTIONS' from '<sip:nobody@127.0.0.3:[0-9]*>' failed for '127.0.0.3:[0-9]*' (callid: .*) - No matching endpoint found" "$dir/log" \
     || { cat "$dir/log" >&2; echo "FAIL: no security log line for the unknown user" >&2; exit 1; }
 
@@ -66,4 +78,4 @@ for _ in range(2000):
     s.sendto(os.urandom(200), ("127.0.0.1", int(sys.argv[1])))
 PY
 run_sipp options-200.xml 127.0.0.2
-echo "sipp OPTIONS over UDP: 200 identified, 401 unknown, survives garbage: ok"
+echo "sipp OPTIONS over UDP (IPv4 and IPv6): 200 identified, 401 unknown, survives garbage: ok"
