@@ -27,5 +27,7 @@ pub mod identify;
 pub mod runtime;
 pub mod sip;
 pub mod sorcery;
+#[cfg(test)]
+mod testing;
 pub mod transport;
 pub mod tsx;

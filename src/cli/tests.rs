@@ -1,13 +1,10 @@
 //! CLI tests against an in-memory daemon.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::config::build::build;
-use crate::config::ini::{MemFs, read_str};
-use crate::sorcery::{RefPolicy, Store, StoredObject};
+use crate::sorcery::Store;
 
 const CONF: &str = "\
 [transport-udp]
@@ -62,26 +59,8 @@ struct FakeDaemon {
 
 impl FakeDaemon {
     fn new(text: &str) -> Self {
-        let fs = MemFs::new();
-        let read = match read_str(&fs, Path::new("/c/pjsip.conf"), text) {
-            Ok(r) => r,
-            Err(e) => panic!("{e}"),
-        };
-        let built = build(&read.document);
-        let errors: Vec<String> = built
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(ToString::to_string)
-            .collect();
-        assert!(errors.is_empty(), "{errors:?}");
-        let store = Store::new();
-        let objects: Vec<StoredObject> = built.objects.into_iter().map(Into::into).collect();
-        if let Err(e) = store.replace_file_objects(objects, RefPolicy::Lenient) {
-            panic!("{e}");
-        }
         Self {
-            store,
+            store: crate::testing::store(text),
             stopped: AtomicBool::new(false),
             reloads: Mutex::new(0),
         }

@@ -1,31 +1,8 @@
 //! The core on real messages and a real configuration, without sockets.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use super::*;
 use crate::auth::{ChallengeKind, ClientAuth, DigestChallenge};
-use crate::config::build::build;
-use crate::config::ini::{MemFs, read_str};
-use crate::sorcery::{RefPolicy, Store, StoredObject};
-
-fn snapshot(text: &str) -> Arc<Snapshot> {
-    let fs = MemFs::new();
-    let read = match read_str(&fs, Path::new("/c/pjsip.conf"), text) {
-        Ok(r) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let built = build(&read.document);
-    assert!(!built.has_errors(), "{:?}", built.diagnostics);
-    let store = Store::new();
-    if let Err(e) = store.replace_file_objects(
-        built.objects.into_iter().map(StoredObject::from),
-        RefPolicy::Lenient,
-    ) {
-        panic!("{e}");
-    }
-    store.snapshot()
-}
+use crate::testing::snapshot;
 
 const CONF: &str = "
 [trunk]

@@ -1,33 +1,7 @@
 //! Identification tests, one rule each, on configurations written as pjsip.conf text.
 
-use std::path::Path;
-
 use super::*;
-use crate::config::build::build;
-use crate::config::ini::{MemFs, read_str};
-use crate::sorcery::{RefPolicy, Store, StoredObject};
-
-fn snapshot(text: &str) -> std::sync::Arc<Snapshot> {
-    let fs = MemFs::new();
-    let read = match read_str(&fs, Path::new("/c/pjsip.conf"), text) {
-        Ok(r) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let built = build(&read.document);
-    let errors: Vec<String> = built
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(ToString::to_string)
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    let store = Store::new();
-    let objects = built.objects.into_iter().map(StoredObject::from);
-    if let Err(e) = store.replace_file_objects(objects, RefPolicy::Lenient) {
-        panic!("{e}");
-    }
-    store.snapshot()
-}
+use crate::testing::snapshot;
 
 fn no_headers(_: &str) -> Vec<String> {
     Vec::new()
