@@ -29,6 +29,10 @@ pub trait Daemon: Send + Sync {
     fn listeners(&self) -> Vec<(String, String, std::net::SocketAddr)> {
         Vec::new()
     }
+    /// The SIP traffic logger switch, when the daemon has one.
+    fn sip_logger(&self) -> Option<crate::transport::SipLogger> {
+        None
+    }
 }
 
 /// The answer to one command.
@@ -110,6 +114,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "pjsip test identify <ip:port> [from <user@domain>] [ruri <uri>] [header <Name:value>]",
         "Show which endpoint such a request would be identified as, and why",
     ),
+    (
+        "pjsip set logger {on|off|host <ip>}",
+        "Print SIP traffic (all, none, or to and from one address)",
+    ),
     ("pjsip reload", "Re-read pjsip.conf and apply what changed"),
     ("core show version", "Show the version"),
     ("core show uptime", "Show how long the daemon has run"),
@@ -142,6 +150,7 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
             Err(why) => Reply::fail(format!("{why}\n")),
         },
         ["pjsip", "test", "identify", ..] => identify_test(&daemon.snapshot(), &words[3..]),
+        ["pjsip", "set", "logger", rest @ ..] => set_logger(daemon, rest),
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.
@@ -213,6 +222,32 @@ fn identify_test(snap: &crate::sorcery::Snapshot, args: &[&str]) -> Reply {
             .to_string(),
     };
     Reply::ok(format!("{trace}{verdict}"))
+}
+
+/// `pjsip set logger on|off|host <ip>`, in Asterisk's words.
+fn set_logger(daemon: &dyn Daemon, args: &[&str]) -> Reply {
+    use crate::transport::LoggerMode;
+    let Some(logger) = daemon.sip_logger() else {
+        return Reply::fail("SIP logging is not available\n");
+    };
+    match args {
+        ["on"] => {
+            logger.set(LoggerMode::On);
+            Reply::ok("PJSIP Logging enabled\n")
+        }
+        ["off"] => {
+            logger.set(LoggerMode::Off);
+            Reply::ok("PJSIP Logging disabled\n")
+        }
+        ["host", ip] => match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                logger.set(LoggerMode::Host(ip));
+                Reply::ok(format!("PJSIP Logging Enabled for host: {ip}\n"))
+            }
+            Err(_) => Reply::fail(format!("'{ip}' is not an IP address\n")),
+        },
+        _ => Reply::fail("Usage: pjsip set logger {on|off|host <ip>}\n"),
+    }
 }
 
 /// The live sockets, after `pjsip show transports` (Asterisk shows only the configuration).

@@ -33,6 +33,9 @@ pub(crate) struct Instance {
     build_cache: Mutex<Option<BuildCache>>,
     /// The SIP sockets listening (transport id, protocol, local address).
     listeners: Mutex<Vec<(String, String, std::net::SocketAddr)>>,
+    /// `pjsip set logger`: runtime state, kept apart from configuration so a reload does not
+    /// turn it off (an Asterisk annoyance).
+    sip_logger: crate::transport::SipLogger,
     started: Instant,
     last_reload: Mutex<Instant>,
     stop: watch::Sender<bool>,
@@ -52,6 +55,7 @@ impl Instance {
             reload_lock: Mutex::new(()),
             build_cache: Mutex::new(None),
             listeners: Mutex::new(Vec::new()),
+            sip_logger: crate::transport::SipLogger::default(),
             started: now,
             last_reload: Mutex::new(now),
             stop: watch::Sender::new(false),
@@ -61,6 +65,11 @@ impl Instance {
     /// The store.
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The SIP traffic logger switch.
+    pub(crate) fn sip_logger(&self) -> crate::transport::SipLogger {
+        self.sip_logger.clone()
     }
 
     /// Records the SIP sockets now listening (for `pjsip show transports`).
@@ -296,6 +305,10 @@ fn release_free_memory() {
 impl cli::Daemon for Instance {
     fn snapshot(&self) -> Arc<Snapshot> {
         self.store.snapshot()
+    }
+
+    fn sip_logger(&self) -> Option<crate::transport::SipLogger> {
+        Some(self.sip_logger.clone())
     }
 
     fn listeners(&self) -> Vec<(String, String, std::net::SocketAddr)> {

@@ -98,7 +98,13 @@ async fn serve(
     let mut stop = instance.stop_requested();
     let daemon: Arc<dyn cli::Daemon> = instance.clone();
     let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
-    let sip = crate::transport::start(instance.store().clone(), &data_dir, stop.clone()).await;
+    let sip = crate::transport::start(
+        instance.store().clone(),
+        &data_dir,
+        instance.sip_logger(),
+        stop.clone(),
+    )
+    .await;
     instance.set_listeners(
         sip.listeners
             .iter()

@@ -17,6 +17,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+mod logger;
+
+pub use logger::{LoggerMode, SipLogger};
+
 use crate::auth::NonceKey;
 use crate::config::types::{Kind, Object, TransportProtocol};
 use crate::core::{Core, Received};
@@ -44,7 +48,12 @@ impl SipService {
 
 /// Binds the UDP transports of the current configuration and starts serving them until
 /// `stop` turns true. A transport that cannot bind is logged and skipped (the others serve).
-pub async fn start(store: Arc<Store>, data_dir: &Path, stop: watch::Receiver<bool>) -> SipService {
+pub async fn start(
+    store: Arc<Store>,
+    data_dir: &Path,
+    logger: SipLogger,
+    stop: watch::Receiver<bool>,
+) -> SipService {
     let key = nonce_key(data_dir);
     let snapshot = store.snapshot();
     let mut sockets: HashMap<String, Arc<UdpSocket>> = HashMap::new();
@@ -81,12 +90,13 @@ pub async fn start(store: Arc<Store>, data_dir: &Path, stop: watch::Receiver<boo
             id.clone(),
             socket.clone(),
             tx.clone(),
+            logger.clone(),
             stop.clone(),
         ));
     }
     drop(tx);
     if let (false, Some(key)) = (sockets.is_empty(), key) {
-        tasks.spawn(run_core(store, key, sockets, rx, stop));
+        tasks.spawn(run_core(store, key, sockets, rx, logger, stop));
     }
     SipService { tasks, listeners }
 }
@@ -95,6 +105,7 @@ async fn receive(
     transport: String,
     socket: Arc<UdpSocket>,
     tx: mpsc::Sender<Received>,
+    logger: SipLogger,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -104,6 +115,7 @@ async fn receive(
             r = socket.recv_from(&mut buf) => match r {
                 Ok((len, source)) => {
                     let bytes = Bytes::copy_from_slice(buf.get(..len).unwrap_or_default());
+                    logger.received("udp", source, &bytes);
                     let rx = Received { transport: transport.clone(), source, reliable: false, bytes };
                     // UDP under overload: drop, the peer retransmits (never queue unboundedly).
                     if tx.try_send(rx).is_err() {
@@ -128,6 +140,7 @@ async fn run_core(
     key: NonceKey,
     sockets: HashMap<String, Arc<UdpSocket>>,
     mut rx: mpsc::Receiver<Received>,
+    logger: SipLogger,
     mut stop: watch::Receiver<bool>,
 ) {
     let system = store.snapshot().system();
@@ -154,6 +167,7 @@ async fn run_core(
         while let Some(t) = core.poll_transmit() {
             match sockets.get(&t.transport) {
                 Some(socket) => {
+                    logger.transmitted("udp", t.destination, &t.bytes);
                     if let Err(e) = socket.send_to(&t.bytes, t.destination).await {
                         tracing::debug!(
                             "transport '{}': send to {} failed: {e}",

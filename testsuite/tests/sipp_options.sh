@@ -64,7 +64,12 @@ run_sipp() { # scenario local-ip [remote]
         exit 1
     }
 }
+"$bin" --config-dir "$dir" -rx "pjsip set logger on" | grep -q "PJSIP Logging enabled"
 run_sipp options-200.xml 127.0.0.2
+grep -q "<--- Received SIP request ([0-9]* bytes) from UDP:127.0.0.2:" "$dir/log" \
+    && grep -q "<--- Transmitting SIP response ([0-9]* bytes) to UDP:127.0.0.2:" "$dir/log" \
+    || { cat "$dir/log" >&2; echo "FAIL: pjsip set logger on printed no traffic" >&2; exit 1; }
+"$bin" --config-dir "$dir" -rx "pjsip set logger off" >/dev/null
 run_sipp options-401.xml 127.0.0.3
 run_sipp options-200.xml ::1 "[::1]:$port6"
 grep -q "Request 'OPTIONS' from '<sip:nobody@127.0.0.3:[0-9]*>' failed for '127.0.0.3:[0-9]*' (callid: .*) - No matching endpoint found" "$dir/log" \
