@@ -352,42 +352,17 @@ fn by_header(
     facts: &RequestFacts<'_>,
     trace: &mut Trace,
 ) -> Option<Identified> {
-    let mut tried = 0;
-    for o in snapshot.all(Kind::Identify) {
-        let Object::Identify(i) = &o.object else {
-            continue;
-        };
-        let Some((name, wanted)) = i.header_match() else {
-            continue;
-        };
-        tried += 1;
-        if is_regex(wanted) {
-            trace.note(
-                Identifier::Header,
-                format!(
-                    "identify '{}': regular expressions are not supported yet ({wanted})",
-                    o.id()
-                ),
-            );
-            continue;
-        }
+    scan_identifies(snapshot, trace, Identifier::Header, "match_header", |i| {
+        let (name, wanted) = i.header_match()?;
         let values = (facts.header)(name);
-        if values.iter().any(|v| v.trim() == wanted) {
-            let detail = format!("header {name}: {wanted} matched identify '{}'", o.id());
-            return identify_endpoint(snapshot, Identifier::Header, o.id(), detail, trace);
-        }
-        trace.note(
-            Identifier::Header,
-            format!(
-                "identify '{}' wants {name}: {wanted}, request has {values:?}",
-                o.id()
-            ),
-        );
-    }
-    if tried == 0 {
-        trace.note(Identifier::Header, "no identify has match_header");
-    }
-    None
+        let matched = values.iter().any(|v| v.trim() == wanted);
+        Some(RuleCheck {
+            wanted: format!("{name}: {wanted}"),
+            regex: is_regex(wanted),
+            found: format!("{values:?}"),
+            matched,
+        })
+    })
 }
 
 fn by_request_uri(
@@ -395,41 +370,76 @@ fn by_request_uri(
     facts: &RequestFacts<'_>,
     trace: &mut Trace,
 ) -> Option<Identified> {
+    scan_identifies(
+        snapshot,
+        trace,
+        Identifier::RequestUri,
+        "match_request_uri",
+        |i| {
+            let wanted = i.match_request_uri.trim();
+            (!wanted.is_empty()).then(|| RuleCheck {
+                wanted: wanted.to_string(),
+                regex: is_regex(wanted),
+                found: facts.request_uri.to_string(),
+                matched: facts.request_uri.eq_ignore_ascii_case(wanted),
+            })
+        },
+    )
+}
+
+/// What one identify rule wants of a request and whether the request has it.
+struct RuleCheck {
+    wanted: String,
+    regex: bool,
+    found: String,
+    matched: bool,
+}
+
+/// The `header` and `request_uri` identifiers: every identify rule that sets `option` is
+/// checked (`check` returns `None` for rules without it); the first match wins.
+fn scan_identifies(
+    snapshot: &Snapshot,
+    trace: &mut Trace,
+    identifier: Identifier,
+    option: &str,
+    check: impl Fn(&crate::config::types::Identify) -> Option<RuleCheck>,
+) -> Option<Identified> {
     let mut tried = 0;
     for o in snapshot.all(Kind::Identify) {
         let Object::Identify(i) = &o.object else {
             continue;
         };
-        let wanted = i.match_request_uri.trim();
-        if wanted.is_empty() {
+        let Some(rule) = check(i) else {
             continue;
-        }
+        };
         tried += 1;
-        if is_regex(wanted) {
+        if rule.regex {
             trace.note(
-                Identifier::RequestUri,
+                identifier,
                 format!(
-                    "identify '{}': regular expressions are not supported yet ({wanted})",
-                    o.id()
+                    "identify '{}': regular expressions are not supported yet ({})",
+                    o.id(),
+                    rule.wanted
                 ),
             );
             continue;
         }
-        if facts.request_uri.eq_ignore_ascii_case(wanted) {
-            let detail = format!("Request-URI {wanted} matched identify '{}'", o.id());
-            return identify_endpoint(snapshot, Identifier::RequestUri, o.id(), detail, trace);
+        if rule.matched {
+            let detail = format!("{} matched identify '{}'", rule.wanted, o.id());
+            return identify_endpoint(snapshot, identifier, o.id(), detail, trace);
         }
         trace.note(
-            Identifier::RequestUri,
+            identifier,
             format!(
-                "identify '{}' wants {wanted}, request has {}",
+                "identify '{}' wants {}, request has {}",
                 o.id(),
-                facts.request_uri
+                rule.wanted,
+                rule.found
             ),
         );
     }
     if tried == 0 {
-        trace.note(Identifier::RequestUri, "no identify has match_request_uri");
+        trace.note(identifier, format!("no identify has {option}"));
     }
     None
 }
