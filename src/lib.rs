@@ -7,12 +7,17 @@
 //! - [`tsx`]: the RFC 3261 transaction state machines on virtual time (sans-IO).
 //! - [`auth`]: digest authentication computations, challenges and stateless nonces (sans-IO).
 //! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
+//! - [`dialplan`]: `extensions.conf` read into contexts: which extension a number reaches
+//!   (sans-IO).
+//! - [`distributor`]: parses each received message once, answers what needs no state and
+//!   picks the serialized queue for the rest (sans-IO).
 //! - [`core`]: what happens to a received message: validation, transactions, identification,
 //!   authentication, usages (sans-IO).
 //! - [`sorcery`]: the live object store: transactions, indexes, observers.
 //! - [`cli`]: operator commands, rendered from a store snapshot (pure functions).
-//! - [`transport`]: the SIP sockets (UDP today) feeding the core (async shell).
-//! - [`runtime`]: serialized task queues for SIP work (async shell).
+//! - [`transport`]: the SIP sockets (UDP, TCP, TLS, WS, WSS) feeding the distributor (async
+//!   shell).
+//! - [`runtime`]: the serialized queues, each owning one core (async shell).
 //! - [`control`], [`daemon`]: the async shell: control socket, signals, systemd.
 
 #![warn(missing_docs)]
@@ -23,6 +28,8 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod daemon;
+pub mod dialplan;
+pub mod distributor;
 pub mod identify;
 pub mod runtime;
 pub mod sip;

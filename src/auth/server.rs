@@ -15,6 +15,7 @@
 //! too, so that both take about the same time.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::digest::{self, QopAuth};
 use super::nonce::{NonceCheck, NonceKey};
@@ -86,7 +87,9 @@ impl Verdict {
 #[derive(Debug)]
 pub struct Verifier {
     key: NonceKey,
-    counts: NonceCounts,
+    /// Shared by the verifiers of every queue: a replayed request may carry another
+    /// Call-ID and so land on another queue.
+    counts: Arc<Mutex<NonceCounts>>,
     default_realm: String,
     default_algorithms: Vec<DigestAlgorithm>,
     require_qop: bool,
@@ -99,7 +102,7 @@ impl Verifier {
     pub fn new(key: NonceKey, default_realm: impl Into<String>) -> Self {
         Self {
             key,
-            counts: NonceCounts::default(),
+            counts: Arc::new(Mutex::new(NonceCounts::default())),
             default_realm: default_realm.into(),
             default_algorithms: vec![DigestAlgorithm::Md5],
             require_qop: false,
@@ -116,6 +119,18 @@ impl Verifier {
 
     /// Replaces the nonce-count table (e.g. with another capacity).
     pub fn with_nonce_counts(mut self, counts: NonceCounts) -> Self {
+        self.counts = Arc::new(Mutex::new(counts));
+        self
+    }
+
+    /// The nonce-count table, to share with the verifiers of other queues
+    /// ([`Verifier::with_shared_nonce_counts`]).
+    pub fn shared_nonce_counts(&self) -> Arc<Mutex<NonceCounts>> {
+        self.counts.clone()
+    }
+
+    /// Uses a nonce-count table shared with other verifiers.
+    pub fn with_shared_nonce_counts(mut self, counts: Arc<Mutex<NonceCounts>>) -> Self {
         self.counts = counts;
         self
     }
@@ -139,7 +154,10 @@ impl Verifier {
 
     /// Forgets expired nonce counts (also done on every verification).
     pub fn prune(&mut self, now_unix_secs: u64) {
-        self.counts.prune(now_unix_secs);
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .prune(now_unix_secs);
     }
 
     /// The realm of `auth`: its own, else `default_realm` if given, else the verifier's.
@@ -338,6 +356,8 @@ impl Verifier {
             let expires_at = issued.saturating_add(lifetime).saturating_add(1);
             if self
                 .counts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
                 .record(&credentials.nonce, q.nc, now_unix_secs, expires_at)
                 == NcCheck::Replay
             {

@@ -25,14 +25,27 @@ pub trait Daemon: Send + Sync {
     fn uptime_secs(&self) -> u64;
     /// Seconds since the last successful (re)load.
     fn last_reload_secs(&self) -> u64;
-    /// The SIP sockets listening now: (transport id, protocol, local address).
-    fn listeners(&self) -> Vec<(String, String, std::net::SocketAddr)> {
+    /// The SIP sockets listening now.
+    fn listeners(&self) -> Vec<Listener> {
         Vec::new()
     }
     /// The SIP traffic logger switch, when the daemon has one.
     fn sip_logger(&self) -> Option<crate::transport::SipLogger> {
         None
     }
+}
+
+/// A listening SIP socket, as `pjsip show transports` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// The transport object's id.
+    pub transport: String,
+    /// Its protocol (`udp`, `tcp`, ...).
+    pub protocol: String,
+    /// The bound address.
+    pub local: std::net::SocketAddr,
+    /// Open connections (connection-oriented protocols only).
+    pub connections: Option<usize>,
 }
 
 /// The answer to one command.
@@ -257,9 +270,14 @@ fn listening(daemon: &dyn Daemon) -> String {
         return "\nListening: none\n".to_string();
     }
     let mut out = String::from("\nListening:\n");
-    for (id, protocol, addr) in listeners {
-        // UDP has no connections; stream transports will add their counts here.
-        out.push_str(&format!("  {id:<21}  {protocol:<6}  {addr}\n"));
+    for l in listeners {
+        let (id, protocol, addr) = (&l.transport, &l.protocol, l.local);
+        match l.connections {
+            Some(n) => out.push_str(&format!(
+                "  {id:<21}  {protocol:<6}  {addr}  connections: {n}\n"
+            )),
+            None => out.push_str(&format!("  {id:<21}  {protocol:<6}  {addr}\n")),
+        }
     }
     out
 }

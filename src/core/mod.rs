@@ -1,62 +1,29 @@
-//! The SIP core: what happens to a received message, as Asterisk's res_pjsip module chain
-//! does it — parse, validate, transaction layer, endpoint identification, digest
-//! authentication, then the usage (for now: OPTIONS; other methods get 501 until their usage
-//! exists).
+//! The SIP core of one serialized queue: what happens to a message after the distributor
+//! (which parsed and validated it) chose this queue, as Asterisk's res_pjsip module chain
+//! does it — transaction layer, endpoint identification, digest authentication, then the
+//! usage (for now: OPTIONS; INVITE, REGISTER and BYE get 501 until their usage exists).
 //!
-//! Sans-IO: messages come in with their source and the time; datagrams to send come out of
+//! Sans-IO: messages come in with their flow and the time; messages to send come out of
 //! [`Core::poll_transmit`]. The configuration is read from the [`Snapshot`] passed in.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
 use foldhash::HashMap;
 
 use crate::auth::{DigestCredentials, NonceKey, Verdict, Verifier};
 use crate::config::types::{Auth, Kind, Object};
+use crate::distributor::ALLOW;
 use crate::identify::{RequestFacts, Trace, identify};
-use crate::sip::{
-    HeaderName, Message, Method, NameAddr, Request, StatusCode, Uri, response_to, validate_request,
-};
+use crate::sip::{HeaderName, Message, Method, NameAddr, Request, StatusCode, Uri, response_to};
 use crate::sorcery::Snapshot;
+use crate::transport::{Flow, Transmit};
 use crate::tsx::{Incoming, LayerOutput, ServerKey, TimerConfig, TsxEvent, TsxLayer, TsxRef};
-
-/// Methods the core answers today (the Allow header).
-const ALLOW: &str = "OPTIONS";
-
-/// A message as it arrived.
-#[derive(Clone, Debug)]
-pub struct Received {
-    /// The transport object (its id) it arrived on.
-    pub transport: String,
-    /// Where it came from.
-    pub source: SocketAddr,
-    /// Over TCP/TLS/WS.
-    pub reliable: bool,
-    /// The bytes (one datagram, or one framed message).
-    pub bytes: Bytes,
-}
-
-/// A message to send.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
-pub struct Transmit {
-    /// The transport object to send it from.
-    pub transport: String,
-    /// Where to.
-    pub destination: SocketAddr,
-    /// The bytes.
-    pub bytes: Bytes,
-}
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CoreStats {
-    /// Messages that did not parse (dropped).
-    pub malformed: u64,
-    /// Requests answered statelessly because they failed validation.
-    pub rejected: u64,
     /// Requests from no known endpoint.
     pub unidentified: u64,
     /// Challenges sent.
@@ -67,9 +34,9 @@ pub struct CoreStats {
 pub struct Core {
     tsx: TsxLayer,
     verifier: Verifier,
-    /// Where each server transaction's responses go: (transport, source). RFC 3581 /
-    /// force_rport: back to the address and port the request came from.
-    replies: HashMap<ServerKey, (String, SocketAddr)>,
+    /// Where each server transaction's responses go: the flow its request came on (RFC
+    /// 3581 / force_rport: the source address and port; over TCP/TLS/WS its connection).
+    replies: HashMap<ServerKey, Flow>,
     out: VecDeque<Transmit>,
     stats: CoreStats,
 }
@@ -77,9 +44,14 @@ pub struct Core {
 impl Core {
     /// A core with the `[system]` timers, the nonce key and a seed for tags.
     pub fn new(timers: TimerConfig, nonce_key: NonceKey, tag_seed: u64) -> Self {
+        Self::with_verifier(timers, Verifier::new(nonce_key, "asterisk"), tag_seed)
+    }
+
+    /// A core with its own verifier (the queues of one daemon share nonce counts).
+    pub fn with_verifier(timers: TimerConfig, verifier: Verifier, tag_seed: u64) -> Self {
         Self {
             tsx: TsxLayer::new(timers, tag_seed),
-            verifier: Verifier::new(nonce_key, "asterisk"),
+            verifier,
             replies: HashMap::default(),
             out: VecDeque::new(),
             stats: CoreStats::default(),
@@ -107,23 +79,21 @@ impl Core {
         self.drain();
     }
 
-    /// Handles one received message. `unix_now` is wall-clock seconds (nonces).
-    pub fn handle_received(
+    /// The digest verifier (to share its nonce counts).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Handles one message the distributor gave this queue (parsed, validated, its top
+    /// Via stamped). `unix_now` is wall-clock seconds (nonces).
+    pub fn handle_message(
         &mut self,
         now: Instant,
         unix_now: u64,
         snapshot: &Snapshot,
-        rx: Received,
+        flow: Flow,
+        message: Message,
     ) {
-        let message = match Message::parse(rx.bytes.clone()) {
-            Ok(m) => m,
-            Err(e) => {
-                // Nothing trustworthy to answer to over UDP; the peer retransmits or gives up.
-                self.stats.malformed += 1;
-                tracing::debug!("dropped malformed message from {}: {e}", rx.source);
-                return;
-            }
-        };
         let request = match message {
             Message::Response(r) => {
                 let _ = self.tsx.handle_response(now, r);
@@ -132,29 +102,19 @@ impl Core {
             }
             Message::Request(r) => r,
         };
-        if let Err(rejection) = validate_request(&request) {
-            self.stats.rejected += 1;
-            if request.method != Method::Ack {
-                let tag = self.tsx.new_tag();
-                let resp = response_to(&request, rejection.0, Some(&tag));
-                self.push(&rx.transport, rx.source, Message::Response(resp));
-            }
-            return;
-        }
-        match self.tsx.handle_request(now, request, rx.reliable) {
+        let source = flow.remote;
+        match self.tsx.handle_request(now, request, flow.is_reliable()) {
             Incoming::NewRequest { key, request } => {
-                self.replies
-                    .insert(key.clone(), (rx.transport.clone(), rx.source));
-                self.dispatch(now, unix_now, snapshot, &key, &request, rx.source);
+                self.replies.insert(key.clone(), flow);
+                self.dispatch(now, unix_now, snapshot, &key, &request, source);
             }
             Incoming::Cancel { key, request, .. } => {
                 // No INVITE sessions yet: nothing a CANCEL could match.
-                self.replies
-                    .insert(key.clone(), (rx.transport.clone(), rx.source));
+                self.replies.insert(key.clone(), flow);
                 self.answer(now, &key, &request, 481, &[]);
             }
             Incoming::Rejected { key, .. } => {
-                self.replies.insert(key, (rx.transport.clone(), rx.source));
+                self.replies.insert(key, flow);
             }
             _ => {}
         }
@@ -352,10 +312,9 @@ impl Core {
                     tsx: TsxRef::Server(key),
                     bytes,
                 } => {
-                    if let Some((transport, destination)) = self.replies.get(&key) {
+                    if let Some(flow) = self.replies.get(&key) {
                         self.out.push_back(Transmit {
-                            transport: transport.clone(),
-                            destination: *destination,
+                            flow: flow.clone(),
                             bytes,
                         });
                     }
@@ -369,14 +328,6 @@ impl Core {
                 _ => {}
             }
         }
-    }
-
-    fn push(&mut self, transport: &str, destination: SocketAddr, message: Message) {
-        self.out.push_back(Transmit {
-            transport: transport.to_string(),
-            destination,
-            bytes: message.to_bytes(),
-        });
     }
 }
 

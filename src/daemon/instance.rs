@@ -31,8 +31,8 @@ pub(crate) struct Instance {
     /// sections that changed. Present only when that load had no error at all, so that it
     /// accounts for every file object in the store.
     build_cache: Mutex<Option<BuildCache>>,
-    /// The SIP sockets listening (transport id, protocol, local address).
-    listeners: Mutex<Vec<(String, String, std::net::SocketAddr)>>,
+    /// The running SIP transports, once started.
+    transports: std::sync::OnceLock<Arc<crate::transport::TransportHandle>>,
     /// `pjsip set logger`: runtime state, kept apart from configuration so a reload does not
     /// turn it off (an Asterisk annoyance).
     sip_logger: crate::transport::SipLogger,
@@ -54,7 +54,7 @@ impl Instance {
             log,
             reload_lock: Mutex::new(()),
             build_cache: Mutex::new(None),
-            listeners: Mutex::new(Vec::new()),
+            transports: std::sync::OnceLock::new(),
             sip_logger: crate::transport::SipLogger::default(),
             started: now,
             last_reload: Mutex::new(now),
@@ -72,12 +72,9 @@ impl Instance {
         self.sip_logger.clone()
     }
 
-    /// Records the SIP sockets now listening (for `pjsip show transports`).
-    pub(crate) fn set_listeners(&self, listeners: Vec<(String, String, std::net::SocketAddr)>) {
-        *self
-            .listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = listeners;
+    /// Records the running SIP transports (for `pjsip show transports` and reloads).
+    pub(crate) fn set_transports(&self, handle: Arc<crate::transport::TransportHandle>) {
+        let _ = self.transports.set(handle);
     }
 
     /// Turns true once a stop was asked for.
@@ -130,8 +127,23 @@ impl Instance {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         notify::reloading();
-        let note = self.reload_settings();
+        let mut note = self.reload_settings();
         let result = self.reload_pjsip_conf();
+        // Certificate files are re-read on every reload, changed or not: replacing the
+        // files on disk is how certificates are renewed.
+        if let Some(transports) = self.transports.get() {
+            let problems = transports.reload_tls(&self.store);
+            if !problems.is_empty() {
+                let mut text = note.take().unwrap_or_default();
+                for p in problems {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&p);
+                }
+                note = Some(text);
+            }
+        }
         // systemd wants READY=1 after RELOADING=1 whether or not the reload worked: the
         // daemon is serving either way.
         let snapshot = self.store.snapshot();
@@ -311,11 +323,20 @@ impl cli::Daemon for Instance {
         Some(self.sip_logger.clone())
     }
 
-    fn listeners(&self) -> Vec<(String, String, std::net::SocketAddr)> {
-        self.listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    fn listeners(&self) -> Vec<cli::Listener> {
+        let Some(t) = self.transports.get() else {
+            return Vec::new();
+        };
+        t.listeners()
+            .iter()
+            .map(|l| cli::Listener {
+                transport: l.transport.clone(),
+                protocol: l.protocol.to_string(),
+                local: l.local,
+                connections: crate::transport::is_reliable(l.protocol)
+                    .then(|| t.connections(&l.transport)),
+            })
+            .collect()
     }
 
     fn reload(&self) -> Result<String, String> {

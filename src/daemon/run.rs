@@ -82,6 +82,14 @@ async fn serve(
     // configuration is there.
     let socket_path = settings.daemon.control_socket.clone();
     let data_dir = settings.daemon.data_dir.clone();
+    let config_dir = paths.dir.clone();
+    let tuning = crate::transport::Tuning {
+        queues: settings.sip.queues.max(1),
+        queue_depth: settings.sip.queue_depth.max(1),
+        message_timeout: Duration::from_secs(settings.sip.stream_message_timeout.max(1)),
+        idle_timeout: Duration::from_secs(settings.sip.stream_idle_timeout.max(1)),
+        max_connections: settings.sip.max_connections,
+    };
     let listener = control::server::bind(&socket_path)?;
     let instance = Arc::new(Instance::new(paths, settings, log));
     // Start-up load on this thread: nothing else runs yet, and the daemon must not report
@@ -100,17 +108,14 @@ async fn serve(
     let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
     let sip = crate::transport::start(
         instance.store().clone(),
+        &config_dir,
         &data_dir,
         instance.sip_logger(),
+        tuning,
         stop.clone(),
     )
     .await;
-    instance.set_listeners(
-        sip.listeners
-            .iter()
-            .map(|(id, protocol, addr)| (id.clone(), protocol.to_string(), *addr))
-            .collect(),
-    );
+    instance.set_transports(sip.handle.clone());
     notify::spawn_watchdog(instance.store().clone(), stop.clone());
     notify::ready(&format!("{loaded} objects loaded"));
     tracing::info!("ready: {loaded} objects loaded");

@@ -31,6 +31,37 @@ pub struct Settings {
     pub daemon: DaemonSettings,
     /// `[log]`.
     pub log: LogSettings,
+    /// `[sip]`.
+    pub sip: SipSettings,
+}
+
+/// `[sip]`: limits of the SIP transports and queues (pjsip.conf has no place for them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSettings {
+    /// Serialized queues (Asterisk: 31).
+    pub queues: usize,
+    /// Messages waiting per queue before new work is refused (503 / drop).
+    pub queue_depth: usize,
+    /// Seconds a TCP/TLS/WS peer may take to finish a message it started, or to send its
+    /// first one; then the connection is closed.
+    pub stream_message_timeout: u64,
+    /// Seconds a connection may stay silent (keep-alives count) before it is closed.
+    pub stream_idle_timeout: u64,
+    /// Most TCP/TLS/WS connections at once; further ones are refused.
+    pub max_connections: usize,
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        Self {
+            queues: 31,
+            queue_depth: 1024,
+            stream_message_timeout: 30,
+            stream_idle_timeout: 600,
+            max_connections: 8192,
+        }
+    }
 }
 
 /// `[daemon]`: process-level paths.

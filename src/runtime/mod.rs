@@ -1,5 +1,5 @@
-//! The async shell around the sans-IO core: serialized task queues (and, next, transports).
+//! The async shell around the sans-IO core: the serialized queues the distributor feeds.
 
-pub mod serializer;
+pub mod queues;
 
-pub use serializer::{Job, Overloaded, PoolStats, SerializerPool};
+pub use queues::{QueuePool, Work};

@@ -165,3 +165,97 @@ mod tests {
         assert!(text.contains("CSeq: 314159 ACK\r\n"));
     }
 }
+
+/// The stateless error response to a request that did not parse (RFC 3261 21.4.1 400,
+/// 21.5.6 505), built from its raw Via, From, To, Call-ID and CSeq lines, or `None` when
+/// those cannot be found (the message is then dropped: there is nothing to answer to), when
+/// it is a response, or when it is an ACK (never answered).
+pub fn salvage_response(buf: &[u8], status: StatusCode, to_tag: &str) -> Option<Bytes> {
+    let mut lines = buf
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let start = lines.next()?;
+    if start.starts_with(b"SIP/") || start.starts_with(b"ACK ") || start.is_empty() {
+        return None;
+    }
+    let mut vias: Vec<&[u8]> = Vec::new();
+    let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
+    for line in lines.take(super::parse::Limits::default().max_headers) {
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = HeaderName::new(std::str::from_utf8(line.get(..colon)?).ok()?.trim());
+        let value = super::syntax::trim(line.get(colon + 1..).unwrap_or_default());
+        let printable = value.iter().all(|&b| b >= 0x20 && b != 0x7f || b == b'\t');
+        if value.is_empty() || !printable {
+            continue;
+        }
+        match name {
+            HeaderName::Via => vias.push(value),
+            HeaderName::From => from = from.or(Some(value)),
+            HeaderName::To => to = to.or(Some(value)),
+            HeaderName::CallId => call_id = call_id.or(Some(value)),
+            HeaderName::CSeq => cseq = cseq.or(Some(value)),
+            _ => {}
+        }
+    }
+    let (from, to, call_id, cseq) = (from?, to?, call_id?, cseq?);
+    if vias.is_empty() {
+        return None;
+    }
+    let mut out = format!("SIP/2.0 {} {}\r\n", status.code(), status.default_reason()).into_bytes();
+    for via in vias {
+        out.extend_from_slice(b"Via: ");
+        out.extend_from_slice(via);
+        out.extend_from_slice(b"\r\n");
+    }
+    let has_tag = to.windows(5).any(|w| w.eq_ignore_ascii_case(b";tag="));
+    for (name, value) in [
+        ("From", from),
+        ("To", to),
+        ("Call-ID", call_id),
+        ("CSeq", cseq),
+    ] {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        if name == "To" && !has_tag {
+            out.extend_from_slice(b";tag=");
+            out.extend_from_slice(to_tag.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    Some(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod salvage_tests {
+    use super::*;
+    use crate::sip::Message;
+
+    #[test]
+    fn rfc3261_21_5_6_unsupported_version_is_answered_505_from_raw_lines() {
+        let raw = b"OPTIONS sip:a@b SIP/7.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+            f: <sip:x@y>;tag=1\r\nt: <sip:a@b>\r\ni: abc\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let out = salvage_response(raw, StatusCode::VERSION_NOT_SUPPORTED, "t1").expect("answer");
+        let Ok(Message::Response(r)) = Message::parse(out) else {
+            panic!("response parses")
+        };
+        assert_eq!(r.status.code(), 505);
+        assert_eq!(r.headers.call_id().expect("call-id"), "abc");
+        assert_eq!(r.headers.to().expect("to").tag(), Some("t1"));
+    }
+
+    #[test]
+    fn responses_acks_and_headless_garbage_are_not_answered() {
+        let s = StatusCode::BAD_REQUEST;
+        assert!(salvage_response(b"SIP/2.0 200 OK\r\n\r\n", s, "t").is_none());
+        assert!(salvage_response(b"ACK sip:a SIP/2.0\r\nVia: x\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n", s, "t").is_none());
+        assert!(salvage_response(b"\x00\x01garbage", s, "t").is_none());
+        assert!(salvage_response(b"", s, "t").is_none());
+    }
+}

@@ -1,42 +1,188 @@
-//! Transports: the sockets of `type=transport` objects, and the task that feeds received
-//! messages to the [`Core`] and sends what it answers (the async shell around it).
+//! Transports: the sockets of `type=transport` objects (UDP, TCP, TLS, WS, WSS over IPv4
+//! and IPv6), the distributor step on every received message, the serialized queues behind
+//! it, and sending (the async shell around the sans-IO layers).
 //!
-//! Today: UDP. One task per socket receives datagrams into a bounded channel (a flood of
-//! garbage fills it and is dropped and counted, it never grows memory); one core task owns
-//! the sans-IO [`Core`], runs its timers and sends its output.
+//! - `udp`: receive tasks per socket (one per runtime thread) parse and route datagrams.
+//! - `stream`: TCP and TLS connections (framing, keep-alives, timeouts) and the accept loop.
+//! - `ws`: RFC 7118 WebSocket connections (plain or over TLS).
+//! - `tls`: rustls settings from cert_file/priv_key_file/ca_list_file/verify_client/method,
+//!   reloadable for new handshakes.
+//! - `connections`: the live connections, by id and by peer, with counts.
+//! - `outbound`: sending a [`Transmit`] over UDP or its connection, never waiting.
+
+mod connections;
+mod flow;
+mod logger;
+mod outbound;
+mod stream;
+mod tls;
+mod udp;
+mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-mod logger;
-
+pub use connections::{Connections, Registration, SendError};
+pub use flow::{ConnectionId, Flow, Received, Transmit, is_reliable, protocol_name};
 pub use logger::{LoggerMode, SipLogger};
+pub use outbound::Outbound;
+pub use tls::{TlsContext, TlsSetupError};
 
-use crate::auth::NonceKey;
+use crate::auth::{NonceKey, Verifier};
 use crate::config::types::{Kind, Object, TransportProtocol};
-use crate::core::{Core, Received};
+use crate::core::Core;
+use crate::distributor::{Distributor, Route};
+use crate::runtime::{QueuePool, Work};
 use crate::sorcery::Store;
 use crate::tsx::TimerConfig;
 
-/// Largest UDP datagram read.
-const MAX_DATAGRAM: usize = 65_535;
-/// Received messages waiting for the core before new ones are dropped.
-const INBOUND_DEPTH: usize = 8192;
+/// Limits of the transports and queues (`[sip]` in pjsipd.toml).
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// Serialized queues.
+    pub queues: usize,
+    /// Messages waiting per queue.
+    pub queue_depth: usize,
+    /// Time to finish a started message (or send the first one, or finish a handshake).
+    pub message_timeout: Duration,
+    /// Time a connection may stay silent.
+    pub idle_timeout: Duration,
+    /// Connections at once.
+    pub max_connections: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            queues: crate::distributor::DEFAULT_QUEUES,
+            queue_depth: 1024,
+            message_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
+            max_connections: 8192,
+        }
+    }
+}
+
+/// What every receive task shares.
+pub(crate) struct Shared {
+    distributor: Arc<Distributor>,
+    queues: QueuePool,
+    outbound: Outbound,
+    logger: SipLogger,
+    tuning: Tuning,
+    store: Arc<Store>,
+}
+
+impl Shared {
+    /// The distributor's decision, carried out: queued, answered or dropped.
+    fn dispatch(&self, rx: Received) {
+        match self.distributor.route(rx) {
+            Route::Queue {
+                queue,
+                flow,
+                message,
+            } => {
+                if let Err(work) = self.queues.try_send(queue, Work { flow, message })
+                    && let Some(t) = self.distributor.overloaded(&work.flow, &work.message)
+                {
+                    self.outbound.send(t);
+                }
+            }
+            Route::Reply(t) => self.outbound.send(t),
+            Route::Dropped(_) => {}
+        }
+    }
+
+    /// `[global] keep_alive_interval` (0: none).
+    fn keep_alive(&self) -> Option<Duration> {
+        let secs = self.store.snapshot().global().keep_alive_interval;
+        (secs > 0).then(|| Duration::from_secs(u64::from(secs)))
+    }
+}
+
+/// Waits for the next tick of an optional interval (forever without one).
+async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
+    match tick.as_mut() {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// One listening socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// The transport object's id.
+    pub transport: String,
+    /// Its protocol.
+    pub protocol: TransportProtocol,
+    /// The bound address.
+    pub local: SocketAddr,
+}
+
+/// The running transports, as the daemon's commands see them.
+pub struct TransportHandle {
+    listeners: Vec<Listener>,
+    connections: Connections,
+    tls: Vec<(String, Arc<TlsContext>)>,
+    distributor: Arc<Distributor>,
+    config_dir: PathBuf,
+}
+
+impl TransportHandle {
+    /// The listening sockets.
+    pub fn listeners(&self) -> &[Listener] {
+        &self.listeners
+    }
+
+    /// Open connections of a transport.
+    pub fn connections(&self, transport: &str) -> usize {
+        self.connections.count(transport)
+    }
+
+    /// The distributor's counters.
+    pub fn distributor(&self) -> &Distributor {
+        &self.distributor
+    }
+
+    /// Re-reads the certificate files of every TLS transport (`pjsip reload`): new
+    /// handshakes use them, open connections keep theirs. Returns one line per transport
+    /// whose files could not be used (it keeps its previous settings).
+    pub fn reload_tls(&self, store: &Store) -> Vec<String> {
+        let snapshot = store.snapshot();
+        let mut problems = Vec::new();
+        for (id, ctx) in &self.tls {
+            let Some(Object::Transport(t)) = snapshot.get(Kind::Transport, id).map(|o| &o.object)
+            else {
+                continue;
+            };
+            match ctx.reload(t, &self.config_dir) {
+                Ok(()) => tracing::info!("transport '{id}': TLS certificate files reloaded"),
+                Err(e) => {
+                    let line = format!("transport '{id}': TLS settings kept: {e}");
+                    tracing::error!("{line}");
+                    problems.push(line);
+                }
+            }
+        }
+        problems
+    }
+}
 
 /// The running SIP transports.
 pub struct SipService {
     tasks: JoinSet<()>,
-    /// (transport id, protocol, local address) of every listener.
-    pub listeners: Vec<(String, TransportProtocol, SocketAddr)>,
+    /// The handle for commands.
+    pub handle: Arc<TransportHandle>,
 }
 
 impl SipService {
@@ -46,147 +192,167 @@ impl SipService {
     }
 }
 
-/// Binds the UDP transports of the current configuration and starts serving them until
-/// `stop` turns true. A transport that cannot bind is logged and skipped (the others serve).
+enum Bound {
+    Udp(Arc<UdpSocket>),
+    Stream(TcpListener, stream::Layer),
+}
+
+/// Binds the transports of the current configuration and serves them until `stop` turns
+/// true. A transport that cannot start is logged and skipped (the others serve).
 pub async fn start(
     store: Arc<Store>,
+    config_dir: &Path,
     data_dir: &Path,
     logger: SipLogger,
+    tuning: Tuning,
     stop: watch::Receiver<bool>,
 ) -> SipService {
-    let key = nonce_key(data_dir);
     let snapshot = store.snapshot();
-    let mut sockets: HashMap<String, Arc<UdpSocket>> = HashMap::new();
+    let mut bound: Vec<(Arc<str>, TransportProtocol, Bound)> = Vec::new();
     let mut listeners = Vec::new();
+    let mut tls = Vec::new();
     for o in snapshot.all(Kind::Transport) {
         let Object::Transport(t) = &o.object else {
             continue;
         };
+        let id: Arc<str> = Arc::from(o.id());
         let Some(addr) = t.bind.socket_addr(t.protocol.default_port()) else {
+            tracing::error!("Transport '{id}' could not be started as binding not specified");
             continue;
         };
-        if t.protocol != TransportProtocol::Udp {
-            tracing::info!(
-                "transport '{}': protocol {} accepted, not yet supported",
-                o.id(),
-                t.protocol
-            );
-            continue;
-        }
-        match UdpSocket::bind(addr).await {
-            Ok(socket) => {
-                let local = socket.local_addr().unwrap_or(addr);
-                tracing::info!("transport '{}': listening on udp {local}", o.id());
-                listeners.push((o.id().to_string(), t.protocol, local));
-                sockets.insert(o.id().to_string(), Arc::new(socket));
-            }
-            Err(e) => tracing::error!("Transport '{}' could not be started on {addr}: {e}", o.id()),
-        }
-    }
-    let mut tasks = JoinSet::new();
-    let (tx, rx) = mpsc::channel::<Received>(INBOUND_DEPTH);
-    for (id, socket) in &sockets {
-        tasks.spawn(receive(
-            id.clone(),
-            socket.clone(),
-            tx.clone(),
-            logger.clone(),
-            stop.clone(),
-        ));
-    }
-    drop(tx);
-    if let (false, Some(key)) = (sockets.is_empty(), key) {
-        tasks.spawn(run_core(store, key, sockets, rx, logger, stop));
-    }
-    SipService { tasks, listeners }
-}
-
-async fn receive(
-    transport: String,
-    socket: Arc<UdpSocket>,
-    tx: mpsc::Sender<Received>,
-    logger: SipLogger,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut dropped: u64 = 0;
-    loop {
-        tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((len, source)) => {
-                    let bytes = Bytes::copy_from_slice(buf.get(..len).unwrap_or_default());
-                    logger.received("udp", source, &bytes);
-                    let rx = Received { transport: transport.clone(), source, reliable: false, bytes };
-                    // UDP under overload: drop, the peer retransmits (never queue unboundedly).
-                    if tx.try_send(rx).is_err() {
-                        dropped += 1;
-                        if dropped.is_power_of_two() {
-                            tracing::warn!("transport '{transport}': core busy, {dropped} datagrams dropped");
-                        }
+        let layer = match t.protocol {
+            TransportProtocol::Udp => None,
+            TransportProtocol::Flow => continue,
+            TransportProtocol::Tcp => Some(stream::Layer::Tcp),
+            TransportProtocol::Ws => Some(stream::Layer::Ws),
+            TransportProtocol::Tls | TransportProtocol::Wss => {
+                match TlsContext::new(t, config_dir) {
+                    Ok(ctx) => {
+                        let ctx = Arc::new(ctx);
+                        tls.push((id.to_string(), ctx.clone()));
+                        Some(if t.protocol == TransportProtocol::Tls {
+                            stream::Layer::Tls(ctx)
+                        } else {
+                            stream::Layer::Wss(ctx)
+                        })
+                    }
+                    Err(e) => {
+                        tracing::error!("Transport '{id}' could not be started: {e}");
+                        continue;
                     }
                 }
-                Err(e) => {
-                    tracing::debug!("transport '{transport}': receive error: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let result = match layer {
+            None => UdpSocket::bind(addr).await.map(|s| Bound::Udp(Arc::new(s))),
+            Some(layer) => TcpListener::bind(addr)
+                .await
+                .map(|l| Bound::Stream(l, layer)),
+        };
+        match result {
+            Ok(b) => {
+                let local = match &b {
+                    Bound::Udp(s) => s.local_addr(),
+                    Bound::Stream(l, _) => l.local_addr(),
                 }
-            },
-            _ = stop.changed() => break,
+                .unwrap_or(addr);
+                tracing::info!("transport '{id}': listening on {} {local}", t.protocol);
+                listeners.push(Listener {
+                    transport: id.to_string(),
+                    protocol: t.protocol,
+                    local,
+                });
+                bound.push((id, t.protocol, b));
+            }
+            Err(e) => tracing::error!("Transport '{id}' could not be started on {addr}: {e}"),
         }
     }
-}
 
-async fn run_core(
-    store: Arc<Store>,
-    key: NonceKey,
-    sockets: HashMap<String, Arc<UdpSocket>>,
-    mut rx: mpsc::Receiver<Received>,
-    logger: SipLogger,
-    mut stop: watch::Receiver<bool>,
-) {
-    let system = store.snapshot().system();
+    let connections = Connections::default();
+    let udp: HashMap<Arc<str>, Arc<UdpSocket>> = bound
+        .iter()
+        .filter_map(|(id, _, b)| match b {
+            Bound::Udp(s) => Some((id.clone(), s.clone())),
+            Bound::Stream(..) => None,
+        })
+        .collect();
+    let outbound = Outbound::new(udp, connections.clone(), logger.clone());
+    let mut seed = [0u8; 8];
+    let _ = getrandom::fill(&mut seed);
+    let seed = u64::from_le_bytes(seed);
+    let distributor = Arc::new(Distributor::new(tuning.queues, seed));
+    let mut tasks = JoinSet::new();
+    let handle = Arc::new(TransportHandle {
+        listeners,
+        connections,
+        tls,
+        distributor: distributor.clone(),
+        config_dir: config_dir.to_path_buf(),
+    });
+    let Some(key) = nonce_key(data_dir) else {
+        return SipService { tasks, handle };
+    };
+    if bound.is_empty() {
+        return SipService { tasks, handle };
+    }
+    let system = snapshot.system();
     let timers = TimerConfig::new(
         Duration::from_millis(u64::from(system.timer_t1)),
         Duration::from_millis(u64::from(system.timer_b)),
     );
-    let mut seed = [0u8; 8];
-    let _ = getrandom::fill(&mut seed);
-    let mut core = Core::new(timers, key, u64::from_le_bytes(seed));
-    loop {
-        let wake = core.poll_timeout();
-        tokio::select! {
-            received = rx.recv() => match received {
-                Some(received) => {
-                    let snapshot = store.snapshot();
-                    core.handle_received(Instant::now(), unix_now(), &snapshot, received);
+    let counts =
+        Verifier::new(NonceKey::from_bytes(*key.as_bytes()), "asterisk").shared_nonce_counts();
+    let cores = (0..distributor.queues())
+        .map(|i| {
+            let verifier = Verifier::new(NonceKey::from_bytes(*key.as_bytes()), "asterisk")
+                .with_shared_nonce_counts(counts.clone());
+            Core::with_verifier(timers, verifier, seed.wrapping_add(i as u64 + 1))
+        })
+        .collect();
+    let queues = QueuePool::start(
+        cores,
+        tuning.queue_depth,
+        store.clone(),
+        outbound.clone(),
+        &stop,
+        &mut tasks,
+    );
+    let shared = Arc::new(Shared {
+        distributor,
+        queues,
+        outbound,
+        logger,
+        tuning,
+        store,
+    });
+    let receivers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    for (id, protocol, b) in bound {
+        match b {
+            Bound::Udp(socket) => {
+                for _ in 0..receivers {
+                    tasks.spawn(udp::receive(
+                        id.clone(),
+                        socket.clone(),
+                        shared.clone(),
+                        stop.clone(),
+                    ));
                 }
-                None => break,
-            },
-            _ = sleep_until(wake) => core.handle_timeout(Instant::now()),
-            _ = stop.changed() => break,
-        }
-        while let Some(t) = core.poll_transmit() {
-            match sockets.get(&t.transport) {
-                Some(socket) => {
-                    logger.transmitted("udp", t.destination, &t.bytes);
-                    if let Err(e) = socket.send_to(&t.bytes, t.destination).await {
-                        tracing::debug!(
-                            "transport '{}': send to {} failed: {e}",
-                            t.transport,
-                            t.destination
-                        );
-                    }
-                }
-                None => tracing::debug!("transport '{}' is gone", t.transport),
+            }
+            Bound::Stream(listener, layer) => {
+                tasks.spawn(stream::accept_loop(
+                    listener,
+                    id,
+                    protocol,
+                    layer,
+                    shared.clone(),
+                    stop.clone(),
+                ));
             }
         }
     }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
+    SipService { tasks, handle }
 }
 
 /// The digest nonce key, kept in `data_dir/nonce.key` (mode 0600) so that nonces issued
@@ -219,11 +385,4 @@ fn nonce_key(data_dir: &Path) -> Option<NonceKey> {
         );
     }
     Some(key)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

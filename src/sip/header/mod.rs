@@ -86,6 +86,16 @@ impl Headers {
         self.0.insert(0, (name, value.into()));
     }
 
+    /// Replaces the value of the first field named `name` (appends one if there is none),
+    /// leaving later fields of that name alone (e.g. rewriting the top Via).
+    pub fn replace_first(&mut self, name: HeaderName, value: impl Into<Bytes>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(field) => field.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
     /// Removes every occurrence of `name`; returns how many were removed.
     pub fn remove(&mut self, name: &HeaderName) -> usize {
         let before = self.0.len();

@@ -1,0 +1,248 @@
+//! Connection-oriented transports: TCP and TLS byte streams framed by Content-Length (RFC
+//! 3261 18.3) with CRLF keep-alives (RFC 5626 3.5.1), and the accept loop shared with
+//! WebSocket listeners.
+//!
+//! Each connection is one task reading and one task writing. A peer that starts a message
+//! and stalls, or never sends one, is closed after `stream_message_timeout`; a silent one
+//! after `stream_idle_timeout`; one that breaks framing gets a 400 when it can be answered
+//! and is closed. Only that connection pays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+
+use super::Shared;
+use super::connections::Registration;
+use super::flow::{Flow, Received};
+use super::tls::TlsContext;
+use crate::config::types::TransportProtocol;
+use crate::sip::{Frame, Limits, frame_with, salvage_response};
+
+/// Messages waiting to be written to one connection before it counts as not reading.
+const WRITE_DEPTH: usize = 256;
+/// The RFC 5626 keep-alive ping and its pong.
+const PING: &[u8] = b"\r\n\r\n";
+const PONG: &[u8] = b"\r\n";
+
+/// What a listener speaks on top of TCP.
+#[derive(Clone)]
+pub(super) enum Layer {
+    /// Plain SIP over TCP.
+    Tcp,
+    /// SIP over TLS.
+    Tls(Arc<TlsContext>),
+    /// SIP over WebSocket.
+    Ws,
+    /// SIP over WebSocket over TLS.
+    Wss(Arc<TlsContext>),
+}
+
+/// Accepts connections until `stop` turns true.
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    transport: Arc<str>,
+    protocol: TransportProtocol,
+    layer: Layer,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut stop_accepting = stop.clone();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((socket, remote)) => {
+                    if shared.outbound.connections().total() >= shared.tuning.max_connections {
+                        tracing::warn!("transport '{transport}': connection limit reached; {remote} refused");
+                        continue;
+                    }
+                    let _ = socket.set_nodelay(true);
+                    let flow = Flow { transport: transport.clone(), protocol, remote, connection: None };
+                    tokio::spawn(handle(socket, flow, layer.clone(), shared.clone(), stop.clone()));
+                }
+                Err(e) => {
+                    tracing::debug!("transport '{transport}': accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop_accepting.changed() => break,
+        }
+    }
+}
+
+async fn handle(
+    socket: TcpStream,
+    flow: Flow,
+    layer: Layer,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    let handshake = shared.tuning.message_timeout;
+    match layer {
+        Layer::Tcp => serve(socket, flow, shared, stop).await,
+        Layer::Ws => super::ws::serve(socket, flow, shared, stop).await,
+        Layer::Tls(ctx) | Layer::Wss(ctx) => {
+            let acceptor = TlsAcceptor::from(ctx.current());
+            let tls = match tokio::time::timeout(handshake, acceptor.accept(socket)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::info!(
+                        "transport '{}': TLS handshake with {} failed: {e}",
+                        flow.transport,
+                        flow.remote
+                    );
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(
+                        "transport '{}': TLS handshake with {} timed out",
+                        flow.transport,
+                        flow.remote
+                    );
+                    return;
+                }
+            };
+            if flow.protocol == TransportProtocol::Wss {
+                super::ws::serve(tls, flow, shared, stop).await;
+            } else {
+                serve(tls, flow, shared, stop).await;
+            }
+        }
+    }
+}
+
+/// Registers a connection and starts its writer; `None` when the limit is reached.
+pub(super) fn register(
+    flow: &mut Flow,
+    shared: &Shared,
+) -> Option<(Registration, mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>)> {
+    let (tx, rx) = mpsc::channel(WRITE_DEPTH);
+    let reg = shared.outbound.connections().register(
+        flow.transport.clone(),
+        flow.remote,
+        tx.clone(),
+        shared.tuning.max_connections,
+    )?;
+    flow.connection = Some(reg.id());
+    tracing::debug!(
+        "transport '{}': connection {} from {}",
+        flow.transport,
+        reg.id(),
+        flow.remote
+    );
+    Some((reg, tx, rx))
+}
+
+/// Serves one TCP or TLS connection until it closes, times out or `stop` turns true.
+async fn serve<S>(stream: S, mut flow: Flow, shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let Some((reg, tx, rx)) = register(&mut flow, &shared) else {
+        return;
+    };
+    let (mut reader, writer) = tokio::io::split(stream);
+    let keep_alive = shared.keep_alive();
+    let mut writer = tokio::spawn(write_loop(writer, rx, keep_alive));
+    let limits = Limits::default();
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut seen_message = false;
+    'conn: loop {
+        loop {
+            match frame_with(&buf, &limits) {
+                Frame::Complete { len } => {
+                    let bytes = buf.split_to(len).freeze();
+                    shared
+                        .logger
+                        .received(flow.protocol_name(), flow.remote, &bytes);
+                    shared.dispatch(Received {
+                        flow: flow.clone(),
+                        bytes,
+                    });
+                    seen_message = true;
+                }
+                Frame::KeepAlive { len } => {
+                    buf.advance(len);
+                    if len == PING.len() {
+                        let _ = tx.try_send(Bytes::from_static(PONG));
+                    }
+                }
+                Frame::Incomplete => break,
+                Frame::Invalid(e) => {
+                    tracing::info!(
+                        "transport '{}': {} broke framing ({e}); closing",
+                        flow.transport,
+                        flow.remote
+                    );
+                    if let Some(answer) = salvage_response(&buf, e.status(), "framing") {
+                        let _ = tx.try_send(answer);
+                    }
+                    break 'conn;
+                }
+            }
+        }
+        let wait = if buf.is_empty() && seen_message {
+            shared.tuning.idle_timeout
+        } else {
+            shared.tuning.message_timeout
+        };
+        tokio::select! {
+            r = tokio::time::timeout(wait, reader.read_buf(&mut buf)) => match r {
+                Ok(Ok(0)) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!("transport '{}': read from {} failed: {e}", flow.transport, flow.remote);
+                    break;
+                }
+                Err(_) => {
+                    tracing::info!(
+                        "transport '{}': {} sent no complete message in {} s; closing",
+                        flow.transport,
+                        flow.remote,
+                        wait.as_secs()
+                    );
+                    break;
+                }
+            },
+            _ = &mut writer => break,
+            _ = stop.changed() => break,
+        }
+    }
+    // Unregistered first: the registry holds a sender too, and the writer ends (after
+    // writing what is queued, e.g. a final 400) once every sender is gone.
+    drop(reg);
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+    writer.abort();
+    tracing::debug!(
+        "transport '{}': connection from {} closed",
+        flow.transport,
+        flow.remote
+    );
+}
+
+async fn write_loop<W: AsyncWrite>(
+    mut writer: tokio::io::WriteHalf<W>,
+    mut rx: mpsc::Receiver<Bytes>,
+    keep_alive: Option<Duration>,
+) {
+    let mut tick = keep_alive
+        .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
+    loop {
+        let bytes = tokio::select! {
+            m = rx.recv() => match m {
+                Some(b) => b,
+                None => break,
+            },
+            _ = super::next_tick(&mut tick) => Bytes::from_static(PING),
+        };
+        if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
