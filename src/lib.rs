@@ -5,6 +5,8 @@
 //!   (sans-IO).
 //! - [`identify`]: which endpoint a request comes from, with a "why no match" trace (sans-IO).
 //! - [`tsx`]: the RFC 3261 transaction state machines on virtual time (sans-IO).
+//! - [`acl`]: host-based access control: `permit`/`deny` rules, named ACLs of `acl.conf`, the
+//!   checks of `type=acl` objects and endpoints (sans-IO).
 //! - [`auth`]: digest authentication computations, challenges and stateless nonces (sans-IO).
 //! - [`config`]: Asterisk-syntax files read into typed objects (sans-IO apart from reading files).
 //! - [`dialplan`]: `extensions.conf` read into contexts: which extension a number reaches
@@ -22,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acl;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -10,10 +10,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use foldhash::HashMap;
 
+use crate::acl::{self, AclVerdict, NamedAcls};
 use crate::auth::{DigestCredentials, NonceKey, Verdict, Verifier};
 use crate::config::types::{Auth, Kind, Object};
+use crate::dialplan::Dialplan;
 use crate::distributor::ALLOW;
 use crate::identify::{RequestFacts, Trace, identify};
 use crate::sip::{HeaderName, Message, Method, NameAddr, Request, StatusCode, Uri, response_to};
@@ -30,6 +35,19 @@ pub struct CoreStats {
     pub challenges: u64,
 }
 
+/// Configuration from files other than pjsip.conf that requests are checked against; the
+/// daemon replaces it whole on reload, every queue sees the new one at its next message.
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// Named ACLs of `acl.conf`.
+    pub named_acls: NamedAcls,
+    /// `extensions.conf`.
+    pub dialplan: Dialplan,
+}
+
+/// [`Tables`] shared by the daemon and every queue.
+pub type SharedTables = Arc<ArcSwap<Tables>>;
+
 /// One shard's SIP core.
 pub struct Core {
     tsx: TsxLayer,
@@ -39,6 +57,7 @@ pub struct Core {
     replies: HashMap<ServerKey, Flow>,
     out: VecDeque<Transmit>,
     stats: CoreStats,
+    tables: SharedTables,
 }
 
 impl Core {
@@ -55,6 +74,7 @@ impl Core {
             replies: HashMap::default(),
             out: VecDeque::new(),
             stats: CoreStats::default(),
+            tables: SharedTables::default(),
         }
     }
 
@@ -77,6 +97,12 @@ impl Core {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tsx.handle_timeout(now);
         self.drain();
+    }
+
+    /// Uses `tables` for ACLs and extensions.
+    pub fn with_tables(mut self, tables: SharedTables) -> Self {
+        self.tables = tables;
+        self
     }
 
     /// The digest verifier (to share its nonce counts).
@@ -131,6 +157,18 @@ impl Core {
         request: &Request,
         source: SocketAddr,
     ) {
+        let tables = self.tables.load();
+        let contacts = contact_ips(request);
+        // type=acl objects: before anything else, answered 403 (res_pjsip_acl).
+        if let AclVerdict::Denied(d) =
+            acl::check_request(snapshot, &tables.named_acls, source.ip(), &contacts)
+        {
+            tracing::warn!("{}", d.request_warning(source));
+            if request.method != Method::Ack {
+                self.answer(now, key, request, 403, &[]);
+            }
+            return;
+        }
         let from = request
             .headers
             .get(&HeaderName::From)
@@ -180,16 +218,37 @@ impl Core {
             .get(&HeaderName::CallId)
             .map(|v| String::from_utf8_lossy(v).trim().to_string())
             .unwrap_or_default();
+        // An endpoint's own acl/contact_acl: a request that fails it is treated as from
+        // nobody (the artificial auth), as Asterisk does, so the answer tells nothing.
+        let mut acl_failed = false;
+        let identified = identified.filter(|id| {
+            let Some(endpoint) = snapshot.endpoint(&id.endpoint) else {
+                return true;
+            };
+            match acl::check_endpoint(endpoint, &tables.named_acls, source.ip(), &contacts) {
+                AclVerdict::Allowed => true,
+                AclVerdict::Denied(d) => {
+                    tracing::warn!(
+                        "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - {}",
+                        d.endpoint_reason()
+                    );
+                    acl_failed = true;
+                    false
+                }
+            }
+        });
         // The auth objects to check, or none when no authentication is needed. An unknown
         // sender gets the artificial auth: challenged exactly like a real user, never let in.
         let artificial;
         let auths: Vec<Auth> = match &identified {
             None => {
                 self.stats.unidentified += 1;
-                tracing::warn!(
-                    "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - No matching endpoint found"
-                );
-                tracing::debug!("identification trace:\n{trace}");
+                if !acl_failed {
+                    tracing::warn!(
+                        "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - No matching endpoint found"
+                    );
+                    tracing::debug!("identification trace:\n{trace}");
+                }
                 artificial = self.verifier.artificial_auth();
                 vec![artificial]
             }
@@ -260,6 +319,21 @@ impl Core {
         }
         match request.method {
             Method::Options => {
+                // A user part names an extension of the endpoint's context (Asterisk 404s
+                // the others); no user part means the server itself.
+                if let (Some(id), Uri::Sip(uri)) = (&identified, &request.uri)
+                    && let Some(user) = uri.user_decoded().filter(|u| !u.is_empty())
+                {
+                    let user = String::from_utf8_lossy(&user);
+                    let context = snapshot
+                        .endpoint(&id.endpoint)
+                        .map(|e| e.context.as_str())
+                        .unwrap_or_default();
+                    if !tables.dialplan.exists(context, &user) {
+                        self.answer(now, key, request, 404, &[]);
+                        return;
+                    }
+                }
                 let headers = [
                     (HeaderName::Allow, ALLOW.to_string()),
                     (HeaderName::Accept, "application/sdp".to_string()),
@@ -267,6 +341,8 @@ impl Core {
                         HeaderName::Supported,
                         "path, outbound, replaces".to_string(),
                     ),
+                    (HeaderName::new("Accept-Encoding"), "identity".to_string()),
+                    (HeaderName::new("Accept-Language"), "en".to_string()),
                     (HeaderName::Server, snapshot.global().user_agent),
                 ];
                 self.answer(now, key, request, 200, &headers);
@@ -329,6 +405,22 @@ impl Core {
             }
         }
     }
+}
+
+/// The IP hosts of the request's Contact URIs (names are not resolved here).
+fn contact_ips(request: &Request) -> Vec<std::net::IpAddr> {
+    let Ok(list) = request.headers.contacts() else {
+        return Vec::new();
+    };
+    let hosts: Vec<String> = list
+        .addrs()
+        .iter()
+        .filter_map(|a| match &a.uri {
+            Uri::Sip(u) => Some(u.host.to_string()),
+            _ => None,
+        })
+        .collect();
+    acl::contact_ips(hosts.iter().map(String::as_str))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::auth::{ChallengeKind, ClientAuth, DigestChallenge};
 use crate::distributor::{Distributor, Route};
 use crate::testing::snapshot;
 use crate::transport::Received;
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 const CONF: &str = "
@@ -25,7 +26,7 @@ password=wonderland
 
 fn options(from_user: &str, branch: &str, extra: &str) -> Bytes {
     Bytes::from(format!(
-        "OPTIONS sip:pbx@192.0.2.1 SIP/2.0\r\n\
+        "OPTIONS sip:192.0.2.1 SIP/2.0\r\n\
          Via: SIP/2.0/UDP 192.0.2.9:5062;branch={branch};rport\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:{from_user}@example.com>;tag=ft\r\n\
@@ -175,7 +176,7 @@ fn unsupported_scheme_gets_416_and_garbage_is_dropped() {
     let snap = snapshot(CONF);
     let mut core = core();
     let text = String::from_utf8_lossy(&options("x", "z9hG4bKs", ""))
-        .replace("OPTIONS sip:pbx@192.0.2.1", "OPTIONS mailto:pbx@192.0.2.1");
+        .replace("OPTIONS sip:192.0.2.1", "OPTIONS mailto:pbx@192.0.2.1");
     core.handle_received(
         Instant::now(),
         0,
@@ -212,5 +213,138 @@ fn routed_methods_without_a_usage_get_501_after_identification() {
     assert_eq!(
         out.iter().map(|(_, m)| status(m)).collect::<Vec<_>>(),
         vec![501]
+    );
+}
+
+fn with_tables(core: Core, dialplan: &str, acl_conf: &str) -> Core {
+    use crate::config::ini::MemFs;
+    let fs = MemFs::new()
+        .with("/e.conf", dialplan.as_bytes().to_vec())
+        .with("/acl.conf", acl_conf.as_bytes().to_vec());
+    let dialplan = crate::dialplan::Dialplan::load(&fs, std::path::Path::new("/e.conf"))
+        .expect("dialplan")
+        .dialplan;
+    let named_acls = NamedAcls::load(&fs, std::path::Path::new("/acl.conf"))
+        .expect("acl.conf")
+        .acls;
+    core.with_tables(Arc::new(ArcSwap::from_pointee(Tables {
+        named_acls,
+        dialplan,
+    })))
+}
+
+fn send(core: &mut Core, snap: &Snapshot, source: &str, bytes: Bytes) -> Vec<u16> {
+    core.handle_received(Instant::now(), 1_700_000_000, snap, rx(source, bytes));
+    answers(core).iter().map(|(_, m)| status(m)).collect()
+}
+
+#[test]
+fn asterisk_5_3_options_to_an_extension_of_the_endpoint_context_only() {
+    let snap = snapshot(&format!("{CONF}\n[trunk](+)\ncontext=from-trunk\n"));
+    let mut core = with_tables(
+        core(),
+        "[from-trunk]\nexten => 100,1,NoOp()\nexten => _2XX,1,NoOp()\n",
+        "",
+    );
+    let to = |user: &str, branch: &str| {
+        Bytes::from(String::from_utf8_lossy(&options("x", branch, "")).replace(
+            "OPTIONS sip:192.0.2.1",
+            &format!("OPTIONS sip:{user}@192.0.2.1"),
+        ))
+    };
+    assert_eq!(
+        send(&mut core, &snap, "192.0.2.50:5060", to("100", "z9hG4bKe1")),
+        vec![200]
+    );
+    assert_eq!(
+        send(&mut core, &snap, "192.0.2.50:5060", to("250", "z9hG4bKe2")),
+        vec![200]
+    );
+    assert_eq!(
+        send(&mut core, &snap, "192.0.2.50:5060", to("999", "z9hG4bKe3")),
+        vec![404]
+    );
+    assert_eq!(
+        send(
+            &mut core,
+            &snap,
+            "192.0.2.50:5060",
+            options("x", "z9hG4bKe4", "")
+        ),
+        vec![200],
+        "no user: the server itself"
+    );
+}
+
+#[test]
+fn asterisk_3_8_type_acl_denies_with_403_before_identification() {
+    let conf = format!("{CONF}\n[office]\ntype=acl\ndeny=0.0.0.0/0\npermit=192.0.2.0/25\n");
+    let snap = snapshot(&conf);
+    let mut core = core();
+    assert_eq!(
+        send(
+            &mut core,
+            &snap,
+            "192.0.2.50:5060",
+            options("x", "z9hG4bKa1", "")
+        ),
+        vec![200]
+    );
+    assert_eq!(
+        send(
+            &mut core,
+            &snap,
+            "192.0.2.200:5060",
+            options("x", "z9hG4bKa2", "")
+        ),
+        vec![403]
+    );
+}
+
+#[test]
+fn asterisk_3_8_contact_acl_denies_a_contact_host() {
+    let conf = format!("{CONF}\n[office]\ntype=acl\ncontact_deny=198.51.100.0/24\n");
+    let snap = snapshot(&conf);
+    let mut core = core();
+    let contact = "Contact: <sip:x@198.51.100.7:5060>\r\n";
+    assert_eq!(
+        send(
+            &mut core,
+            &snap,
+            "192.0.2.50:5060",
+            options("x", "z9hG4bKc1", contact)
+        ),
+        vec![403]
+    );
+}
+
+#[test]
+fn asterisk_4_4_endpoint_acl_failure_looks_like_an_unknown_sender() {
+    let conf = format!("{CONF}\n[trunk](+)\nacl=office-only\n");
+    let snap = snapshot(&conf);
+    let mut core = with_tables(
+        core(),
+        "",
+        "[office-only]\ndeny=0.0.0.0/0\npermit=192.0.2.0/24\n",
+    );
+    assert_eq!(
+        send(
+            &mut core,
+            &snap,
+            "192.0.2.50:5060",
+            options("x", "z9hG4bKn1", "")
+        ),
+        vec![200]
+    );
+    let snap = snapshot(&format!("{CONF}\n[trunk](+)\nacl=elsewhere\n"));
+    assert_eq!(
+        send(
+            &mut core,
+            &snap,
+            "192.0.2.50:5060",
+            options("x", "z9hG4bKn2", "")
+        ),
+        vec![401],
+        "an undefined named ACL denies"
     );
 }

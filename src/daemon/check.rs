@@ -66,14 +66,24 @@ pub fn check(config_dir: &Path) -> CheckReport {
             ok &= errors == 0;
         }
     }
-    match check_extensions_conf(&paths.extensions_conf) {
-        Ok(true) => {}
-        Ok(false) => lines.push(format!(
-            "{}: warning: not found; no dialplan would be loaded",
-            paths.extensions_conf.display()
-        )),
-        Err(e) => {
-            lines.push(format!("error: {e}"));
+    if let Err(e) = check_extensions_conf(&paths.extensions_conf) {
+        lines.push(format!("error: {e}"));
+        ok = false;
+    }
+    match super::tables::load(&paths.dir) {
+        Ok(loaded) => {
+            lines.extend(loaded.diagnostics.iter().map(ToString::to_string));
+            lines.extend(loaded.notes.iter().map(|n| format!("warning: {n}")));
+            let errors = count(&loaded.diagnostics, Severity::Error);
+            lines.push(format!(
+                "extensions.conf: {} contexts; acl.conf: {} named ACLs; {errors} errors",
+                loaded.tables.dialplan.contexts().len(),
+                loaded.tables.named_acls.len()
+            ));
+            ok &= errors == 0;
+        }
+        Err(d) => {
+            lines.push(d.to_string());
             ok = false;
         }
     }

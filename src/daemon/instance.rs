@@ -31,6 +31,8 @@ pub(crate) struct Instance {
     /// sections that changed. Present only when that load had no error at all, so that it
     /// accounts for every file object in the store.
     build_cache: Mutex<Option<BuildCache>>,
+    /// extensions.conf and acl.conf, replaced whole on reload.
+    tables: crate::core::SharedTables,
     /// The running SIP transports, once started.
     transports: std::sync::OnceLock<Arc<crate::transport::TransportHandle>>,
     /// `pjsip set logger`: runtime state, kept apart from configuration so a reload does not
@@ -54,6 +56,7 @@ impl Instance {
             log,
             reload_lock: Mutex::new(()),
             build_cache: Mutex::new(None),
+            tables: crate::core::SharedTables::default(),
             transports: std::sync::OnceLock::new(),
             sip_logger: crate::transport::SipLogger::default(),
             started: now,
@@ -70,6 +73,33 @@ impl Instance {
     /// The SIP traffic logger switch.
     pub(crate) fn sip_logger(&self) -> crate::transport::SipLogger {
         self.sip_logger.clone()
+    }
+
+    /// extensions.conf and acl.conf as the SIP core sees them.
+    pub(crate) fn tables(&self) -> crate::core::SharedTables {
+        self.tables.clone()
+    }
+
+    /// Reads extensions.conf and acl.conf and puts them in use. A file that cannot be read
+    /// at all leaves the previous tables in place; line errors are logged and skipped.
+    fn load_tables(&self) -> Result<(), String> {
+        match super::tables::load(&self.paths.dir) {
+            Ok(loaded) => {
+                log_diagnostics(&loaded.diagnostics);
+                for n in &loaded.notes {
+                    tracing::warn!("{n}");
+                }
+                let contexts = loaded.tables.dialplan.contexts().len();
+                let acls = loaded.tables.named_acls.len();
+                self.tables.store(Arc::new(loaded.tables));
+                tracing::info!("dialplan: {contexts} contexts; acl.conf: {acls} named ACLs");
+                Ok(())
+            }
+            Err(d) => {
+                tracing::error!("{d}");
+                Err(d.to_string())
+            }
+        }
     }
 
     /// Records the running SIP transports (for `pjsip show transports` and reloads).
@@ -112,11 +142,10 @@ impl Instance {
             .unwrap_or_else(PoisonError::into_inner) = (errors == 0).then_some(built.cache);
         log_identify_overlaps(&self.store.snapshot());
         release_free_memory();
-        let extensions = self.paths.extensions_conf.display();
-        if check_extensions_conf(&self.paths.extensions_conf)? {
-            tracing::info!("{extensions}: present; dialplan support is not implemented yet");
-        } else {
-            tracing::warn!("{extensions}: not found; no dialplan is loaded");
+        // An unreadable extensions.conf is fatal at start, as an unreadable pjsip.conf is.
+        check_extensions_conf(&self.paths.extensions_conf)?;
+        if let Err(e) = self.load_tables() {
+            tracing::error!("starting without a dialplan and named ACLs: {e}");
         }
         Ok(loaded)
     }
@@ -129,6 +158,12 @@ impl Instance {
         notify::reloading();
         let mut note = self.reload_settings();
         let result = self.reload_pjsip_conf();
+        if let Err(e) = self.load_tables() {
+            note = Some(match note.take() {
+                Some(n) => format!("{n}\n{e}; keeping the previous dialplan and named ACLs"),
+                None => format!("{e}; keeping the previous dialplan and named ACLs"),
+            });
+        }
         // Certificate files are re-read on every reload, changed or not: replacing the
         // files on disk is how certificates are renewed.
         if let Some(transports) = self.transports.get() {

@@ -112,6 +112,7 @@ async fn serve(
         &data_dir,
         instance.sip_logger(),
         tuning,
+        instance.tables(),
         stop.clone(),
     )
     .await;

@@ -38,7 +38,7 @@ pub use tls::{TlsContext, TlsSetupError};
 
 use crate::auth::{NonceKey, Verifier};
 use crate::config::types::{Kind, Object, TransportProtocol};
-use crate::core::Core;
+use crate::core::{Core, SharedTables};
 use crate::distributor::{Distributor, Route};
 use crate::runtime::{QueuePool, Work};
 use crate::sorcery::Store;
@@ -198,13 +198,15 @@ enum Bound {
 }
 
 /// Binds the transports of the current configuration and serves them until `stop` turns
-/// true. A transport that cannot start is logged and skipped (the others serve).
+/// true. A transport that cannot start is logged and skipped (the others serve). TLS file
+/// names are relative to `config_dir`; the nonce key lives in `data_dir`.
 pub async fn start(
     store: Arc<Store>,
     config_dir: &Path,
     data_dir: &Path,
     logger: SipLogger,
     tuning: Tuning,
+    tables: SharedTables,
     stop: watch::Receiver<bool>,
 ) -> SipService {
     let snapshot = store.snapshot();
@@ -307,6 +309,7 @@ pub async fn start(
             let verifier = Verifier::new(NonceKey::from_bytes(*key.as_bytes()), "asterisk")
                 .with_shared_nonce_counts(counts.clone());
             Core::with_verifier(timers, verifier, seed.wrapping_add(i as u64 + 1))
+                .with_tables(tables.clone())
         })
         .collect();
     let queues = QueuePool::start(

@@ -39,7 +39,8 @@ match=127.0.0.2
 match=::1
 CONF
 printf '[daemon]\ncontrol_socket = "run/ctl"\ndata_dir = "data"\n' >"$dir/pjsipd.toml"
-: >"$dir/extensions.conf"
+# OPTIONS to sip:pbx@... asks whether extension "pbx" exists in the endpoint's context.
+printf '[from-trunk]\nexten => pbx,1,Answer()\n' >"$dir/extensions.conf"
 "$bin" --config-dir "$dir" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do

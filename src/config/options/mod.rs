@@ -12,8 +12,9 @@
 mod values;
 
 pub use values::{
-    BindAddr, CodecPref, Codecs, Groups, KNOWN_CODECS, ListOf, Name, Networks, OptionValue,
-    Repeated, SipUri, Tos, parse_bool, parse_network,
+    Action, BindAddr, CodecPref, Codecs, Groups, HaRule, HaRules, KNOWN_CODECS, ListOf, Name,
+    Networks, OptionValue, Repeated, SipUri, Tos, deny_as_permit, parse_bool, parse_ha_network,
+    parse_network,
 };
 
 /// Whether pjsipd acts on an option yet.

@@ -366,6 +366,179 @@ impl OptionValue for Networks {
     }
 }
 
+/// What a matching host-access rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Let the address in.
+    Permit,
+    /// Keep the address out.
+    Deny,
+}
+
+impl Action {
+    /// The other action (what a leading `!` does to an entry, as in Asterisk's `acl.c`).
+    pub fn flipped(self) -> Self {
+        match self {
+            Self::Permit => Self::Deny,
+            Self::Deny => Self::Permit,
+        }
+    }
+
+    /// The option word: `permit` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permit => "permit",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+impl Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One host-access rule: what to do with an address inside `net`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HaRule {
+    /// Permit or deny.
+    pub action: Action,
+    /// The network it matches (an IPv4 rule never matches an IPv6 address, and the other
+    /// way round; IPv4-mapped IPv6 addresses count as IPv4).
+    pub net: IpNet,
+}
+
+impl Display for HaRule {
+    /// As a `permit` entry: deny rules get a leading `!`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.action {
+            Action::Permit => write!(f, "{}", self.net),
+            Action::Deny => write!(f, "!{}", self.net),
+        }
+    }
+}
+
+/// Asterisk "ha" rules: the `permit=` and `deny=` lines of an object in the order written
+/// (Asterisk's `ast_ha` list; evaluated in [`crate::acl`], the last matching rule wins).
+///
+/// Stored under the `permit` option: `deny = x` is an alias read as `permit = !x`, which
+/// Asterisk treats identically (a leading `!` flips an entry's action, see
+/// [`deny_as_permit`]). So the rules print back, in order, as `permit` lines, deny rules
+/// with a leading `!`. A value may hold a comma-separated list; an empty value adds
+/// nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HaRules(pub Vec<HaRule>);
+
+impl HaRules {
+    /// Appends the entries of one line written as `action = raw` (e.g. `deny=10.0.0.0/8,
+    /// !10.1.0.0/16`). Nothing is appended when any entry is bad.
+    pub fn push_line(&mut self, action: Action, raw: &str) -> Result<(), String> {
+        let mut parsed = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (action, item) = match item.strip_prefix('!') {
+                Some(rest) => (action.flipped(), rest.trim()),
+                None => (action, item),
+            };
+            parsed.push(HaRule {
+                action,
+                net: parse_ha_network(item)?,
+            });
+        }
+        self.0.extend(parsed);
+        Ok(())
+    }
+
+    /// The rules, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, HaRule> {
+        self.0.iter()
+    }
+
+    /// True when there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl OptionValue for HaRules {
+    fn apply(&mut self, raw: &str) -> Result<(), String> {
+        self.push_line(Action::Permit, raw)
+    }
+    fn render(&self) -> Vec<String> {
+        if self.0.is_empty() {
+            return vec![String::new()];
+        }
+        self.0.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// The rewrite of the `deny` (and `contact_deny`) alias: `deny = a, !b` is
+/// `permit = !a, b`.
+pub fn deny_as_permit(value: &str) -> String {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match item.strip_prefix('!') {
+            Some(rest) if !rest.trim().is_empty() => rest.trim().to_string(),
+            // A lone `!` has no address: left as is, it is refused either way.
+            Some(_) => item.to_string(),
+            None => format!("!{item}"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses the network of one permit/deny entry as Asterisk's `ast_append_ha` does: an
+/// address (IPv6 optionally in brackets), optionally followed by `/` and a prefix length
+/// or a netmask (`255.255.0.0`, `ffff:ffff::`). A bare address is a single host. An
+/// IPv4-mapped IPv6 address (and netmask) is read as IPv4. Unlike Asterisk, a netmask
+/// whose one bits are not contiguous is refused.
+pub fn parse_ha_network(item: &str) -> Result<IpNet, String> {
+    let item = item.trim();
+    let bad = |why: &str| format!("'{item}' is not an IP address or network: {why}");
+    let (addr, mask) = match item.split_once('/') {
+        Some((a, m)) => (a.trim(), Some(m.trim())),
+        None => (item, None),
+    };
+    let parse_ip = |text: &str| {
+        let bare = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .unwrap_or(text);
+        bare.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+    };
+    let Some(ip) = parse_ip(addr) else {
+        return Err(bad(&format!(
+            "'{addr}' is not an IPv4 or IPv6 address (no host names, no port)"
+        )));
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match mask {
+        None => max,
+        Some(m) if m.contains(['.', ':']) => {
+            let Some(mask_ip) = parse_ip(m) else {
+                return Err(bad(&format!("'{m}' is not a netmask")));
+            };
+            if mask_ip.is_ipv4() != ip.is_ipv4() {
+                return Err(bad(
+                    "the address and the netmask are not the same IP version",
+                ));
+            }
+            ipnet::ip_mask_to_prefix(mask_ip)
+                .map_err(|_| bad(&format!("the one bits of netmask '{m}' are not contiguous")))?
+        }
+        Some(m) => m.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+            bad(&format!(
+                "the prefix length must be a number from 0 to {max}"
+            ))
+        })?,
+    };
+    IpNet::new(ip, prefix)
+        .map(|n| n.trunc())
+        .map_err(|e| bad(&e.to_string()))
+}
+
 /// A SIP or SIPS URI kept as text (the SIP layer parses it fully), or empty for "unset".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SipUri(pub String);

@@ -1,30 +1,42 @@
 //! `type=acl`: source-address and Contact ACLs applied to every request
-//! (Asterisk `res_pjsip_acl.c`).
+//! (Asterisk `res_pjsip_acl.c`), evaluated by [`crate::acl::check_request`].
 
 use super::{ConfigObject, Kind, Object};
-use crate::config::options::{ListOf, Name, Networks};
+use crate::config::options::{Alias, HaRules, ListOf, Name, deny_as_permit};
 use crate::define_object;
 
 define_object! {
     /// An ACL.
     pub struct Acl {
         /// Named ACLs from acl.conf, for the source address.
-        acl: ListOf<Name> = ("acl", "", NotYet),
-        /// Permitted source networks.
-        permit: Networks = ("permit", "", NotYet),
-        /// Denied source networks.
-        deny: Networks = ("deny", "", NotYet),
+        acl: ListOf<Name> = ("acl", "", Yes),
+        /// Source-address rules: `permit` and `deny` lines in the order written (`deny` is
+        /// an alias read as `permit` with each entry's `!` flipped).
+        source_rules: HaRules = ("permit", "", Yes),
         /// Named ACLs from acl.conf, for Contact hosts.
-        contact_acl: ListOf<Name> = ("contact_acl", "", NotYet),
-        /// Permitted Contact networks.
-        contact_permit: Networks = ("contact_permit", "", NotYet),
-        /// Denied Contact networks.
-        contact_deny: Networks = ("contact_deny", "", NotYet),
+        contact_acl: ListOf<Name> = ("contact_acl", "", Yes),
+        /// Contact-host rules: `contact_permit` and `contact_deny` lines in the order
+        /// written (`contact_deny` is an alias, as `deny` is).
+        contact_rules: HaRules = ("contact_permit", "", Yes),
     }
 }
 
 impl ConfigObject for Acl {
     const KIND: Kind = Kind::Acl;
+    /// `deny` and `contact_deny` append to the rules of `permit` and `contact_permit`, so
+    /// that the order of the lines is kept.
+    const ALIASES: &'static [Alias] = &[
+        Alias {
+            name: "deny",
+            target: "permit",
+            rewrite: deny_as_permit,
+        },
+        Alias {
+            name: "contact_deny",
+            target: "contact_permit",
+            rewrite: deny_as_permit,
+        },
+    ];
 
     fn into_object(self) -> Object {
         Object::Acl(self)

@@ -9,7 +9,7 @@ use super::endpoint_values::{
 };
 use super::{ConfigObject, Kind, Object, Reference, refs};
 use crate::config::options::{
-    Alias, Codecs, Groups, ListOf, Name, Networks, Repeated, SipUri, Tos,
+    Alias, Codecs, Groups, HaRules, ListOf, Name, Repeated, SipUri, Tos, deny_as_permit,
 };
 use crate::define_object;
 
@@ -17,7 +17,7 @@ define_object! {
     /// A SIP peer.
     pub struct Endpoint {
         /// Dialplan context for inbound calls.
-        context: String = ("context", "default", NotYet),
+        context: String = ("context", "default", Yes),
         /// Codec preferences (`allow`, and `disallow` as its alias).
         allow: Codecs = ("allow", "", NotYet),
         /// DTMF mode.
@@ -222,18 +222,17 @@ define_object! {
         message_context: String = ("message_context", "", NotYet),
         /// CDR account code.
         accountcode: String = ("accountcode", "", NotYet),
-        /// Denied source networks.
-        deny: Networks = ("deny", "", NotYet),
-        /// Permitted source networks.
-        permit: Networks = ("permit", "", NotYet),
+        /// Source-address rules: `permit` and `deny` lines in the order written (`deny` is
+        /// an alias read as `permit` with each entry's `!` flipped); see
+        /// [`crate::acl::check_endpoint`].
+        source_rules: HaRules = ("permit", "", Yes),
         /// Named ACLs (acl.conf) for the source address.
-        acl: ListOf<Name> = ("acl", "", NotYet),
-        /// Denied Contact networks.
-        contact_deny: Networks = ("contact_deny", "", NotYet),
-        /// Permitted Contact networks.
-        contact_permit: Networks = ("contact_permit", "", NotYet),
+        acl: ListOf<Name> = ("acl", "", Yes),
+        /// Contact-host rules: `contact_permit` and `contact_deny` lines in the order
+        /// written (`contact_deny` is an alias, as `deny` is).
+        contact_rules: HaRules = ("contact_permit", "", Yes),
         /// Named ACLs (acl.conf) for Contact hosts.
-        contact_acl: ListOf<Name> = ("contact_acl", "", NotYet),
+        contact_acl: ListOf<Name> = ("contact_acl", "", Yes),
         /// Context for subscriptions (default: `context`).
         subscribe_context: String = ("subscribe_context", "", NotYet),
         /// User part of our Contact on outgoing requests.
@@ -418,11 +417,23 @@ impl Endpoint {
 
 impl ConfigObject for Endpoint {
     const KIND: Kind = Kind::Endpoint;
-    const ALIASES: &'static [Alias] = &[Alias {
-        name: "disallow",
-        target: "allow",
-        rewrite: disallow_to_allow,
-    }];
+    const ALIASES: &'static [Alias] = &[
+        Alias {
+            name: "disallow",
+            target: "allow",
+            rewrite: disallow_to_allow,
+        },
+        Alias {
+            name: "deny",
+            target: "permit",
+            rewrite: deny_as_permit,
+        },
+        Alias {
+            name: "contact_deny",
+            target: "contact_permit",
+            rewrite: deny_as_permit,
+        },
+    ];
 
     fn validate(&self, id: &str) -> Vec<String> {
         let mut errors = Vec::new();

@@ -34,7 +34,7 @@ define_object! {
         endpoint_identifier_order: ListOf<IdentifyMethod> =
             ("endpoint_identifier_order", "ip,username,anonymous", NotYet),
         /// CRLF keepalive on connection-oriented transports, seconds (0 = off).
-        keep_alive_interval: u32 = ("keep_alive_interval", "90", NotYet),
+        keep_alive_interval: u32 = ("keep_alive_interval", "90", Yes),
         /// Spread initial qualifies over this many seconds.
         max_initial_qualify_time: u32 = ("max_initial_qualify_time", "0", NotYet),
         /// From user when nothing better is known.

@@ -77,14 +77,14 @@ fn option_table(
 #[test]
 fn option_counts_and_names_are_unique() {
     let counts = [
-        (Kind::Endpoint, 144),
+        (Kind::Endpoint, 142),
         (Kind::Aor, 15),
         (Kind::Contact, 15),
         (Kind::Auth, 11),
         (Kind::Identify, 5),
         (Kind::Registration, 21),
         (Kind::DomainAlias, 1),
-        (Kind::Acl, 6),
+        (Kind::Acl, 4),
         (Kind::Global, 28),
         (Kind::System, 12),
         (Kind::Transport, 29),
@@ -117,9 +117,29 @@ fn only_the_used_options_are_supported() {
         (Kind::Endpoint, "auth"),
         (Kind::Endpoint, "outbound_auth"),
         (Kind::Endpoint, "transport"),
+        (Kind::Endpoint, "permit"),
+        (Kind::Endpoint, "acl"),
+        (Kind::Endpoint, "contact_permit"),
+        (Kind::Endpoint, "contact_acl"),
+        (Kind::Acl, "permit"),
+        (Kind::Acl, "acl"),
+        (Kind::Acl, "contact_permit"),
+        (Kind::Acl, "contact_acl"),
         (Kind::Auth, "username"),
         (Kind::Identify, "endpoint"),
         (Kind::Identify, "match"),
+        (Kind::Endpoint, "context"),
+        (Kind::Global, "keep_alive_interval"),
+        (Kind::Transport, "protocol"),
+        (Kind::Transport, "bind"),
+        (Kind::Transport, "ca_list_file"),
+        (Kind::Transport, "ca_list_path"),
+        (Kind::Transport, "cert_file"),
+        (Kind::Transport, "priv_key_file"),
+        (Kind::Transport, "password"),
+        (Kind::Transport, "verify_client"),
+        (Kind::Transport, "require_client_cert"),
+        (Kind::Transport, "method"),
     ];
     for kind in Kind::ALL {
         for o in option_table(kind).0 {
@@ -381,12 +401,8 @@ fn small_type_defaults_match_asterisk() {
 
     assert!(DomainAlias::default().domain.is_empty());
     let acl = Acl::default();
-    assert!(acl.acl.is_empty() && acl.permit.0.is_empty() && acl.deny.0.is_empty());
-    assert!(
-        acl.contact_acl.is_empty()
-            && acl.contact_permit.0.is_empty()
-            && acl.contact_deny.0.is_empty()
-    );
+    assert!(acl.acl.is_empty() && acl.source_rules.is_empty());
+    assert!(acl.contact_acl.is_empty() && acl.contact_rules.is_empty());
 }
 
 #[test]

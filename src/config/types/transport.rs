@@ -63,21 +63,21 @@ define_object! {
     /// A transport.
     pub struct Transport {
         /// Protocol.
-        protocol: TransportProtocol = ("protocol", "udp", NotYet),
+        protocol: TransportProtocol = ("protocol", "udp", Yes),
         /// Address to listen on.
-        bind: BindAddr = ("bind", "", NotYet),
+        bind: BindAddr = ("bind", "", Yes),
         /// Asynchronous operations (Asterisk always uses 1).
         async_operations: u32 = ("async_operations", "1", NotYet),
         /// TLS: CA certificates file.
-        ca_list_file: String = ("ca_list_file", "", NotYet),
+        ca_list_file: String = ("ca_list_file", "", Yes),
         /// TLS: CA certificates directory.
-        ca_list_path: String = ("ca_list_path", "", NotYet),
+        ca_list_path: String = ("ca_list_path", "", Yes),
         /// TLS: certificate file.
-        cert_file: String = ("cert_file", "", NotYet),
+        cert_file: String = ("cert_file", "", Yes),
         /// TLS: private key file.
-        priv_key_file: String = ("priv_key_file", "", NotYet),
+        priv_key_file: String = ("priv_key_file", "", Yes),
         /// TLS: private key password.
-        password: String = ("password", "", NotYet),
+        password: String = ("password", "", Yes),
         /// Public address for Contact/Via.
         external_signaling_address: String = ("external_signaling_address", "", NotYet),
         /// Public port (0 = the bind port).
@@ -91,13 +91,13 @@ define_object! {
         /// TLS: check the server certificate.
         verify_server: bool = ("verify_server", "no", NotYet),
         /// TLS: check client certificates.
-        verify_client: bool = ("verify_client", "no", NotYet),
+        verify_client: bool = ("verify_client", "no", Yes),
         /// TLS: require a client certificate.
-        require_client_cert: bool = ("require_client_cert", "no", NotYet),
+        require_client_cert: bool = ("require_client_cert", "no", Yes),
         /// TLS: accept wildcard certificates.
         allow_wildcard_certs: bool = ("allow_wildcard_certs", "no", NotYet),
         /// TLS: protocol version.
-        method: TlsMethod = ("method", "", NotYet),
+        method: TlsMethod = ("method", "", Yes),
         /// TLS: cipher names.
         cipher: ListOf<String> = ("cipher", "", NotYet),
         /// Local networks (no NAT rewriting toward them).
