@@ -86,7 +86,9 @@ impl Verdict {
 /// table; holds no other state.
 #[derive(Debug)]
 pub struct Verifier {
-    key: NonceKey,
+    /// Shared with the verifiers of the other queues: its sequence counter keeps nonces
+    /// issued by different queues in the same second apart.
+    key: Arc<NonceKey>,
     /// Shared by the verifiers of every queue: a replayed request may carry another
     /// Call-ID and so land on another queue.
     counts: Arc<Mutex<NonceCounts>>,
@@ -101,7 +103,7 @@ impl Verifier {
     /// in Asterisk.
     pub fn new(key: NonceKey, default_realm: impl Into<String>) -> Self {
         Self {
-            key,
+            key: Arc::new(key),
             counts: Arc::new(Mutex::new(NonceCounts::default())),
             default_realm: default_realm.into(),
             default_algorithms: vec![DigestAlgorithm::Md5],
@@ -123,16 +125,17 @@ impl Verifier {
         self
     }
 
-    /// The nonce-count table, to share with the verifiers of other queues
-    /// ([`Verifier::with_shared_nonce_counts`]).
-    pub fn shared_nonce_counts(&self) -> Arc<Mutex<NonceCounts>> {
-        self.counts.clone()
-    }
-
-    /// Uses a nonce-count table shared with other verifiers.
-    pub fn with_shared_nonce_counts(mut self, counts: Arc<Mutex<NonceCounts>>) -> Self {
-        self.counts = counts;
-        self
+    /// A verifier for another queue: the same key (and nonce sequence) and the same
+    /// nonce-count table, so a nonce is unique across queues and a replay is caught
+    /// whichever queue it lands on.
+    pub fn sibling(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            counts: self.counts.clone(),
+            default_realm: self.default_realm.clone(),
+            default_algorithms: self.default_algorithms.clone(),
+            require_qop: self.require_qop,
+        }
     }
 
     /// Refuses responses without qop. RFC 2069 responses cannot be protected against
@@ -393,6 +396,14 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sibling_verifiers_never_issue_the_same_nonce() {
+        let a = Verifier::new(NonceKey::from_bytes([3; 32]), "asterisk");
+        let b = a.sibling();
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        assert_ne!(a.key().issue(100, "r", ip), b.key().issue(100, "r", ip));
+    }
     use crate::config::options::ListOf;
     use crate::config::types::PasswordDigest;
 

@@ -90,8 +90,18 @@ async fn run(
     outbound: Outbound,
     mut stop: watch::Receiver<bool>,
 ) {
+    // One timer for the queue's life, moved when the core's next deadline moves: a fresh
+    // timer per message would cost a timer-wheel insertion and removal each time.
+    let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
         let wake = core.poll_timeout();
+        if wake != armed {
+            sleep.as_mut().reset(wake.map_or_else(far, Into::into));
+            armed = wake;
+        }
         tokio::select! {
             work = rx.recv() => {
                 let Some(mut work) = work else { break };
@@ -108,19 +118,15 @@ async fn run(
                     }
                 }
             }
-            _ = sleep_until(wake) => core.handle_timeout(Instant::now()),
+            _ = &mut sleep, if armed.is_some() => {
+                armed = None;
+                core.handle_timeout(Instant::now());
+            }
             _ = stop.changed() => break,
         }
         while let Some(t) = core.poll_transmit() {
             outbound.send(t);
         }
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -302,13 +302,10 @@ pub async fn start(
         Duration::from_millis(u64::from(system.timer_t1)),
         Duration::from_millis(u64::from(system.timer_b)),
     );
-    let counts =
-        Verifier::new(NonceKey::from_bytes(*key.as_bytes()), "asterisk").shared_nonce_counts();
+    let verifier = Verifier::new(key, "asterisk");
     let cores = (0..distributor.queues())
         .map(|i| {
-            let verifier = Verifier::new(NonceKey::from_bytes(*key.as_bytes()), "asterisk")
-                .with_shared_nonce_counts(counts.clone());
-            Core::with_verifier(timers, verifier, seed.wrapping_add(i as u64 + 1))
+            Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
                 .with_tables(tables.clone())
         })
         .collect();

@@ -20,7 +20,7 @@ use std::fmt::Debug;
 
 pub use client::{ClientState, ClientTsx};
 pub use server::{ServerState, ServerTsx};
-pub use table::{ClientKey, Incoming, LayerOutput, ServerKey, TsxLayer, TsxRef};
+pub use table::{ClientKey, Incoming, LayerOutput, ServerKey, ServerKeyParts, TsxLayer, TsxRef};
 pub use timer::{TimerConfig, TimerId, TimerTable};
 
 /// What the state machines need of a SIP message.

@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -48,9 +49,27 @@ impl TsxMessage for Bytes {
     }
 }
 
-/// Identifies a server transaction.
+/// Identifies a server transaction. A shared handle: the layer, its timers, its merge
+/// table and the TU each hold the key of every live transaction (one lives 32 s over UDP),
+/// so copies are reference counts, not four sets of strings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ServerKey {
+pub struct ServerKey(Arc<ServerKeyParts>);
+
+impl ServerKey {
+    /// The key made of `parts`.
+    pub fn new(parts: ServerKeyParts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    /// What the key is made of.
+    pub fn parts(&self) -> &ServerKeyParts {
+        &self.0
+    }
+}
+
+/// The fields of a [`ServerKey`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ServerKeyParts {
     /// RFC 3261 17.2.3: top Via branch (with the magic cookie), sent-by, and method (an ACK
     /// is looked up under INVITE).
     Branch {
@@ -304,30 +323,30 @@ impl TsxLayer {
         }
         self.drain(&key);
         if request.method == Method::Cancel {
-            let invite = match &key {
-                ServerKey::Branch {
+            let invite = Some(ServerKey::new(match key.parts() {
+                ServerKeyParts::Branch {
                     branch, sent_by, ..
-                } => Some(ServerKey::Branch {
+                } => ServerKeyParts::Branch {
                     branch: branch.clone(),
                     sent_by: sent_by.clone(),
                     method: Method::Invite,
-                }),
-                ServerKey::Legacy {
+                },
+                ServerKeyParts::Legacy {
                     uri,
                     from_tag,
                     call_id,
                     cseq,
                     via,
                     ..
-                } => Some(ServerKey::Legacy {
+                } => ServerKeyParts::Legacy {
                     uri: uri.clone(),
                     from_tag: from_tag.clone(),
                     call_id: call_id.clone(),
                     cseq: *cseq,
                     method: Method::Invite,
                     via: via.clone(),
-                }),
-            }
+                },
+            }))
             .filter(|k| {
                 self.servers
                     .get(k)
@@ -574,25 +593,25 @@ fn server_key(request: &Request) -> Option<ServerKey> {
             Some(p) => format!("{}:{p}", via.host),
             None => via.host.to_string(),
         };
-        return Some(ServerKey::Branch {
+        return Some(ServerKey::new(ServerKeyParts::Branch {
             branch,
             sent_by,
             method,
-        });
+        }));
     }
     let raw_via: Bytes = request
         .headers
         .values(&HeaderName::Via)
         .into_iter()
         .next()?;
-    Some(ServerKey::Legacy {
+    Some(ServerKey::new(ServerKeyParts::Legacy {
         uri: request.uri.to_string(),
         from_tag: from_tag(request).unwrap_or_default(),
         call_id: call_id(request)?,
         cseq: cseq(request)?.seq,
         method,
         via: String::from_utf8_lossy(&raw_via).trim().to_string(),
-    })
+    }))
 }
 
 /// The merged-request key of an out-of-dialog request (no To tag), if it has a From tag.

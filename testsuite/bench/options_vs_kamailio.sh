@@ -23,7 +23,7 @@ pj_port=$(free_port); kam_port=$(free_port)
 
 printf '[t]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:%s\n[trunk]\ntype=endpoint\n[trunk-id]\ntype=identify\nendpoint=trunk\nmatch=127.0.0.2\n' "$pj_port" >"$dir/pjsip.conf"
 printf '[daemon]\ncontrol_socket = "run/ctl"\ndata_dir = "data"\n[log]\nlevel = "warn"\n' >"$dir/pjsipd.toml"
-: >"$dir/extensions.conf"
+printf '[default]\nexten => pbx,1,Answer()\n' >"$dir/extensions.conf"
 MIMALLOC_ARENA_EAGER_COMMIT=0 "$bin" --config-dir "$dir" >"$dir/pjsipd.log" 2>&1 &
 pids+=($!)
 sed "s/KAMAILIO_PORT/$kam_port/" testsuite/bench/kamailio-options.cfg >"$dir/kamailio.cfg"
