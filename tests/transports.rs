@@ -19,6 +19,11 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const CONF: &str = "
+[transport-udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+
 [transport-tcp]
 type=transport
 protocol=tcp
@@ -258,6 +263,63 @@ fn tcp_message_without_content_length_gets_400_and_the_connection_closes() {
         assert!(answer.starts_with("SIP/2.0 400"), "{answer}");
         assert!(closed_within(&mut s, READ).await);
     });
+}
+
+#[test]
+fn tcp_message_over_the_size_limit_closes_the_connection() {
+    let dir = setup("", "");
+    let _d = Running::start(dir.path());
+    let port = port(dir.path(), "transport-tcp");
+    runtime().block_on(async {
+        let mut s = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let mut text = options("TCP", "big", "");
+        text.insert_str(
+            text.len() - 4,
+            &format!("\r\nX-Pad: {}", "a".repeat(70_000)),
+        );
+        // The daemon may close before everything is written: a failed write is fine.
+        let _ = s.write_all(text.as_bytes()).await;
+        assert!(
+            closed_within(&mut s, READ).await,
+            "a 70 kB message must not be accepted"
+        );
+    });
+}
+
+#[test]
+fn malformed_datagrams_are_answered_or_dropped_and_counted() {
+    let dir = setup("", "");
+    let _d = Running::start(dir.path());
+    let port = port(dir.path(), "transport-udp");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(READ)).expect("timeout");
+    for _ in 0..50 {
+        sock.send_to(b"\x16\x03\x01 not sip at all", ("127.0.0.1", port))
+            .expect("send");
+    }
+    // A request with a broken header but everything needed to answer it: 400.
+    let broken = options("UDP", "m1", "").replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS");
+    sock.send_to(broken.as_bytes(), ("127.0.0.1", port))
+        .expect("send");
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).expect("an answer");
+    let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(answer.starts_with("SIP/2.0 400"), "{answer}");
+    let out = rx(dir.path(), "pjsip show distributor");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let count = |label: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(label))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no '{label}' in:\n{text}"))
+    };
+    assert_eq!(count("Received:"), 51, "{text}");
+    assert_eq!(count("Malformed"), 50, "{text}");
+    assert_eq!(count("Dropped unanswered:"), 50, "{text}");
+    assert_eq!(count("Answered statelessly:"), 1, "{text}");
 }
 
 #[test]

@@ -29,6 +29,10 @@ pub trait Daemon: Send + Sync {
     fn listeners(&self) -> Vec<Listener> {
         Vec::new()
     }
+    /// The distributor's counters, as (label, value) lines; empty when SIP is not running.
+    fn sip_counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
     /// The SIP traffic logger switch, when the daemon has one.
     fn sip_logger(&self) -> Option<crate::transport::SipLogger> {
         None
@@ -112,6 +116,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "List identify objects and what they match",
     ),
     ("pjsip show identify <id>", "Show one identify object"),
+    (
+        "pjsip show distributor",
+        "Count received, malformed, stateless, refused and dropped SIP messages",
+    ),
     ("pjsip show registrations", "List outbound registrations"),
     (
         "pjsip show registration <id>",
@@ -164,6 +172,7 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
         },
         ["pjsip", "test", "identify", ..] => identify_test(&daemon.snapshot(), &words[3..]),
         ["pjsip", "set", "logger", rest @ ..] => set_logger(daemon, rest),
+        ["pjsip", "show", "distributor"] => distributor(daemon),
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.
@@ -261,6 +270,20 @@ fn set_logger(daemon: &dyn Daemon, args: &[&str]) -> Reply {
         },
         _ => Reply::fail("Usage: pjsip set logger {on|off|host <ip>}\n"),
     }
+}
+
+/// `pjsip show distributor`: what happened to the messages received since start.
+fn distributor(daemon: &dyn Daemon) -> Reply {
+    let counters = daemon.sip_counters();
+    if counters.is_empty() {
+        return Reply::ok("SIP is not running\n");
+    }
+    let width = counters.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (label, value) in counters {
+        out.push_str(&format!("{label:<width$}  {value}\n"));
+    }
+    Reply::ok(out)
 }
 
 /// The live sockets, after `pjsip show transports` (Asterisk shows only the configuration).

@@ -358,6 +358,23 @@ impl cli::Daemon for Instance {
         Some(self.sip_logger.clone())
     }
 
+    fn sip_counters(&self) -> Vec<(&'static str, u64)> {
+        let Some(t) = self.transports.get() else {
+            return Vec::new();
+        };
+        let d = t.distributor();
+        let s = d.stats();
+        vec![
+            ("Queues:", d.queues() as u64),
+            ("Received:", s.received),
+            ("Malformed (answered 400/505 when possible):", s.malformed),
+            ("Answered statelessly:", s.stateless),
+            ("Refused, queue full (503 or dropped):", s.overloaded),
+            ("Dropped unanswered:", s.dropped),
+            ("Connections open:", t.open_connections() as u64),
+        ]
+    }
+
     fn listeners(&self) -> Vec<cli::Listener> {
         let Some(t) = self.transports.get() else {
             return Vec::new();

@@ -149,7 +149,12 @@ impl TransportHandle {
         self.connections.count(transport)
     }
 
-    /// The distributor's counters.
+    /// Open connections in all.
+    pub fn open_connections(&self) -> usize {
+        self.connections.total()
+    }
+
+    /// The distributor and its counters.
     pub fn distributor(&self) -> &Distributor {
         &self.distributor
     }
