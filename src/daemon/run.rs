@@ -89,6 +89,7 @@ async fn serve(
         message_timeout: Duration::from_secs(settings.sip.stream_message_timeout.max(1)),
         idle_timeout: Duration::from_secs(settings.sip.stream_idle_timeout.max(1)),
         max_connections: settings.sip.max_connections,
+        udp_receive_buffer: settings.sip.udp_receive_buffer,
     };
     let listener = control::server::bind(&socket_path)?;
     let instance = Arc::new(Instance::new(paths, settings, log));

@@ -50,6 +50,8 @@ pub struct SipSettings {
     pub stream_idle_timeout: u64,
     /// Most TCP/TLS/WS connections at once; further ones are refused.
     pub max_connections: usize,
+    /// Receive buffer of each UDP socket, in bytes (capped by `net.core.rmem_max`).
+    pub udp_receive_buffer: usize,
 }
 
 impl Default for SipSettings {
@@ -60,6 +62,7 @@ impl Default for SipSettings {
             stream_message_timeout: 30,
             stream_idle_timeout: 600,
             max_connections: 8192,
+            udp_receive_buffer: 4 << 20,
         }
     }
 }

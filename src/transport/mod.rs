@@ -57,6 +57,8 @@ pub struct Tuning {
     pub idle_timeout: Duration,
     /// Connections at once.
     pub max_connections: usize,
+    /// UDP socket receive buffer, bytes.
+    pub udp_receive_buffer: usize,
 }
 
 impl Default for Tuning {
@@ -67,6 +69,7 @@ impl Default for Tuning {
             message_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             max_connections: 8192,
+            udp_receive_buffer: 4 << 20,
         }
     }
 }
@@ -251,7 +254,7 @@ pub async fn start(
             }
         };
         let result = match layer {
-            None => UdpSocket::bind(addr).await.map(|s| Bound::Udp(Arc::new(s))),
+            None => udp::bind(addr, tuning.udp_receive_buffer).map(|s| Bound::Udp(Arc::new(s))),
             Some(layer) => TcpListener::bind(addr)
                 .await
                 .map(|l| Bound::Stream(l, layer)),

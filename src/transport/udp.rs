@@ -13,6 +13,29 @@ use super::flow::{Flow, Received};
 /// Largest UDP datagram read.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Binds a UDP socket with a receive buffer of `receive_buffer` bytes (the kernel caps it
+/// at `net.core.rmem_max`). The default (~200 kB, some 400 requests) overflows in the few
+/// milliseconds a busy host may not schedule the receive task, and every datagram lost
+/// there costs its sender a 500 ms retransmission.
+pub(super) fn bind(
+    addr: std::net::SocketAddr,
+    receive_buffer: usize,
+) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if receive_buffer > 0
+        && let Err(e) = socket.set_recv_buffer_size(receive_buffer)
+    {
+        tracing::warn!("udp {addr}: cannot set a {receive_buffer}-byte receive buffer: {e}");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// Receives datagrams on `socket` until `stop` turns true. Several of these may share one
 /// socket so that parsing spreads over the runtime's threads.
 pub(super) async fn receive(
