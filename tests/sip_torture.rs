@@ -392,3 +392,80 @@ fn rfc4475_every_message_survives_parse_frame_and_reprint() {
     }
     assert!(n >= 30);
 }
+
+/// What the daemon does with a torture message as a datagram: the distributor's answer.
+fn on_the_wire(name: &str) -> Option<u16> {
+    use pjsipd::distributor::{Distributor, Route};
+    use pjsipd::transport::{Flow, Received};
+    let flow = Flow::udp("udp", "192.0.2.1:5060".parse().expect("addr"));
+    match Distributor::new(31, 7).route(Received {
+        flow,
+        bytes: load(name),
+    }) {
+        Route::Reply(t) => match Message::parse(t.bytes) {
+            Ok(Message::Response(r)) => Some(r.status.code()),
+            other => panic!("{name}: the answer does not parse: {other:?}"),
+        },
+        Route::Queue { .. } => Some(0),
+        Route::Dropped(_) => None,
+    }
+}
+
+#[test]
+fn rfc4475_invalid_requests_are_answered_on_the_wire() {
+    // Every invalid request the RFC lists gets its error response from the distributor,
+    // whether the parser or the validator caught it; the response parses.
+    for (name, status) in [
+        ("badinv01", 400),
+        ("clerr", 400),
+        ("ncl", 400),
+        ("scalar02", 400),
+        ("quotbal", 400),
+        ("ltgtruri", 400),
+        ("lwsruri", 400),
+        ("lwsstart", 400),
+        ("trws", 400),
+        ("regbadct", 400),
+        ("badaspec", 400),
+        ("baddn", 400),
+        ("badvers", 505),
+        ("mismatch01", 400),
+        ("mismatch02", 400),
+        ("multi01", 400),
+        ("mcl01", 400),
+        ("unkscm", 416),
+        ("novelsc", 416),
+        // Answered although From, To and Call-ID are missing: the response carries what
+        // there is (the Via routes it back).
+        ("insuf", 400),
+    ] {
+        assert_eq!(on_the_wire(name), Some(status), "{name}");
+    }
+    // An invalid response is never answered.
+    assert_eq!(on_the_wire("scalarlg"), None);
+}
+
+#[test]
+fn rfc4475_valid_requests_reach_a_queue() {
+    for name in [
+        "wsinv",
+        "esc01",
+        "escnull",
+        "lwsdisp",
+        "longreq",
+        "dblreq",
+        "semiuri",
+        "transports",
+        "zeromf",
+    ] {
+        // A queue, or for those carrying a To tag (in-dialog, and no dialog here) 481.
+        let outcome = on_the_wire(name);
+        assert!(matches!(outcome, Some(0 | 481)), "{name}: {outcome:?}");
+    }
+    // Extension methods nothing here implements: 501 (RFC 3261 8.2.1); esc02's method is
+    // `RE%47IST%45R`, not REGISTER (escapes do not apply to methods).
+    assert_eq!(on_the_wire("intmeth"), Some(501));
+    assert_eq!(on_the_wire("esc02"), Some(501));
+    // MESSAGE has no usage here yet: 405 with Allow.
+    assert_eq!(on_the_wire("mpart01"), Some(405));
+}
