@@ -208,6 +208,39 @@ fn tcp_frames_pipelined_messages_answers_on_the_connection_and_pongs() {
 }
 
 #[test]
+fn tcp_keepalive_enable_turns_on_os_keepalive_probes() {
+    let conf = "\n[transport-tcp](+)\ntcp_keepalive_enable=yes\ntcp_keepalive_idle_time=7\n";
+    let dir = setup(conf, "");
+    let _d = Running::start(dir.path());
+    let port = port(dir.path(), "transport-tcp");
+    runtime().block_on(async {
+        let mut s = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        s.write_all(options("TCP", "k1", "").as_bytes())
+            .await
+            .expect("write");
+        read_responses(&mut s, 1).await;
+        // The daemon's side of the connection (source port = the listener's) has a
+        // keep-alive timer of at most 7 s (ss prints `timer:(keepalive,6.9sec,0)`).
+        let out = std::process::Command::new("ss")
+            .args([
+                "-tnoH",
+                "state",
+                "established",
+                &format!("( sport = :{port} )"),
+            ])
+            .output()
+            .expect("ss (iproute2) is needed by this test");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            text.contains("timer:(keepalive,"),
+            "no keep-alive timer:\n{text}"
+        );
+    });
+}
+
+#[test]
 fn tcp_peer_that_stalls_mid_message_loses_only_its_connection() {
     let dir = setup("", "stream_message_timeout = 1\n");
     let _d = Running::start(dir.path());

@@ -202,7 +202,7 @@ impl SipService {
 
 enum Bound {
     Udp(Arc<UdpSocket>),
-    Stream(TcpListener, stream::Layer),
+    Stream(TcpListener, stream::Layer, Option<socket2::TcpKeepalive>),
 }
 
 /// Binds the transports of the current configuration and serves them until `stop` turns
@@ -257,13 +257,13 @@ pub async fn start(
             None => udp::bind(addr, tuning.udp_receive_buffer).map(|s| Bound::Udp(Arc::new(s))),
             Some(layer) => TcpListener::bind(addr)
                 .await
-                .map(|l| Bound::Stream(l, layer)),
+                .map(|l| Bound::Stream(l, layer, stream::os_keepalive(t))),
         };
         match result {
             Ok(b) => {
                 let local = match &b {
                     Bound::Udp(s) => s.local_addr(),
-                    Bound::Stream(l, _) => l.local_addr(),
+                    Bound::Stream(l, ..) => l.local_addr(),
                 }
                 .unwrap_or(addr);
                 tracing::info!("transport '{id}': listening on {} {local}", t.protocol);
@@ -348,12 +348,13 @@ pub async fn start(
                     ));
                 }
             }
-            Bound::Stream(listener, layer) => {
+            Bound::Stream(listener, layer, keepalive) => {
                 tasks.spawn(stream::accept_loop(
                     listener,
                     id,
                     protocol,
                     layer,
+                    keepalive,
                     shared.clone(),
                     stop.clone(),
                 ));

@@ -42,12 +42,28 @@ pub(super) enum Layer {
     Wss(Arc<TlsContext>),
 }
 
+/// The OS-level TCP keep-alive of a transport (`tcp_keepalive_enable` and its timings),
+/// or `None` when it is off.
+pub(super) fn os_keepalive(t: &crate::config::types::Transport) -> Option<socket2::TcpKeepalive> {
+    t.tcp_keepalive_enable.then(|| {
+        socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(u64::from(
+                t.tcp_keepalive_idle_time.max(1),
+            )))
+            .with_interval(Duration::from_secs(u64::from(
+                t.tcp_keepalive_interval_time.max(1),
+            )))
+            .with_retries(t.tcp_keepalive_probe_count.max(1))
+    })
+}
+
 /// Accepts connections until `stop` turns true.
 pub(super) async fn accept_loop(
     listener: TcpListener,
     transport: Arc<str>,
     protocol: TransportProtocol,
     layer: Layer,
+    keepalive: Option<socket2::TcpKeepalive>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
@@ -61,6 +77,11 @@ pub(super) async fn accept_loop(
                         continue;
                     }
                     let _ = socket.set_nodelay(true);
+                    if let Some(k) = &keepalive
+                        && let Err(e) = socket2::SockRef::from(&socket).set_tcp_keepalive(k)
+                    {
+                        tracing::debug!("transport '{transport}': TCP keep-alive not set: {e}");
+                    }
                     let flow = Flow { transport: transport.clone(), protocol, remote, connection: None };
                     tokio::spawn(handle(socket, flow, layer.clone(), shared.clone(), stop.clone()));
                 }

@@ -140,6 +140,10 @@ fn only_the_used_options_are_supported() {
         (Kind::Transport, "verify_client"),
         (Kind::Transport, "require_client_cert"),
         (Kind::Transport, "method"),
+        (Kind::Transport, "tcp_keepalive_enable"),
+        (Kind::Transport, "tcp_keepalive_idle_time"),
+        (Kind::Transport, "tcp_keepalive_interval_time"),
+        (Kind::Transport, "tcp_keepalive_probe_count"),
     ];
     for kind in Kind::ALL {
         for o in option_table(kind).0 {

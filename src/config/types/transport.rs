@@ -113,13 +113,13 @@ define_object! {
         /// Send requests back over the transport a contact registered on.
         symmetric_transport: bool = ("symmetric_transport", "no", NotYet),
         /// OS TCP keepalive.
-        tcp_keepalive_enable: bool = ("tcp_keepalive_enable", "no", NotYet),
+        tcp_keepalive_enable: bool = ("tcp_keepalive_enable", "no", Yes),
         /// Idle seconds before the first keepalive probe.
-        tcp_keepalive_idle_time: u32 = ("tcp_keepalive_idle_time", "30", NotYet),
+        tcp_keepalive_idle_time: u32 = ("tcp_keepalive_idle_time", "30", Yes),
         /// Seconds between keepalive probes.
-        tcp_keepalive_interval_time: u32 = ("tcp_keepalive_interval_time", "1", NotYet),
+        tcp_keepalive_interval_time: u32 = ("tcp_keepalive_interval_time", "1", Yes),
         /// Unanswered probes before the connection is dropped.
-        tcp_keepalive_probe_count: u32 = ("tcp_keepalive_probe_count", "5", NotYet),
+        tcp_keepalive_probe_count: u32 = ("tcp_keepalive_probe_count", "5", Yes),
     }
 }
 
