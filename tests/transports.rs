@@ -85,6 +85,14 @@ fn setup(extra_conf: &str, sip_toml: &str) -> TempDir {
     dir
 }
 
+/// A daemon on `setup(extra_conf, sip_toml)` and the port of `transport`.
+fn start(extra_conf: &str, sip_toml: &str, transport: &str) -> (TempDir, Running, u16) {
+    let dir = setup(extra_conf, sip_toml);
+    let running = Running::start(dir.path());
+    let port = port(dir.path(), transport);
+    (dir, running, port)
+}
+
 /// The port `transport` listens on, from `pjsip show transports`.
 fn port(dir: &Path, transport: &str) -> u16 {
     let out = rx(dir, "pjsip show transports");
@@ -165,13 +173,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn tcp_frames_pipelined_messages_answers_on_the_connection_and_pongs() {
-    let dir = setup("", "");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-tcp");
+    let (dir, _d, port) = start("", "", "transport-tcp");
     runtime().block_on(async {
-        let mut s = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
+        let mut s = tcp(port).await;
         // Two messages and a keep-alive ping in one write, the second split across two.
         let both = format!(
             "{}{}",
@@ -210,13 +214,9 @@ fn tcp_frames_pipelined_messages_answers_on_the_connection_and_pongs() {
 #[test]
 fn tcp_keepalive_enable_turns_on_os_keepalive_probes() {
     let conf = "\n[transport-tcp](+)\ntcp_keepalive_enable=yes\ntcp_keepalive_idle_time=7\n";
-    let dir = setup(conf, "");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-tcp");
+    let (_dir, _d, port) = start(conf, "", "transport-tcp");
     runtime().block_on(async {
-        let mut s = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
+        let mut s = tcp(port).await;
         s.write_all(options("TCP", "k1", "").as_bytes())
             .await
             .expect("write");
@@ -242,26 +242,17 @@ fn tcp_keepalive_enable_turns_on_os_keepalive_probes() {
 
 #[test]
 fn tcp_peer_that_stalls_mid_message_loses_only_its_connection() {
-    let dir = setup("", "stream_message_timeout = 1\n");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-tcp");
+    let (_dir, _d, port) = start("", "stream_message_timeout = 1\n", "transport-tcp");
     runtime().block_on(async {
-        let mut stalled = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
+        let mut stalled = tcp(port).await;
         let half = options("TCP", "s1", "");
         stalled
             .write_all(&half.as_bytes()[..60])
             .await
             .expect("write half");
-        let mut good = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        good.write_all(options("TCP", "s2", "").as_bytes())
-            .await
-            .expect("write");
+        let mut good = tcp(port).await;
         assert!(
-            read_responses(&mut good, 1)
+            ask(&mut good, "TCP", "s2", "")
                 .await
                 .starts_with("SIP/2.0 200")
         );
@@ -269,11 +260,8 @@ fn tcp_peer_that_stalls_mid_message_loses_only_its_connection() {
             closed_within(&mut stalled, Duration::from_secs(5)).await,
             "the stalled connection was not closed"
         );
-        good.write_all(options("TCP", "s3", "").as_bytes())
-            .await
-            .expect("write");
         assert!(
-            read_responses(&mut good, 1)
+            ask(&mut good, "TCP", "s3", "")
                 .await
                 .starts_with("SIP/2.0 200"),
             "the other connection still works"
@@ -283,13 +271,9 @@ fn tcp_peer_that_stalls_mid_message_loses_only_its_connection() {
 
 #[test]
 fn tcp_message_without_content_length_gets_400_and_the_connection_closes() {
-    let dir = setup("", "");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-tcp");
+    let (_dir, _d, port) = start("", "", "transport-tcp");
     runtime().block_on(async {
-        let mut s = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
+        let mut s = tcp(port).await;
         let text = options("TCP", "n1", "").replace("Content-Length: 0\r\n", "");
         s.write_all(text.as_bytes()).await.expect("write");
         let answer = read_responses(&mut s, 1).await;
@@ -300,13 +284,9 @@ fn tcp_message_without_content_length_gets_400_and_the_connection_closes() {
 
 #[test]
 fn tcp_message_over_the_size_limit_closes_the_connection() {
-    let dir = setup("", "");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-tcp");
+    let (_dir, _d, port) = start("", "", "transport-tcp");
     runtime().block_on(async {
-        let mut s = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
+        let mut s = tcp(port).await;
         let mut text = options("TCP", "big", "");
         text.insert_str(
             text.len() - 4,
@@ -323,9 +303,7 @@ fn tcp_message_over_the_size_limit_closes_the_connection() {
 
 #[test]
 fn malformed_datagrams_are_answered_or_dropped_and_counted() {
-    let dir = setup("", "");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-udp");
+    let (dir, _d, port) = start("", "", "transport-udp");
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.set_read_timeout(Some(READ)).expect("timeout");
     for _ in 0..50 {
@@ -357,25 +335,23 @@ fn malformed_datagrams_are_answered_or_dropped_and_counted() {
 
 #[test]
 fn websocket_needs_the_sip_subprotocol_and_carries_one_message_per_frame() {
-    let dir = setup("", "");
-    let _d = Running::start(dir.path());
-    let port = port(dir.path(), "transport-ws");
+    let (dir, _d, port) = start("", "", "transport-ws");
     runtime().block_on(async {
         let url = format!("ws://127.0.0.1:{port}/ws");
         // Without "sip": refused (RFC 7118 4.1).
         let plain = url.clone().into_client_request().expect("request");
-        let tcp = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        assert!(tokio_tungstenite::client_async(plain, tcp).await.is_err());
+        let socket = tcp(port).await;
+        assert!(
+            tokio_tungstenite::client_async(plain, socket)
+                .await
+                .is_err()
+        );
 
         let mut req = url.into_client_request().expect("request");
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", "sip".parse().expect("header"));
-        let tcp = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        let (mut ws, resp) = tokio_tungstenite::client_async(req, tcp)
+        let socket = tcp(port).await;
+        let (mut ws, resp) = tokio_tungstenite::client_async(req, socket)
             .await
             .expect("handshake");
         assert_eq!(
@@ -447,11 +423,9 @@ async fn tls_connect(
     port: u16,
     connector: &tokio_rustls::TlsConnector,
 ) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+    let socket = tcp(port).await;
     let name = ServerName::try_from("127.0.0.1").expect("name");
-    tokio::time::timeout(READ, connector.connect(name, tcp))
+    tokio::time::timeout(READ, connector.connect(name, socket))
         .await
         .expect("handshake in time")
         .expect("handshake")
@@ -467,11 +441,23 @@ fn peer_cert<S>(s: &tokio_rustls::client::TlsStream<S>) -> CertificateDer<'stati
         .into_owned()
 }
 
-async fn ask<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, branch: &str) -> String {
-    s.write_all(options("TLS", branch, "").as_bytes())
+/// Sends an OPTIONS (to `user`, or to the server without one) and reads its answer.
+async fn ask<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    proto: &str,
+    branch: &str,
+    user: &str,
+) -> String {
+    s.write_all(options(proto, branch, user).as_bytes())
         .await
         .expect("write");
     read_responses(s, 1).await
+}
+
+async fn tcp(port: u16) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect")
 }
 
 #[test]
@@ -490,7 +476,11 @@ fn tls_serves_sip_and_reload_uses_new_certificate_files_for_new_handshakes_only(
             Some(rustls::ProtocolVersion::TLSv1_2),
             "method=tlsv1_2"
         );
-        assert!(ask(&mut old, "l1").await.starts_with("SIP/2.0 200"));
+        assert!(
+            ask(&mut old, "TLS", "l1", "")
+                .await
+                .starts_with("SIP/2.0 200")
+        );
 
         let second = issue(dir.path(), &ca, "second");
         let reload = rx(dir.path(), "pjsip reload");
@@ -501,9 +491,15 @@ fn tls_serves_sip_and_reload_uses_new_certificate_files_for_new_handshakes_only(
         );
         let mut new = tls_connect(port, &connector).await;
         assert_eq!(peer_cert(&new), second, "new handshakes use the new files");
-        assert!(ask(&mut new, "l2").await.starts_with("SIP/2.0 200"));
         assert!(
-            ask(&mut old, "l3").await.starts_with("SIP/2.0 200"),
+            ask(&mut new, "TLS", "l2", "")
+                .await
+                .starts_with("SIP/2.0 200")
+        );
+        assert!(
+            ask(&mut old, "TLS", "l3", "")
+                .await
+                .starts_with("SIP/2.0 200"),
             "open connections stay"
         );
         assert_eq!(connections(dir.path(), "transport-tls"), Some(2));
@@ -518,7 +514,11 @@ fn tls_serves_sip_and_reload_uses_new_certificate_files_for_new_handshakes_only(
         );
         let mut third = tls_connect(port, &connector).await;
         assert_eq!(peer_cert(&third), second);
-        assert!(ask(&mut third, "l4").await.starts_with("SIP/2.0 200"));
+        assert!(
+            ask(&mut third, "TLS", "l4", "")
+                .await
+                .starts_with("SIP/2.0 200")
+        );
     });
 }
 

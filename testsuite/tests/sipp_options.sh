@@ -5,18 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v sipp >/dev/null || { echo "FAIL: sipp is missing (apt-get install sip-tester)" >&2; exit 1; }
-bin=target/debug/pjsipd
-[ -x "$bin" ] || cargo build --quiet
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. testsuite/lib/daemon.sh
 
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-port6=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1", 0)); print(s.getsockname()[1])')
+port=$(free_port udp 127.0.0.1)
+port6=$(free_port udp ::1)
 cat >"$dir/pjsip.conf" <<CONF
 [transport-udp]
 type=transport
@@ -38,16 +30,10 @@ endpoint=trunk
 match=127.0.0.2
 match=::1
 CONF
-printf '[daemon]\ncontrol_socket = "run/ctl"\ndata_dir = "data"\n' >"$dir/pjsipd.toml"
+write_settings
 # OPTIONS to sip:pbx@... asks whether extension "pbx" exists in the endpoint's context.
 printf '[from-trunk]\nexten => pbx,1,Answer()\n' >"$dir/extensions.conf"
-"$bin" --config-dir "$dir" >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    "$bin" --config-dir "$dir" -rx "core show version" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$bin" --config-dir "$dir" -rx "core show version" >/dev/null || { cat "$dir/log" >&2; echo "FAIL: daemon did not start" >&2; exit 1; }
+start_daemon log
 
 # The digest nonce key is kept (owner-only) so nonces survive a restart.
 [ "$(stat -c %a "$dir/data/nonce.key" 2>/dev/null)" = "600" ] && [ "$(stat -c %s "$dir/data/nonce.key")" = "32" ] \

@@ -25,20 +25,7 @@ cd "$(dirname "$0")/../.."
 for tool in sipp python3; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
 done
-bin=${PJSIPD_BIN:-target/debug/pjsipd}
-[ -n "${PJSIPD_BIN:-}" ] || [ -x "$bin" ] || cargo build --quiet
-[ -x "$bin" ] || { echo "FAIL: $bin is not an executable" >&2; exit 1; }
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
+. testsuite/lib/daemon.sh
 started=$SECONDS
 
 # Ports free for UDP and TCP on every local address the test uses, with port+2 free for UDP
@@ -154,20 +141,10 @@ type=identify
 endpoint=acme
 match_header=X-Tenant: acme
 CONF
-printf '[daemon]\ncontrol_socket = "run/ctl"\ndata_dir = "data"\n' >"$dir/pjsipd.toml"
+write_settings
 # OPTIONS to sip:service@... asks whether extension "service" exists in the endpoint's context.
 printf '[default]\nexten => service,1,Answer()\n' >"$dir/extensions.conf"
-"$bin" --config-dir "$dir" >"$dir/daemon.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    "$bin" --config-dir "$dir" -rx "core show version" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$bin" --config-dir "$dir" -rx "core show version" >/dev/null || {
-    cat "$dir/daemon.log" >&2
-    echo "FAIL: daemon did not start" >&2
-    exit 1
-}
+start_daemon
 # The traffic log is needed by invite-retrans and shows what happened when a case fails.
 "$bin" --config-dir "$dir" -rx "pjsip set logger on" | grep -q "PJSIP Logging enabled" \
     || { echo "FAIL: pjsip set logger on" >&2; exit 1; }

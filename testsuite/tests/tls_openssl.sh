@@ -6,15 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v openssl >/dev/null || { echo "FAIL: openssl is missing (apt-get install openssl)" >&2; exit 1; }
-bin=${PJSIPD_BIN:-target/debug/pjsipd}
-[ -x "$bin" ] || cargo build --quiet
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. testsuite/lib/daemon.sh
 
 # A CA, and a server certificate for 127.0.0.1 signed by it.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pjsipd test CA" \
@@ -25,7 +17,7 @@ printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/san.ext"
 openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
     -days 2 -extfile "$dir/san.ext" -out "$dir/server.pem" 2>/dev/null
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port tcp 127.0.0.1)
 cat >"$dir/pjsip.conf" <<CONF
 [transport-tls]
 type=transport
@@ -42,15 +34,9 @@ type=identify
 endpoint=trunk
 match=127.0.0.1
 CONF
-printf '[daemon]\ncontrol_socket = "run/ctl"\ndata_dir = "data"\n' >"$dir/pjsipd.toml"
+write_settings
 : >"$dir/extensions.conf"
-"$bin" --config-dir "$dir" >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    "$bin" --config-dir "$dir" -rx "core show version" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$bin" --config-dir "$dir" -rx "core show version" >/dev/null || { cat "$dir/log" >&2; echo "FAIL: daemon did not start" >&2; exit 1; }
+start_daemon log
 
 request() { printf 'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS client.invalid;rport;branch=z9hG4bKssl1\r\nMax-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1>;tag=ssl1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ssl1@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n'; }
 # The client keeps the connection open 2 s after sending, for the answer to come back.
