@@ -283,6 +283,32 @@ fn tcp_message_without_content_length_gets_400_and_the_connection_closes() {
 }
 
 #[test]
+fn tcp_overload_is_answered_503_with_retry_after_and_counted() {
+    // One queue holding one message: a burst of pipelined requests overflows it.
+    let (dir, _d, port) = start("", "queues = 1\nqueue_depth = 1\n", "transport-tcp");
+    runtime().block_on(async {
+        let mut s = tcp(port).await;
+        let burst: String = (0..300)
+            .map(|i| options("TCP", &format!("o{i}"), ""))
+            .collect();
+        s.write_all(burst.as_bytes()).await.expect("write");
+        let text = read_responses(&mut s, 300).await;
+        let ok = text.matches("SIP/2.0 200 OK").count();
+        let refused = text.matches("SIP/2.0 503 Service Unavailable").count();
+        assert_eq!(ok + refused, 300, "one answer each:\n{text}");
+        assert_eq!(text.matches("Retry-After: ").count(), refused, "{text}");
+        let out = rx(dir.path(), "pjsip show distributor");
+        let counters = String::from_utf8_lossy(&out.stdout).into_owned();
+        let counted = counters
+            .lines()
+            .find(|l| l.starts_with("Refused"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<usize>().ok());
+        assert_eq!(counted, Some(refused), "{counters}");
+    });
+}
+
+#[test]
 fn tcp_message_over_the_size_limit_closes_the_connection() {
     let (_dir, _d, port) = start("", "", "transport-tcp");
     runtime().block_on(async {
