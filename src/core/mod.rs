@@ -6,6 +6,8 @@
 //! Sans-IO: messages come in with their flow and the time; messages to send come out of
 //! [`Core::poll_transmit`]. The configuration is read from the [`Snapshot`] passed in.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -13,6 +15,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use foldhash::HashMap;
 
 use crate::acl::{self, AclVerdict, NamedAcls};
@@ -20,8 +23,10 @@ use crate::auth::{DigestCredentials, NonceKey, Verdict, Verifier};
 use crate::config::types::{Auth, Kind, Object};
 use crate::dialplan::Dialplan;
 use crate::distributor::ALLOW;
-use crate::identify::{RequestFacts, Trace, identify};
-use crate::sip::{HeaderName, Message, Method, NameAddr, Request, StatusCode, Uri, response_to};
+use crate::identify::{Trace, global, identify_with};
+use crate::sip::{
+    HeaderName, Host, Message, Method, NameAddr, Request, StatusCode, Uri, response_bytes,
+};
 use crate::sorcery::Snapshot;
 use crate::transport::{Flow, Transmit};
 use crate::tsx::{Incoming, LayerOutput, ServerKey, TimerConfig, TsxEvent, TsxLayer, TsxRef};
@@ -169,13 +174,16 @@ impl Core {
             }
             return;
         }
-        let from = request
-            .headers
-            .get(&HeaderName::From)
-            .and_then(|v| NameAddr::parse(v, "From").ok());
-        let (from_user, from_domain) = match from.as_ref().map(|f| &f.uri) {
-            Some(Uri::Sip(u)) => (u.user.clone(), Some(u.host.to_string())),
-            _ => (None, None),
+        // Validation's parse when the distributor kept it (From is then single, so the
+        // first field is the one), else the first From field parsed here.
+        let from: Option<Cow<'_, NameAddr>> = if request.is_checked() {
+            request.from_addr().ok()
+        } else {
+            request
+                .headers
+                .get(&HeaderName::From)
+                .and_then(|v| NameAddr::parse(v, "From").ok())
+                .map(Cow::Owned)
         };
         let credentials: Vec<DigestCredentials> = request
             .headers
@@ -185,39 +193,28 @@ impl Core {
                 text.parse::<DigestCredentials>().ok()
             })
             .collect();
-        let request_uri = request.uri.to_string();
-        let headers = |name: &str| -> Vec<String> {
-            let wanted = HeaderName::new(name);
+        let facts = Facts {
+            source,
+            from: from.as_deref(),
+            from_domain: OnceCell::new(),
+            credentials: &credentials,
+            request,
+        };
+        let identified = identify_with(snapshot, &facts, &mut Trace::quiet());
+        let method = request.method.as_str();
+        // For log lines only.
+        let from_text = || {
+            from.as_ref()
+                .map(|f| format!("<{}>", f.uri))
+                .unwrap_or_default()
+        };
+        let call_id = || {
             request
                 .headers
-                .get_all(&wanted)
+                .get(&HeaderName::CallId)
                 .map(|v| String::from_utf8_lossy(v).trim().to_string())
-                .collect()
+                .unwrap_or_default()
         };
-        let facts = RequestFacts {
-            source,
-            from_user: from_user.as_deref(),
-            from_domain: from_domain.as_deref(),
-            auth_users: credentials
-                .iter()
-                .map(|c| (c.username.as_str(), c.realm.as_str()))
-                .collect(),
-            request_uri: &request_uri,
-            transport_domain: None,
-            header: &headers,
-        };
-        let mut trace = Trace::default();
-        let identified = identify(snapshot, &facts, &mut trace);
-        let method = request.method.as_str().to_string();
-        let from_text = from
-            .as_ref()
-            .map(|f| format!("<{}>", f.uri))
-            .unwrap_or_default();
-        let call_id = request
-            .headers
-            .get(&HeaderName::CallId)
-            .map(|v| String::from_utf8_lossy(v).trim().to_string())
-            .unwrap_or_default();
         // An endpoint's own acl/contact_acl: a request that fails it is treated as from
         // nobody (the artificial auth), as Asterisk does, so the answer tells nothing.
         let mut acl_failed = false;
@@ -229,7 +226,9 @@ impl Core {
                 AclVerdict::Allowed => true,
                 AclVerdict::Denied(d) => {
                     tracing::warn!(
-                        "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - {}",
+                        "Request '{method}' from '{}' failed for '{source}' (callid: {}) - {}",
+                        from_text(),
+                        call_id(),
                         d.endpoint_reason()
                     );
                     acl_failed = true;
@@ -245,9 +244,15 @@ impl Core {
                 self.stats.unidentified += 1;
                 if !acl_failed {
                     tracing::warn!(
-                        "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - No matching endpoint found"
+                        "Request '{method}' from '{}' failed for '{source}' (callid: {}) - No matching endpoint found",
+                        from_text(),
+                        call_id()
                     );
-                    tracing::debug!("identification trace:\n{trace}");
+                    if tracing::enabled!(tracing::Level::DEBUG) {
+                        let mut trace = Trace::default();
+                        let _ = identify_with(snapshot, &facts, &mut trace);
+                        tracing::debug!("identification trace:\n{trace}");
+                    }
                 }
                 artificial = self.verifier.artificial_auth();
                 vec![artificial]
@@ -278,15 +283,15 @@ impl Core {
         };
         if !auths.is_empty() && request.method != Method::Ack {
             let candidates: Vec<&Auth> = auths.iter().collect();
-            let default_realm = snapshot.global().default_realm;
+            let default_realm = &global(snapshot).default_realm;
             let mut stale = false;
             let mut accepted = false;
             for creds in &credentials {
                 match self.verifier.verify(
-                    &method,
+                    method,
                     creds,
                     &candidates,
-                    Some(&default_realm),
+                    Some(default_realm),
                     unix_now,
                     source.ip(),
                 ) {
@@ -298,19 +303,21 @@ impl Core {
             if !accepted {
                 if !credentials.is_empty() && !stale && identified.is_some() {
                     tracing::warn!(
-                        "Request '{method}' from '{from_text}' failed for '{source}' (callid: {call_id}) - Failed to authenticate"
+                        "Request '{method}' from '{}' failed for '{source}' (callid: {}) - Failed to authenticate",
+                        from_text(),
+                        call_id()
                     );
                 }
                 let challenges = self.verifier.challenge_all(
                     &candidates,
-                    Some(&default_realm),
+                    Some(default_realm),
                     unix_now,
                     source.ip(),
                     stale,
                 );
-                let headers: Vec<(HeaderName, String)> = challenges
+                let headers: Vec<(HeaderName, Bytes)> = challenges
                     .iter()
-                    .map(|c| (HeaderName::WwwAuthenticate, c.to_string()))
+                    .map(|c| (HeaderName::WwwAuthenticate, Bytes::from(c.to_string())))
                     .collect();
                 self.stats.challenges += 1;
                 self.answer(now, key, request, 401, &headers);
@@ -335,21 +342,24 @@ impl Core {
                     }
                 }
                 let headers = [
-                    (HeaderName::Allow, ALLOW.to_string()),
-                    (HeaderName::Accept, "application/sdp".to_string()),
+                    (HeaderName::Allow, Bytes::from_static(ALLOW.as_bytes())),
+                    (HeaderName::Accept, Bytes::from_static(b"application/sdp")),
                     (
                         HeaderName::Supported,
-                        "path, outbound, replaces".to_string(),
+                        Bytes::from_static(b"path, outbound, replaces"),
                     ),
-                    (HeaderName::new("Accept-Encoding"), "identity".to_string()),
-                    (HeaderName::new("Accept-Language"), "en".to_string()),
-                    (HeaderName::Server, snapshot.global().user_agent),
+                    (HeaderName::AcceptEncoding, Bytes::from_static(b"identity")),
+                    (HeaderName::AcceptLanguage, Bytes::from_static(b"en")),
+                    (
+                        HeaderName::Server,
+                        Bytes::copy_from_slice(global(snapshot).user_agent.as_bytes()),
+                    ),
                 ];
                 self.answer(now, key, request, 200, &headers);
             }
             Method::Ack => {}
             _ => {
-                let headers = [(HeaderName::Allow, ALLOW.to_string())];
+                let headers = [(HeaderName::Allow, Bytes::from_static(ALLOW.as_bytes()))];
                 self.answer(now, key, request, 501, &headers);
             }
         }
@@ -362,22 +372,15 @@ impl Core {
         key: &ServerKey,
         request: &Request,
         status: u16,
-        extra: &[(HeaderName, String)],
+        extra: &[(HeaderName, Bytes)],
     ) {
         let Some(status) = StatusCode::new(status) else {
             return;
         };
         let tag = self.tsx.new_tag();
-        let mut resp = response_to(request, status, Some(&tag));
-        // Content-Length stays last, where response_to put it.
-        let length = resp.headers.remove_first(&HeaderName::ContentLength);
-        for (name, value) in extra {
-            resp.headers.push(name.clone(), value.clone());
-        }
-        if let Some(length) = length {
-            resp.headers.push(HeaderName::ContentLength, length);
-        }
-        let _ = self.tsx.send_response(now, key, resp);
+        // Content-Length stays last, after the extra fields.
+        let resp = response_bytes(request, status, Some(&tag), extra);
+        let _ = self.tsx.send_response_bytes(now, key, resp);
     }
 
     /// Moves the transaction layer's output to datagrams.
@@ -409,18 +412,77 @@ impl Core {
 
 /// The IP hosts of the request's Contact URIs (names are not resolved here).
 fn contact_ips(request: &Request) -> Vec<std::net::IpAddr> {
-    let Ok(list) = request.headers.contacts() else {
+    let Ok(list) = request.contacts() else {
         return Vec::new();
     };
-    let hosts: Vec<String> = list
-        .addrs()
+    // What `acl::contact_ips` makes of each host's text, without writing it out.
+    list.addrs()
         .iter()
         .filter_map(|a| match &a.uri {
-            Uri::Sip(u) => Some(u.host.to_string()),
+            Uri::Sip(u) => match &u.host {
+                Host::Ipv4(ip) => Some(std::net::IpAddr::V4(*ip)),
+                Host::Ipv6(ip) => Some(std::net::IpAddr::V6(*ip)),
+                Host::Domain(name) => acl::contact_ips([name.as_str()]).into_iter().next(),
+            },
             _ => None,
         })
-        .collect();
-    acl::contact_ips(hosts.iter().map(String::as_str))
+        .collect()
+}
+
+/// What identification may ask of a request, worked out only when asked: identified by
+/// source address, a request needs none of it.
+struct Facts<'a> {
+    source: SocketAddr,
+    from: Option<&'a NameAddr>,
+    from_domain: OnceCell<Option<String>>,
+    credentials: &'a [DigestCredentials],
+    request: &'a Request,
+}
+
+impl crate::identify::Facts for Facts<'_> {
+    fn source(&self) -> SocketAddr {
+        self.source
+    }
+
+    fn sender_user(&self) -> Option<&str> {
+        match self.from.map(|f| &f.uri) {
+            Some(Uri::Sip(u)) => u.user.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn sender_domain(&self) -> Option<&str> {
+        self.from_domain
+            .get_or_init(|| match self.from.map(|f| &f.uri) {
+                Some(Uri::Sip(u)) => Some(u.host.to_string()),
+                _ => None,
+            })
+            .as_deref()
+    }
+
+    fn auth_users(&self) -> Vec<(&str, &str)> {
+        self.credentials
+            .iter()
+            .map(|c| (c.username.as_str(), c.realm.as_str()))
+            .collect()
+    }
+
+    fn request_uri(&self) -> Cow<'_, str> {
+        Cow::Owned(self.request.uri.to_string())
+    }
+
+    fn transport_domain(&self) -> Option<&str> {
+        None
+    }
+
+    fn header(&self, name: &str) -> Vec<String> {
+        let wanted = HeaderName::new(name);
+        self.request
+            .headers
+            .get_all(&wanted)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .collect()
+    }
 }
 
 #[cfg(test)]

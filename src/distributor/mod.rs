@@ -18,8 +18,8 @@ use bytes::Bytes;
 pub use dialogs::{DialogKey, DialogTable};
 
 use crate::sip::{
-    HeaderName, Headers, Message, Method, NameAddr, Request, StatusCode, response_to,
-    salvage_response, stamp_received, validate_request, validate_response,
+    HeaderName, Headers, Message, Method, NameAddr, Request, StatusCode, check_request,
+    response_to, salvage_response, stamp_received, validate_response,
 };
 use crate::transport::{Flow, Received, Transmit};
 
@@ -191,7 +191,7 @@ impl Distributor {
     }
 
     fn route_request(&self, flow: Flow, mut req: Request) -> Route {
-        if let Err((status, _)) = validate_request(&req) {
+        if let Err((status, _)) = check_request(&mut req) {
             if req.method == Method::Ack {
                 return self.drop(Dropped::BadAck);
             }
@@ -206,13 +206,14 @@ impl Distributor {
                 &[(HeaderName::Allow, ALLOW)],
             );
         }
-        let to_tag = to_tag(&req.headers);
-        if let Some(tag) = to_tag.as_deref()
+        let to = req.to_addr().ok();
+        if let Some(tag) = to.as_ref().and_then(|t| t.tag())
             && req.method != Method::Ack
         {
             // In a dialog: its queue, or 481 (RFC 3261 12.2.2) — we keep no dialog we
             // forgot, so an unknown one is not ours.
             let key = DialogKey::new(call_id(&req.headers), tag);
+            drop(to);
             return match self.dialogs.queue(&key) {
                 Some(queue) => Route::Queue {
                     queue,
@@ -230,7 +231,15 @@ impl Distributor {
                 &[(HeaderName::Allow, ALLOW)],
             );
         }
-        let queue = self.hash_queue(&req.headers);
+        drop(to);
+        let queue = match req.from_addr() {
+            Ok(from) => queue_for(
+                call_id(&req.headers),
+                from.tag().unwrap_or_default(),
+                self.queues,
+            ),
+            Err(_) => self.hash_queue(&req.headers),
+        };
         Route::Queue {
             queue,
             flow,
@@ -336,11 +345,6 @@ impl Distributor {
 /// The Call-ID (empty when missing; validation rejects such requests first).
 fn call_id(headers: &Headers) -> &str {
     headers.call_id().unwrap_or_default()
-}
-
-fn to_tag(headers: &Headers) -> Option<String> {
-    let to = headers.get(&HeaderName::To)?;
-    NameAddr::parse(to, "To").ok()?.tag().map(str::to_string)
 }
 
 /// Asterisk's queue choice for out-of-dialog work: DJB2 over the Call-ID then the tag.

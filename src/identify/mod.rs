@@ -39,6 +39,49 @@ pub struct RequestFacts<'a> {
     pub header: &'a dyn Fn(&str) -> Vec<String>,
 }
 
+/// What identification asks of a request, on demand: identifiers that never run never
+/// make the caller build their input (the core answers from the parsed request lazily).
+pub trait Facts {
+    /// Where the request came from.
+    fn source(&self) -> SocketAddr;
+    /// User part of the From URI, if any.
+    fn sender_user(&self) -> Option<&str>;
+    /// Host part of the From URI, if any.
+    fn sender_domain(&self) -> Option<&str>;
+    /// `(username, realm)` of each Digest Authorization / Proxy-Authorization header.
+    fn auth_users(&self) -> Vec<(&str, &str)>;
+    /// The Request-URI.
+    fn request_uri(&self) -> std::borrow::Cow<'_, str>;
+    /// `domain` of the transport the request arrived on, if set.
+    fn transport_domain(&self) -> Option<&str>;
+    /// Values of a header by name.
+    fn header(&self, name: &str) -> Vec<String>;
+}
+
+impl Facts for RequestFacts<'_> {
+    fn source(&self) -> SocketAddr {
+        self.source
+    }
+    fn sender_user(&self) -> Option<&str> {
+        self.from_user
+    }
+    fn sender_domain(&self) -> Option<&str> {
+        self.from_domain
+    }
+    fn auth_users(&self) -> Vec<(&str, &str)> {
+        self.auth_users.clone()
+    }
+    fn request_uri(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(self.request_uri)
+    }
+    fn transport_domain(&self) -> Option<&str> {
+        self.transport_domain
+    }
+    fn header(&self, name: &str) -> Vec<String> {
+        (self.header)(name)
+    }
+}
+
 /// An identifier (a way to find the endpoint of a request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Identifier {
@@ -99,8 +142,7 @@ const REGISTRATION_ORDER: [Identifier; 6] = [
 
 /// The effective identifier order (`pjsip show identifiers`).
 pub fn identifier_order(snapshot: &Snapshot) -> Vec<Identifier> {
-    let mut order: Vec<Identifier> = snapshot
-        .global()
+    let mut order: Vec<Identifier> = global(snapshot)
         .endpoint_identifier_order
         .iter()
         .map(|m| Identifier::from_method(*m))
@@ -112,6 +154,16 @@ pub fn identifier_order(snapshot: &Snapshot) -> Vec<Identifier> {
         }
     }
     order
+}
+
+/// The `[global]` object without copying it (`Snapshot::global` returns a copy).
+pub(crate) fn global(snapshot: &Snapshot) -> &crate::config::types::Global {
+    static DEFAULT: std::sync::LazyLock<crate::config::types::Global> =
+        std::sync::LazyLock::new(Default::default);
+    match snapshot.all(Kind::Global).next().map(|o| &o.object) {
+        Some(Object::Global(g)) => g,
+        _ => &DEFAULT,
+    }
 }
 
 /// The endpoint found, and how.
@@ -139,14 +191,46 @@ pub struct TraceStep {
 pub struct Trace {
     /// The steps.
     pub steps: Vec<TraceStep>,
+    /// Records nothing (see [`Trace::quiet`]).
+    quiet: bool,
 }
 
 impl Trace {
+    /// A trace that records nothing, for the request path: no step is written, and the
+    /// [`Identified::detail`] it leads to is left empty.
+    pub fn quiet() -> Self {
+        Self {
+            steps: Vec::new(),
+            quiet: true,
+        }
+    }
+
+    /// True when steps are recorded.
+    pub fn is_recording(&self) -> bool {
+        !self.quiet
+    }
+
     fn note(&mut self, identifier: Identifier, what: impl Into<String>) {
+        if self.quiet {
+            return;
+        }
         self.steps.push(TraceStep {
             identifier,
             what: what.into(),
         });
+    }
+
+    /// Records the text `what` builds, built only when recording.
+    fn note_with(&mut self, identifier: Identifier, what: impl FnOnce() -> String) {
+        if self.quiet {
+            return;
+        }
+        self.note(identifier, what());
+    }
+
+    /// `detail()` when recording, else nothing.
+    fn detail(&self, detail: impl FnOnce() -> String) -> String {
+        if self.quiet { String::new() } else { detail() }
     }
 }
 
@@ -163,6 +247,15 @@ impl fmt::Display for Trace {
 pub fn identify(
     snapshot: &Snapshot,
     facts: &RequestFacts<'_>,
+    trace: &mut Trace,
+) -> Option<Identified> {
+    identify_with(snapshot, facts, trace)
+}
+
+/// [`identify`] over any [`Facts`]: each identifier asks only for what it compares.
+pub fn identify_with<F: Facts + ?Sized>(
+    snapshot: &Snapshot,
+    facts: &F,
     trace: &mut Trace,
 ) -> Option<Identified> {
     for identifier in identifier_order(snapshot) {
@@ -190,52 +283,57 @@ fn identify_endpoint(
     trace: &mut Trace,
 ) -> Option<Identified> {
     let endpoint = match snapshot.get(Kind::Identify, identify_id).map(|o| &o.object) {
-        Some(Object::Identify(i)) => i.endpoint.clone(),
+        Some(Object::Identify(i)) => &i.endpoint,
         _ => return None,
     };
-    if snapshot.endpoint(&endpoint).is_none() {
-        trace.note(
-            identifier,
-            format!("{detail}, but identify '{identify_id}' points to endpoint '{endpoint}' which could not be found"),
-        );
+    if snapshot.endpoint(endpoint).is_none() {
+        trace.note_with(identifier, || {
+            format!("{detail}, but identify '{identify_id}' points to endpoint '{endpoint}' which could not be found")
+        });
         return None;
     }
-    trace.note(identifier, format!("{detail} -> endpoint '{endpoint}'"));
+    trace.note_with(identifier, || format!("{detail} -> endpoint '{endpoint}'"));
     Some(Identified {
-        endpoint,
+        endpoint: endpoint.clone(),
         by: identifier,
         detail,
     })
 }
 
-fn by_ip(snapshot: &Snapshot, facts: &RequestFacts<'_>, trace: &mut Trace) -> Option<Identified> {
-    let (ip, port) = (facts.source.ip(), facts.source.port());
+fn by_ip<F: Facts + ?Sized>(
+    snapshot: &Snapshot,
+    facts: &F,
+    trace: &mut Trace,
+) -> Option<Identified> {
+    let source = facts.source();
+    let (ip, port) = (source.ip(), source.port());
     match snapshot.indexes().identify_for(ip, port) {
         Some(m) => {
-            let port = m.port.map(|p| format!(" port {p}")).unwrap_or_default();
-            let detail = format!(
-                "source {} matched identify '{}' ({}{port})",
-                facts.source, m.identify, m.network
-            );
+            let detail = trace.detail(|| {
+                let port = m.port.map(|p| format!(" port {p}")).unwrap_or_default();
+                format!(
+                    "source {} matched identify '{}' ({}{port})",
+                    source, m.identify, m.network
+                )
+            });
             identify_endpoint(snapshot, Identifier::Ip, &m.identify, detail, trace)
         }
         None => {
-            let hosts = snapshot
-                .all(Kind::Identify)
-                .filter(|o| {
-                    matches!(&o.object, Object::Identify(i)
-                        if i.r#match.iter().any(|m| matches!(m, MatchTarget::Host { .. })))
-                })
-                .count();
-            let note = if hosts > 0 {
-                format!(" ({hosts} identify rule(s) name hosts, matched once resolved)")
-            } else {
-                String::new()
-            };
-            trace.note(
-                Identifier::Ip,
-                format!("source {} matched no identify network{note}", facts.source),
-            );
+            trace.note_with(Identifier::Ip, || {
+                let hosts = snapshot
+                    .all(Kind::Identify)
+                    .filter(|o| {
+                        matches!(&o.object, Object::Identify(i)
+                            if i.r#match.iter().any(|m| matches!(m, MatchTarget::Host { .. })))
+                    })
+                    .count();
+                let note = if hosts > 0 {
+                    format!(" ({hosts} identify rule(s) name hosts, matched once resolved)")
+                } else {
+                    String::new()
+                };
+                format!("source {source} matched no identify network{note}")
+            });
             None
         }
     }
@@ -252,7 +350,7 @@ fn lookup_user(
     transport_domain: Option<&str>,
     trace: &mut Trace,
 ) -> Option<Identified> {
-    let global = snapshot.global();
+    let global = global(snapshot);
     let user = if global.ignore_uri_user_options {
         user.split(';').next().unwrap_or(user)
     } else {
@@ -277,36 +375,34 @@ fn lookup_user(
     for name in &names {
         if let Some(e) = snapshot.endpoint(name) {
             if e.identify_by.iter().any(|m| *m == method) {
-                trace.note(identifier, format!("'{name}' -> endpoint '{name}'"));
+                trace.note_with(identifier, || format!("'{name}' -> endpoint '{name}'"));
                 return Some(Identified {
                     endpoint: name.clone(),
                     by: identifier,
-                    detail: format!("endpoint named '{name}'"),
+                    detail: trace.detail(|| format!("endpoint named '{name}'")),
                 });
             }
-            trace.note(
-                identifier,
+            trace.note_with(identifier, || {
                 format!(
                     "endpoint '{name}' exists but its identify_by does not include {}",
                     method.as_str()
-                ),
-            );
+                )
+            });
             return None;
         }
     }
-    trace.note(
-        identifier,
-        format!("no endpoint named {}", names.join(", ")),
-    );
+    trace.note_with(identifier, || {
+        format!("no endpoint named {}", names.join(", "))
+    });
     None
 }
 
-fn by_username(
+fn by_username<F: Facts + ?Sized>(
     snapshot: &Snapshot,
-    facts: &RequestFacts<'_>,
+    facts: &F,
     trace: &mut Trace,
 ) -> Option<Identified> {
-    let Some(user) = facts.from_user.filter(|u| !u.is_empty()) else {
+    let Some(user) = facts.sender_user().filter(|u| !u.is_empty()) else {
         trace.note(Identifier::Username, "From has no user part");
         return None;
     };
@@ -315,29 +411,30 @@ fn by_username(
         Identifier::Username,
         IdentifyMethod::Username,
         user,
-        facts.from_domain,
-        facts.transport_domain,
+        facts.sender_domain(),
+        facts.transport_domain(),
         trace,
     )
 }
 
-fn by_auth_username(
+fn by_auth_username<F: Facts + ?Sized>(
     snapshot: &Snapshot,
-    facts: &RequestFacts<'_>,
+    facts: &F,
     trace: &mut Trace,
 ) -> Option<Identified> {
-    if facts.auth_users.is_empty() {
+    let auth_users = facts.auth_users();
+    if auth_users.is_empty() {
         trace.note(Identifier::AuthUsername, "no Authorization header");
         return None;
     }
-    for (user, realm) in &facts.auth_users {
+    for (user, realm) in &auth_users {
         let found = lookup_user(
             snapshot,
             Identifier::AuthUsername,
             IdentifyMethod::AuthUsername,
             user,
             Some(realm),
-            facts.transport_domain,
+            facts.transport_domain(),
             trace,
         );
         if found.is_some() {
@@ -347,14 +444,14 @@ fn by_auth_username(
     None
 }
 
-fn by_header(
+fn by_header<F: Facts + ?Sized>(
     snapshot: &Snapshot,
-    facts: &RequestFacts<'_>,
+    facts: &F,
     trace: &mut Trace,
 ) -> Option<Identified> {
     scan_identifies(snapshot, trace, Identifier::Header, "match_header", |i| {
         let (name, wanted) = i.header_match()?;
-        let values = (facts.header)(name);
+        let values = facts.header(name);
         let matched = values.iter().any(|v| v.trim() == wanted);
         Some(RuleCheck {
             wanted: format!("{name}: {wanted}"),
@@ -365,11 +462,12 @@ fn by_header(
     })
 }
 
-fn by_request_uri(
+fn by_request_uri<F: Facts + ?Sized>(
     snapshot: &Snapshot,
-    facts: &RequestFacts<'_>,
+    facts: &F,
     trace: &mut Trace,
 ) -> Option<Identified> {
+    let mut request_uri = None;
     scan_identifies(
         snapshot,
         trace,
@@ -377,11 +475,15 @@ fn by_request_uri(
         "match_request_uri",
         |i| {
             let wanted = i.match_request_uri.trim();
-            (!wanted.is_empty()).then(|| RuleCheck {
+            if wanted.is_empty() {
+                return None;
+            }
+            let request_uri: &str = request_uri.get_or_insert_with(|| facts.request_uri());
+            Some(RuleCheck {
                 wanted: wanted.to_string(),
                 regex: is_regex(wanted),
-                found: facts.request_uri.to_string(),
-                matched: facts.request_uri.eq_ignore_ascii_case(wanted),
+                found: request_uri.to_string(),
+                matched: request_uri.eq_ignore_ascii_case(wanted),
             })
         },
     )
@@ -402,7 +504,7 @@ fn scan_identifies(
     trace: &mut Trace,
     identifier: Identifier,
     option: &str,
-    check: impl Fn(&crate::config::types::Identify) -> Option<RuleCheck>,
+    mut check: impl FnMut(&crate::config::types::Identify) -> Option<RuleCheck>,
 ) -> Option<Identified> {
     let mut tried = 0;
     for o in snapshot.all(Kind::Identify) {
@@ -414,67 +516,64 @@ fn scan_identifies(
         };
         tried += 1;
         if rule.regex {
-            trace.note(
-                identifier,
+            trace.note_with(identifier, || {
                 format!(
                     "identify '{}': regular expressions are not supported yet ({})",
                     o.id(),
                     rule.wanted
-                ),
-            );
+                )
+            });
             continue;
         }
         if rule.matched {
-            let detail = format!("{} matched identify '{}'", rule.wanted, o.id());
+            let detail = trace.detail(|| format!("{} matched identify '{}'", rule.wanted, o.id()));
             return identify_endpoint(snapshot, identifier, o.id(), detail, trace);
         }
-        trace.note(
-            identifier,
+        trace.note_with(identifier, || {
             format!(
                 "identify '{}' wants {}, request has {}",
                 o.id(),
                 rule.wanted,
                 rule.found
-            ),
-        );
+            )
+        });
     }
     if tried == 0 {
-        trace.note(identifier, format!("no identify has {option}"));
+        trace.note_with(identifier, || format!("no identify has {option}"));
     }
     None
 }
 
-fn by_anonymous(
+fn by_anonymous<F: Facts + ?Sized>(
     snapshot: &Snapshot,
-    facts: &RequestFacts<'_>,
+    facts: &F,
     trace: &mut Trace,
 ) -> Option<Identified> {
     let mut names = Vec::new();
-    if let Some(d) = facts.from_domain.filter(|d| !d.is_empty()) {
+    if let Some(d) = facts.sender_domain().filter(|d| !d.is_empty()) {
         names.push(format!("anonymous@{d}"));
         if let Some(Object::DomainAlias(a)) = snapshot.get(Kind::DomainAlias, d).map(|o| &o.object)
         {
             names.push(format!("anonymous@{}", a.domain));
         }
     }
-    if let Some(t) = facts.transport_domain.filter(|t| !t.is_empty()) {
+    if let Some(t) = facts.transport_domain().filter(|t| !t.is_empty()) {
         names.push(format!("anonymous@{t}"));
     }
     names.push("anonymous".to_string());
     for name in &names {
         if snapshot.endpoint(name).is_some() {
-            trace.note(Identifier::Anonymous, format!("-> endpoint '{name}'"));
+            trace.note_with(Identifier::Anonymous, || format!("-> endpoint '{name}'"));
             return Some(Identified {
                 endpoint: name.clone(),
                 by: Identifier::Anonymous,
-                detail: format!("anonymous endpoint '{name}'"),
+                detail: trace.detail(|| format!("anonymous endpoint '{name}'")),
             });
         }
     }
-    trace.note(
-        Identifier::Anonymous,
-        format!("no endpoint named {}", names.join(", ")),
-    );
+    trace.note_with(Identifier::Anonymous, || {
+        format!("no endpoint named {}", names.join(", "))
+    });
     None
 }
 

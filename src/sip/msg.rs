@@ -8,6 +8,7 @@ use super::method::Method;
 use super::parse::{Limits, parse_message};
 use super::status::StatusCode;
 use super::uri::Uri;
+use super::validate::Parsed;
 
 /// A request. The SIP-Version is always `SIP/2.0` (others are rejected with 505).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct Request {
     pub headers: Headers,
     /// The body (exactly Content-Length bytes when that header is present).
     pub body: Bytes,
+    /// Typed field values kept by [`super::check_request`].
+    pub(crate) parsed: Parsed,
 }
 
 /// A response.
@@ -96,7 +99,16 @@ impl Message {
     /// Serializes: start line, header fields verbatim (known names in their long form),
     /// empty line, body. Nothing is recomputed.
     pub fn to_bytes(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(512 + self.body().len());
+        let headers_len: usize = self
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum();
+        let start_len = match self {
+            Message::Request(r) => r.method.as_str().len() + 64,
+            Message::Response(r) => 13 + r.reason.len(),
+        };
+        let mut out = BytesMut::with_capacity(start_len + headers_len + 2 + self.body().len());
         match self {
             Message::Request(r) => {
                 out.put_slice(r.method.as_str().as_bytes());
@@ -105,7 +117,13 @@ impl Message {
                 out.put_slice(b" SIP/2.0\r\n");
             }
             Message::Response(r) => {
-                out.put_slice(format!("SIP/2.0 {} ", r.status).as_bytes());
+                // The code has three digits (StatusCode is 100-699).
+                let code = r.status.code();
+                out.put_slice(b"SIP/2.0 ");
+                for digit in [code / 100 % 10, code / 10 % 10, code % 10] {
+                    out.put_u8(b'0' + digit as u8);
+                }
+                out.put_u8(b' ');
                 out.put_slice(&r.reason);
                 out.put_slice(b"\r\n");
             }

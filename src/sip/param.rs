@@ -109,7 +109,10 @@ pub(crate) fn parse_header_params(s: &[u8], hdr: &'static str) -> Result<Params,
         if !is_token(name) {
             return Err(ParseError::header(hdr, "empty or invalid parameter name"));
         }
-        let name = String::from_utf8_lossy(name).into_owned();
+        // A token: ASCII.
+        let name = std::str::from_utf8(name)
+            .map_err(|_| ParseError::header(hdr, "empty or invalid parameter name"))?
+            .to_owned();
         i = skip_ws(s, i);
         let mut value = None;
         if s.get(i) == Some(&b'=') {

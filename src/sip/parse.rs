@@ -73,6 +73,7 @@ pub(crate) fn parse_message(buf: Bytes, limits: &Limits) -> Result<Message, Pars
             uri,
             headers: head.headers,
             body,
+            parsed: Default::default(),
         }),
         StartLine::Response { status, reason } => Message::Response(Response {
             status,
@@ -124,9 +125,10 @@ pub(crate) fn parse_head(buf: &Bytes, limits: &Limits) -> Result<Head, ParseErro
     }
     let start = parse_start_line(buf, ls, le)?;
     pos = next;
-    let mut headers = Headers::new();
-    // The header being accumulated: name and the (start, end) value pieces of its lines.
-    let mut current: Option<(HeaderName, Vec<(usize, usize)>)> = None;
+    let mut headers = Headers::with_capacity(16);
+    // The header being accumulated: name, the (start, end) value of its first line, and
+    // those of its folded continuation lines (rare: no allocation otherwise).
+    let mut current: Option<(HeaderName, Span, Vec<Span>)> = None;
     let mut current_len = 0usize;
     loop {
         let (ls, le, next) = next_line(buf, pos).ok_or(ParseError::NoHeaderEnd)?;
@@ -134,7 +136,7 @@ pub(crate) fn parse_head(buf: &Bytes, limits: &Limits) -> Result<Head, ParseErro
         let line = buf.get(ls..le).unwrap_or_default();
         if line.first().is_some_and(|&b| is_ws(b)) {
             // Folded continuation (RFC 3261 7.3.1): LWS continues the previous value.
-            let (_, pieces) = current.as_mut().ok_or(ParseError::HeaderLine)?;
+            let (_, _, pieces) = current.as_mut().ok_or(ParseError::HeaderLine)?;
             pieces.push((ls, le));
             current_len += le - ls;
             if current_len > limits.max_line {
@@ -145,8 +147,8 @@ pub(crate) fn parse_head(buf: &Bytes, limits: &Limits) -> Result<Head, ParseErro
             }
             continue;
         }
-        if let Some((name, pieces)) = current.take() {
-            headers.push(name, join_value(buf, &pieces));
+        if let Some((name, first, pieces)) = current.take() {
+            headers.push(name, join_value(buf, first, &pieces));
             if headers.len() > limits.max_headers {
                 return Err(ParseError::TooManyHeaders {
                     max: limits.max_headers,
@@ -174,23 +176,30 @@ pub(crate) fn parse_head(buf: &Bytes, limits: &Limits) -> Result<Head, ParseErro
         if !is_token(name) || line.first().is_some_and(|&b| is_ws(b)) {
             return Err(ParseError::HeaderLine);
         }
-        let name_start = ls;
-        let name = HeaderName::from_bytes(buf.slice(name_start..name_start + name.len()));
-        current = Some((name, vec![(ls + colon + 1, le)]));
+        let name = HeaderName::known(name)
+            .unwrap_or_else(|| HeaderName::Other(buf.slice(ls..ls + name.len())));
+        current = Some((name, (ls + colon + 1, le), Vec::new()));
         current_len = le - ls;
     }
 }
 
+/// A `(start, end)` range of the buffer.
+type Span = (usize, usize);
+
 /// One line: a zero-copy slice. Folded lines: the pieces joined by single spaces (folding
 /// is semantically one SP, RFC 3261 7.3.1), which costs one copy.
-fn join_value(buf: &Bytes, pieces: &[(usize, usize)]) -> Bytes {
+fn join_value(buf: &Bytes, first: Span, rest: &[Span]) -> Bytes {
     let part = |&(a, b): &(usize, usize)| trim(buf.get(a..b).unwrap_or_default());
-    if let [one] = pieces {
-        let t = part(one);
+    if rest.is_empty() {
+        let t = part(&first);
         return buf.slice_ref_checked(t);
     }
     let mut out = Vec::new();
-    for p in pieces.iter().map(part).filter(|p| !p.is_empty()) {
+    for p in std::iter::once(&first)
+        .chain(rest)
+        .map(part)
+        .filter(|p| !p.is_empty())
+    {
         if !out.is_empty() {
             out.push(b' ');
         }

@@ -3,12 +3,12 @@
 //! and the source port in an empty `rport`. Responses copy the Via, so they carry where the
 //! request really came from.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::header::HeaderName;
 use super::header::via::Via;
 use super::msg::Request;
-use super::syntax::split_commas;
+use super::syntax::{find_top_level, trim, trimmed_range};
 use super::uri::Host;
 
 /// Stamps the top Via of `req` with `source`. Returns false (and changes nothing) when the
@@ -17,31 +17,63 @@ pub fn stamp_received(req: &mut Request, source: SocketAddr) -> bool {
     let Some(field) = req.headers.get(&HeaderName::Via).cloned() else {
         return false;
     };
-    let parts = split_commas(&field);
-    let Some(&(start, end)) = parts.first() else {
+    if trim(&field).is_empty() {
         return false;
-    };
-    let Ok(mut via) = Via::parse(field.get(start..end).unwrap_or_default()) else {
-        return false;
-    };
+    }
+    // The first element of the first Via field.
+    let cut = find_top_level(&field, b',').unwrap_or(field.len());
+    let (start, end) = trimmed_range(&field, 0, cut);
+    let mut value = Vec::with_capacity(field.len() + 48);
+    match req.fields_mut() {
+        // Parsed by validation: stamp the kept value too.
+        Some(p) => {
+            stamp(&mut p.top_via, source);
+            p.top_via.write_to(&mut value);
+        }
+        None => {
+            let Ok(mut via) = Via::parse(field.get(start..end).unwrap_or_default()) else {
+                return false;
+            };
+            stamp(&mut via, source);
+            via.write_to(&mut value);
+        }
+    }
+    value.extend_from_slice(field.get(end..).unwrap_or_default());
+    req.headers.replace_first(HeaderName::Via, value);
+    req.refresh_version();
+    true
+}
+
+fn stamp(via: &mut Via, source: SocketAddr) {
     let ip = source.ip();
     let sent_by_matches = match &via.host {
-        Host::Ipv4(h) => std::net::IpAddr::V4(*h) == ip,
-        Host::Ipv6(h) => std::net::IpAddr::V6(*h) == ip,
+        Host::Ipv4(h) => IpAddr::V4(*h) == ip,
+        Host::Ipv6(h) => IpAddr::V6(*h) == ip,
         Host::Domain(_) => false,
     };
     let rport = via.rport();
     if rport == Some(None) {
-        via.params.set("rport", Some(&source.port().to_string()));
+        let mut port = String::with_capacity(5);
+        super::syntax::push_decimal(&mut port, u64::from(source.port()));
+        via.params.set("rport", Some(&port));
     }
     if !sent_by_matches || rport.is_some() {
         // RFC 3261 25.1: `received = IPv4address / IPv6address`, no brackets.
-        via.params.set("received", Some(&ip.to_string()));
+        let text = match ip {
+            IpAddr::V4(v4) => {
+                let mut t = String::with_capacity(15);
+                for (i, octet) in v4.octets().iter().enumerate() {
+                    if i > 0 {
+                        t.push('.');
+                    }
+                    super::syntax::push_decimal(&mut t, u64::from(*octet));
+                }
+                t
+            }
+            IpAddr::V6(_) => ip.to_string(),
+        };
+        via.params.set("received", Some(&text));
     }
-    let mut value = via.to_string().into_bytes();
-    value.extend_from_slice(field.get(end..).unwrap_or_default());
-    req.headers.replace_first(HeaderName::Via, value);
-    true
 }
 
 #[cfg(test)]
@@ -93,6 +125,28 @@ mod tests {
             Some("192.0.2.7".parse().expect("ip"))
         );
         assert_eq!(top(&name).rport(), None, "no rport asked, none added");
+    }
+
+    #[test]
+    fn checked_and_unchecked_requests_are_stamped_alike() {
+        for via in [
+            "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1",
+            "SIP / 2.0 / UDP  host.example.com ; branch=z9hG4bK1;received=10.9.9.9",
+            "SIP/2.0/TCP [::1]:5060;rport=7;branch=z9hG4bK1, SIP/2.0/UDP x;branch=z9hG4bK2",
+        ] {
+            for source in ["192.0.2.7:40000", "[2001:db8::9]:5070", "10.0.0.1:5060"] {
+                let source: SocketAddr = source.parse().expect("addr");
+                let mut plain = request(via);
+                let mut checked = request(via);
+                assert_eq!(crate::sip::check_request(&mut checked), Ok(()));
+                assert!(stamp_received(&mut plain, source));
+                assert!(stamp_received(&mut checked, source));
+                assert_eq!(plain.headers, checked.headers, "{via} from {source}");
+                // The kept top Via is the stamped one.
+                assert!(checked.is_checked());
+                assert_eq!(checked.top_via().map(|v| v.into_owned()), Ok(top(&plain)));
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Messages derived from others: the response to a request (RFC 3261 8.2.6) and the ACK
 //! for a non-2xx final response (17.1.1.3).
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::header::via::Via;
 use super::header::{HeaderName, Headers};
@@ -21,7 +21,17 @@ pub fn top_via(headers: &Headers) -> Option<Via> {
 /// A response to `req`: every Via in order, From, To (with `to_tag` added when To has no
 /// tag and the status is above 100), Call-ID, CSeq, and `Content-Length: 0`.
 pub fn response_to(req: &Request, status: StatusCode, to_tag: Option<&str>) -> Response {
-    let mut headers = Headers::new();
+    response_with(req, status, to_tag, &[])
+}
+
+/// [`response_to`] with `extra` fields before the final `Content-Length: 0`.
+pub fn response_with(
+    req: &Request,
+    status: StatusCode,
+    to_tag: Option<&str>,
+    extra: &[(HeaderName, Bytes)],
+) -> Response {
+    let mut headers = Headers::with_capacity(8 + extra.len());
     for via in req.headers.get_all(&HeaderName::Via) {
         headers.push(HeaderName::Via, via.clone());
     }
@@ -31,9 +41,10 @@ pub fn response_to(req: &Request, status: StatusCode, to_tag: Option<&str>) -> R
             if name == HeaderName::To
                 && status.code() > 100
                 && let Some(tag) = to_tag
-                && NameAddr::parse(v, "To").is_ok_and(|to| to.tag().is_none())
+                && to_has_no_tag(req, v)
             {
-                let mut text = v.to_vec();
+                let mut text = Vec::with_capacity(v.len() + 5 + tag.len());
+                text.extend_from_slice(v);
                 text.extend_from_slice(b";tag=");
                 text.extend_from_slice(tag.as_bytes());
                 value = Bytes::from(text);
@@ -46,13 +57,97 @@ pub fn response_to(req: &Request, status: StatusCode, to_tag: Option<&str>) -> R
             headers.push(name, v.clone());
         }
     }
-    headers.push(HeaderName::ContentLength, "0");
+    for (name, value) in extra {
+        headers.push(name.clone(), value.clone());
+    }
+    headers.push(HeaderName::ContentLength, Bytes::from_static(b"0"));
     Response {
         status,
         reason: Bytes::from_static(status.default_reason().as_bytes()),
         headers,
         body: Bytes::new(),
     }
+}
+
+/// `Message::Response(response_with(req, status, to_tag, extra)).to_bytes()`, written
+/// straight from the request's fields (no intermediate response to build and drop).
+pub fn response_bytes(
+    req: &Request,
+    status: StatusCode,
+    to_tag: Option<&str>,
+    extra: &[(HeaderName, Bytes)],
+) -> Bytes {
+    let reason = status.default_reason();
+    let field = |name: &HeaderName, value: &[u8]| name.as_str().len() + value.len() + 4;
+    // Room for everything (a To tag counted on each copied field: an upper bound).
+    let mut len = 13 + reason.len() + "Content-Length: 0\r\n\r\n".len();
+    for (name, value) in req.headers.iter() {
+        if matches!(
+            name,
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+        ) {
+            len += field(name, value) + 5 + to_tag.map_or(0, str::len);
+        }
+    }
+    for (name, value) in extra {
+        len += field(name, value);
+    }
+    let mut out = BytesMut::with_capacity(len);
+    out.put_slice(b"SIP/2.0 ");
+    // The code has three digits (StatusCode is 100-699).
+    let code = status.code();
+    for digit in [code / 100 % 10, code / 10 % 10, code % 10] {
+        out.put_u8(b'0' + u8::try_from(digit).unwrap_or(0));
+    }
+    out.put_u8(b' ');
+    out.put_slice(reason.as_bytes());
+    out.put_slice(b"\r\n");
+    let mut put = |name: &HeaderName, value: &[u8], tag: Option<&str>| {
+        out.put_slice(name.as_str().as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value);
+        if let Some(tag) = tag {
+            out.put_slice(b";tag=");
+            out.put_slice(tag.as_bytes());
+        }
+        out.put_slice(b"\r\n");
+    };
+    for via in req.headers.get_all(&HeaderName::Via) {
+        put(&HeaderName::Via, via, None);
+    }
+    if let Some(v) = req.headers.get(&HeaderName::From) {
+        put(&HeaderName::From, v, None);
+    }
+    if let Some(v) = req.headers.get(&HeaderName::To) {
+        let tag = to_tag.filter(|_| status.code() > 100 && to_has_no_tag(req, v));
+        put(&HeaderName::To, v, tag);
+    }
+    for name in [HeaderName::CallId, HeaderName::CSeq] {
+        if let Some(v) = req.headers.get(&name) {
+            put(&name, v, None);
+        }
+    }
+    for (name, value) in extra {
+        put(name, value, None);
+    }
+    put(&HeaderName::ContentLength, b"0", None);
+    out.put_slice(b"\r\n");
+    out.freeze()
+}
+
+/// True when the first To field `first_to` parses and has no tag (validation's parse when
+/// the request kept it: To is then single, so `first_to` is that field).
+fn to_has_no_tag(req: &Request, first_to: &[u8]) -> bool {
+    if req.is_checked()
+        && let Ok(to) = req.to_addr()
+    {
+        return to.tag().is_none();
+    }
+    NameAddr::parse(first_to, "To").is_ok_and(|to| to.tag().is_none())
 }
 
 /// The ACK for a non-2xx final `response` to `invite` (RFC 3261 17.1.1.3): the INVITE's
@@ -92,6 +187,7 @@ pub fn ack_for(invite: &Request, response: &Response) -> Request {
         uri: invite.uri.clone(),
         headers,
         body: Bytes::new(),
+        parsed: Default::default(),
     }
 }
 
@@ -136,6 +232,37 @@ mod tests {
         assert!(text.contains("Content-Length: 0\r\n"));
         // Parses back.
         assert!(Message::parse(Message::Response(resp).to_bytes()).is_ok());
+    }
+
+    #[test]
+    fn response_bytes_are_the_serialized_response() {
+        let extra = [
+            (HeaderName::Allow, Bytes::from_static(b"OPTIONS, ACK")),
+            (HeaderName::new("X-Y"), Bytes::from_static(b"z")),
+        ];
+        let tagged = INVITE.replace("To: Bob <sip:bob@biloxi.com>", "To: <sip:b@c>;tag=1");
+        let folded = INVITE.replace("Call-ID: a84b", "i: a84b");
+        for text in [INVITE, tagged.as_str(), folded.as_str()] {
+            let Ok(Message::Request(mut req)) = Message::parse(Bytes::from(text.to_string()))
+            else {
+                panic!("request")
+            };
+            for checked in [false, true] {
+                if checked {
+                    assert_eq!(crate::sip::check_request(&mut req), Ok(()));
+                }
+                for (status, tag, extra) in [
+                    (100, Some("t"), &extra[..0]),
+                    (200, Some("t"), &extra[..]),
+                    (486, None, &extra[..1]),
+                ] {
+                    let status = code(status);
+                    let want =
+                        Message::Response(response_with(&req, status, tag, extra)).to_bytes();
+                    assert_eq!(response_bytes(&req, status, tag, extra), want);
+                }
+            }
+        }
     }
 
     #[test]

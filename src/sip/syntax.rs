@@ -105,8 +105,28 @@ pub(crate) fn split_commas(s: &[u8]) -> Vec<(usize, usize)> {
     }
 }
 
+/// Appends `n` in decimal (no `fmt` machinery: this runs for every message).
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
 /// The range `[start, end)` of `s` with surrounding whitespace removed.
-fn trimmed_range(s: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+pub(crate) fn trimmed_range(s: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     while start < end && s.get(start).is_some_and(|&b| is_ws(b)) {
         start += 1;
     }
@@ -176,6 +196,25 @@ pub(crate) fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// True when every `%` in `s` starts a valid `%HH` escape: what [`percent_decode`] checks,
+/// without building the decoded text.
+pub(crate) fn escapes_valid(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let ok = s.get(i + 1).and_then(|&h| hex_val(h)).is_some()
+                && s.get(i + 2).and_then(|&l| hex_val(l)).is_some();
+            if !ok {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
 fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -218,5 +257,18 @@ mod tests {
         assert_eq!(percent_decode(b"a%41%00").as_deref(), Some(&b"aA\0"[..]));
         assert!(percent_decode(b"a%4").is_none());
         assert!(percent_decode(b"%zz").is_none());
+        for s in [
+            &b"a%41%00"[..],
+            b"a%4",
+            b"%zz",
+            b"%",
+            b"",
+            b"x%2",
+            b"%2g",
+            b"%%41",
+            b"ok%7E",
+        ] {
+            assert_eq!(escapes_valid(s), percent_decode(s).is_some(), "{s:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::error::ParseError;
 use super::param::Params;
-use super::syntax::{is_unreserved, percent_decode};
+use super::syntax::{escapes_valid, is_unreserved, percent_decode};
 
 /// Any URI found in a Request-URI or a name-addr.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +183,7 @@ fn is_hchar(b: u8) -> bool {
 
 /// Checks the character class and that every `%` starts a valid escape.
 fn escaped_text(s: &[u8], ok: fn(u8) -> bool, what: &'static str) -> Result<String, ParseError> {
-    if !s.iter().all(|&b| ok(b)) || percent_decode(s).is_none() {
+    if !s.iter().all(|&b| ok(b)) || !escapes_valid(s) {
         return Err(ParseError::Uri(what));
     }
     // All accepted characters are ASCII.
@@ -208,7 +208,8 @@ impl Host {
         if !ok {
             return Err(ParseError::Uri("invalid host"));
         }
-        let text = String::from_utf8_lossy(s).into_owned();
+        // Checked above: ASCII only.
+        let text = std::str::from_utf8(s).map_err(|_| ParseError::Uri("invalid host"))?;
         if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
             // All-numeric names are not legal top labels, so this must be an IPv4 address.
             return text
@@ -216,7 +217,7 @@ impl Host {
                 .map(Host::Ipv4)
                 .map_err(|_| ParseError::Uri("invalid IPv4 address"));
         }
-        Ok(Host::Domain(text))
+        Ok(Host::Domain(text.to_owned()))
     }
 
     /// Host comparison: names case-insensitively, addresses by value.
@@ -224,6 +225,27 @@ impl Host {
         match (self, other) {
             (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
             _ => self == other,
+        }
+    }
+}
+
+impl Host {
+    /// Appends what [`fmt::Display`] writes (addresses without the `fmt` machinery).
+    pub(crate) fn write_to(&self, out: &mut String) {
+        match self {
+            Host::Domain(d) => out.push_str(d),
+            Host::Ipv4(a) => {
+                for (i, octet) in a.octets().iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    super::syntax::push_decimal(out, u64::from(*octet));
+                }
+            }
+            Host::Ipv6(_) => {
+                use fmt::Write as _;
+                let _ = write!(out, "{self}");
+            }
         }
     }
 }
@@ -483,6 +505,22 @@ impl TelUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_write_to_writes_what_display_writes() {
+        for text in [
+            &b"Example.COM"[..],
+            b"192.0.2.255",
+            b"0.0.0.0",
+            b"[2001:DB8:0::1]",
+            b"[::]",
+        ] {
+            let h = Host::parse(text).expect("host");
+            let mut out = String::new();
+            h.write_to(&mut out);
+            assert_eq!(out, h.to_string());
+        }
+    }
 
     fn sip(s: &str) -> SipUri {
         SipUri::parse(s.as_bytes()).expect(s)

@@ -1,9 +1,15 @@
 //! Request and response checks a UAS or proxy performs before any processing (RFC 3261
 //! 8.2.2, 16.3): mandatory fields, their syntax, CSeq/method agreement, URI scheme.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use super::error::ParseError;
 use super::header::HeaderName;
+use super::header::typed::CSeq;
+use super::header::via::Via;
 use super::msg::{Request, Response};
+use super::name_addr::{ContactList, NameAddr};
 use super::status::StatusCode;
 use super::uri::Uri;
 
@@ -24,14 +30,33 @@ fn bad(e: &ParseError) -> Rejection {
 /// Route if present; the CSeq method equals the request method (400 otherwise); the
 /// Request-URI scheme is sip, sips or tel (416 otherwise).
 pub fn validate_request(req: &Request) -> Result<(), Rejection> {
+    validate(req).map(|_| ())
+}
+
+/// [`validate_request`], keeping the typed values it parsed (To, From, CSeq, top Via,
+/// Contact) in the request: [`Request::from_addr`], [`Request::to_addr`], [`Request::cseq`],
+/// [`Request::top_via`] and [`Request::contacts`] then return them without parsing again,
+/// as long as the header fields are not changed.
+pub fn check_request(req: &mut Request) -> Result<(), Rejection> {
+    let fields = validate(req)?;
+    req.parsed = Parsed(Some(Box::new(fields)));
+    Ok(())
+}
+
+fn validate(req: &Request) -> Result<ParsedFields, Rejection> {
     let h = &req.headers;
-    h.to().map_err(|e| bad(&e))?;
-    h.from().map_err(|e| bad(&e))?;
+    let to = h.to().map_err(|e| bad(&e))?;
+    let from = h.from().map_err(|e| bad(&e))?;
     h.call_id().map_err(|e| bad(&e))?;
     let cseq = h.cseq().map_err(|e| bad(&e))?;
     h.max_forwards().map_err(|e| bad(&e))?;
-    h.vias().map_err(|e| bad(&e))?;
-    h.contacts().map_err(|e| bad(&e))?;
+    let top_via = h
+        .vias()
+        .map_err(|e| bad(&e))?
+        .into_iter()
+        .next()
+        .ok_or((StatusCode::BAD_REQUEST, "Missing Mandatory Header"))?;
+    let contacts = h.contacts().map_err(|e| bad(&e))?;
     h.content_type().map_err(|e| bad(&e))?;
     h.expires().map_err(|e| bad(&e))?;
     h.routes().map_err(|e| bad(&e))?;
@@ -40,8 +65,120 @@ pub fn validate_request(req: &Request) -> Result<(), Rejection> {
         return Err((StatusCode::BAD_REQUEST, "CSeq Method Mismatch"));
     }
     match &req.uri {
-        Uri::Sip(_) | Uri::Tel(_) => Ok(()),
+        Uri::Sip(_) | Uri::Tel(_) => Ok(ParsedFields {
+            version: h.version(),
+            from,
+            to,
+            cseq,
+            top_via,
+            contacts,
+        }),
         Uri::Other { .. } => Err((StatusCode::UNSUPPORTED_URI_SCHEME, "Unsupported URI Scheme")),
+    }
+}
+
+/// Typed values of a request's fields, parsed once by [`check_request`] and used while the
+/// header fields stay as they were. Derived data, so not part of the request's value: it
+/// compares equal to anything.
+#[derive(Clone, Default)]
+pub(crate) struct Parsed(pub(crate) Option<Box<ParsedFields>>);
+
+impl PartialEq for Parsed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Parsed {}
+
+impl fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Parsed" } else { "None" })
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct ParsedFields {
+    /// `Headers::version` when parsed.
+    pub(crate) version: u64,
+    pub(crate) from: NameAddr,
+    pub(crate) to: NameAddr,
+    pub(crate) cseq: CSeq,
+    pub(crate) top_via: Via,
+    pub(crate) contacts: ContactList,
+}
+
+impl Request {
+    /// The cached values, if they are those of the current header fields.
+    fn fields(&self) -> Option<&ParsedFields> {
+        self.parsed
+            .0
+            .as_deref()
+            .filter(|p| p.version == self.headers.version())
+    }
+
+    /// True when [`check_request`] passed and the header fields have not changed since:
+    /// the typed accessors then return its values without parsing.
+    pub fn is_checked(&self) -> bool {
+        self.fields().is_some()
+    }
+
+    /// The cached values to update after changing the header fields.
+    pub(crate) fn fields_mut(&mut self) -> Option<&mut ParsedFields> {
+        let version = self.headers.version();
+        self.parsed
+            .0
+            .as_deref_mut()
+            .filter(|p| p.version == version)
+    }
+
+    /// Marks the cached values as those of the current header fields (after the caller
+    /// changed both alike).
+    pub(crate) fn refresh_version(&mut self) {
+        let version = self.headers.version();
+        if let Some(p) = self.parsed.0.as_deref_mut() {
+            p.version = version;
+        }
+    }
+
+    /// From (mandatory): as [`crate::sip::Headers::from`], parsed once.
+    pub fn from_addr(&self) -> Result<Cow<'_, NameAddr>, ParseError> {
+        match self.fields() {
+            Some(p) => Ok(Cow::Borrowed(&p.from)),
+            None => self.headers.from().map(Cow::Owned),
+        }
+    }
+
+    /// To (mandatory): as [`crate::sip::Headers::to`], parsed once.
+    pub fn to_addr(&self) -> Result<Cow<'_, NameAddr>, ParseError> {
+        match self.fields() {
+            Some(p) => Ok(Cow::Borrowed(&p.to)),
+            None => self.headers.to().map(Cow::Owned),
+        }
+    }
+
+    /// CSeq (mandatory): as [`crate::sip::Headers::cseq`], parsed once.
+    pub fn cseq(&self) -> Result<Cow<'_, CSeq>, ParseError> {
+        match self.fields() {
+            Some(p) => Ok(Cow::Borrowed(&p.cseq)),
+            None => self.headers.cseq().map(Cow::Owned),
+        }
+    }
+
+    /// The top Via: as [`crate::sip::Headers::top_via`], parsed once.
+    pub fn top_via(&self) -> Result<Cow<'_, Via>, ParseError> {
+        match self.fields() {
+            Some(p) => Ok(Cow::Borrowed(&p.top_via)),
+            None => self.headers.top_via().map(Cow::Owned),
+        }
+    }
+
+    /// Contact: as [`crate::sip::Headers::contacts`], parsed once.
+    pub fn contacts(&self) -> Result<Cow<'_, ContactList>, ParseError> {
+        match self.fields() {
+            Some(p) => Ok(Cow::Borrowed(&p.contacts)),
+            None => self.headers.contacts().map(Cow::Owned),
+        }
     }
 }
 
@@ -83,6 +220,46 @@ mod tests {
             ))),
             Ok(())
         );
+    }
+
+    #[test]
+    fn checked_values_are_reused_until_the_fields_change() {
+        let mut r = req(&format!(
+            "OPTIONS sip:a@b SIP/2.0\r\n{HDRS}CSeq: 1 OPTIONS\r\nContact: <sip:c@192.0.2.1>\r\n\r\n"
+        ));
+        assert!(!r.is_checked());
+        let before = (
+            r.from_addr().map(|f| f.into_owned()),
+            r.to_addr().map(|t| t.into_owned()),
+            r.cseq().map(|c| c.into_owned()),
+            r.top_via().map(|v| v.into_owned()),
+            r.contacts().map(|c| c.into_owned()),
+        );
+        assert_eq!(check_request(&mut r), Ok(()));
+        assert!(r.is_checked());
+        assert!(matches!(r.from_addr(), Ok(Cow::Borrowed(_))));
+        let after = (
+            r.from_addr().map(|f| f.into_owned()),
+            r.to_addr().map(|t| t.into_owned()),
+            r.cseq().map(|c| c.into_owned()),
+            r.top_via().map(|v| v.into_owned()),
+            r.contacts().map(|c| c.into_owned()),
+        );
+        assert_eq!(before, after);
+        // Any change to the fields: parsed again from what they now say.
+        r.headers.replace(HeaderName::From, "<sip:z@d>;tag=9");
+        assert!(!r.is_checked());
+        assert_eq!(
+            r.from_addr()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_owned))
+                .as_deref(),
+            Some("9")
+        );
+        // A failed check keeps nothing.
+        let mut bad_req = req(&format!("OPTIONS sip:a@b SIP/2.0\r\n{HDRS}\r\n"));
+        assert!(check_request(&mut bad_req).is_err());
+        assert!(!bad_req.is_checked());
     }
 
     #[test]

@@ -52,18 +52,36 @@ impl TsxMessage for Bytes {
 /// Identifies a server transaction. A shared handle: the layer, its timers, its merge
 /// table and the TU each hold the key of every live transaction (one lives 32 s over UDP),
 /// so copies are reference counts, not four sets of strings.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ServerKey(Arc<ServerKeyParts>);
+/// The parts are hashed once, when the key is made: the layer's tables look a key up
+/// several times per request.
+#[derive(Clone, Debug)]
+pub struct ServerKey(Arc<(u64, ServerKeyParts)>);
 
 impl ServerKey {
     /// The key made of `parts`.
     pub fn new(parts: ServerKeyParts) -> Self {
-        Self(Arc::new(parts))
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::with_seed(0x7473_786b).hash_one(&parts);
+        Self(Arc::new((hash, parts)))
     }
 
     /// What the key is made of.
     pub fn parts(&self) -> &ServerKeyParts {
-        &self.0
+        &self.0.1
+    }
+}
+
+impl PartialEq for ServerKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || (self.0.0 == other.0.0 && self.0.1 == other.0.1)
+    }
+}
+
+impl Eq for ServerKey {}
+
+impl std::hash::Hash for ServerKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.0);
     }
 }
 
@@ -177,10 +195,14 @@ pub enum LayerOutput {
     },
 }
 
+/// (From tag, Call-ID, CSeq number, method): one copy shared by the entry and the
+/// merge table.
+type MergeKey = Arc<(String, String, u32, Method)>;
+
 struct ServerEntry {
     tsx: ServerTsx<Bytes>,
     /// (From tag, Call-ID, CSeq number, method) for merged-request detection.
-    merge_key: Option<(String, String, u32, Method)>,
+    merge_key: Option<MergeKey>,
     /// The deadline registered in the timer heap.
     armed: Option<Instant>,
 }
@@ -204,7 +226,7 @@ pub struct TsxLayer {
     config: TimerConfig,
     servers: HashMap<ServerKey, ServerEntry>,
     clients: HashMap<ClientKey, ClientEntry>,
-    merged: HashMap<(String, String, u32, Method), ServerKey>,
+    merged: HashMap<MergeKey, ServerKey>,
     /// Deadlines of all transactions, earliest first: O(log n) per timer, however many
     /// transactions are alive (an OPTIONS transaction lives 32 s over UDP).
     timers: BinaryHeap<Reverse<Deadline>>,
@@ -244,7 +266,7 @@ impl TsxLayer {
     pub fn new_tag(&mut self) -> String {
         self.tag_count += 1;
         let mixed = (self.tag_seed ^ self.tag_count).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        format!("{:016x}", mixed.rotate_left(29) ^ self.tag_seed)
+        hex16(mixed.rotate_left(29) ^ self.tag_seed)
     }
 
     /// A request arrived (`reliable`: over TCP/TLS/WS).
@@ -364,12 +386,19 @@ impl TsxLayer {
     /// The TU answers the request of server transaction `key`. False when there is no such
     /// transaction or it already sent its final response.
     pub fn send_response(&mut self, now: Instant, key: &ServerKey, response: Response) -> bool {
+        if !self.servers.contains_key(key) {
+            return false;
+        }
+        self.send_response_bytes(now, key, Message::Response(response).to_bytes())
+    }
+
+    /// [`TsxLayer::send_response`] for a response already serialized (e.g. by
+    /// [`crate::sip::response_bytes`]).
+    pub fn send_response_bytes(&mut self, now: Instant, key: &ServerKey, response: Bytes) -> bool {
         let Some(entry) = self.servers.get_mut(key) else {
             return false;
         };
-        let sent = entry
-            .tsx
-            .send_response(now, Message::Response(response).to_bytes());
+        let sent = entry.tsx.send_response(now, response);
         self.drain(key);
         sent
     }
@@ -547,6 +576,17 @@ impl TsxLayer {
     }
 }
 
+/// `format!("{v:016x}")` without the `fmt` machinery (one tag per answer).
+pub(crate) fn hex16(v: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        let nibble = usize::try_from((v >> (i * 4)) & 0xf).unwrap_or(0);
+        out.push(char::from(DIGITS.get(nibble).copied().unwrap_or(b'0')));
+    }
+    out
+}
+
 fn wrap(tsx: TsxRef, o: Output<Message>) -> LayerOutput {
     match o {
         Output::Transmit(message) => LayerOutput::Transmit {
@@ -581,7 +621,12 @@ fn call_id(request: &Request) -> Option<String> {
 
 /// RFC 3261 17.2.3 (and the RFC 2543 fallback) key of a request.
 fn server_key(request: &Request) -> Option<ServerKey> {
-    let via = top_via(&request.headers)?;
+    // Validation's parse when the distributor kept it (the same value: the first element
+    // of the first Via field), else parsed here.
+    let via = match request.top_via() {
+        Ok(v) => v,
+        Err(_) => std::borrow::Cow::Owned(top_via(&request.headers)?),
+    };
     // An ACK or CANCEL matches its INVITE's key shape; ACK is looked up under INVITE.
     let method = match request.method {
         Method::Ack => Method::Invite,
@@ -589,10 +634,12 @@ fn server_key(request: &Request) -> Option<ServerKey> {
     };
     if via.has_rfc3261_branch() {
         let branch = via.branch()?.to_string();
-        let sent_by = match via.port {
-            Some(p) => format!("{}:{p}", via.host),
-            None => via.host.to_string(),
-        };
+        let mut sent_by = String::with_capacity(24);
+        via.host.write_to(&mut sent_by);
+        if let Some(p) = via.port {
+            sent_by.push(':');
+            crate::sip::push_decimal(&mut sent_by, u64::from(p));
+        }
         return Some(ServerKey::new(ServerKeyParts::Branch {
             branch,
             sent_by,
@@ -615,9 +662,24 @@ fn server_key(request: &Request) -> Option<ServerKey> {
 }
 
 /// The merged-request key of an out-of-dialog request (no To tag), if it has a From tag.
-fn merge_key(request: &Request) -> Option<(String, String, u32, Method)> {
+fn merge_key(request: &Request) -> Option<MergeKey> {
     if matches!(request.method, Method::Ack | Method::Cancel) {
         return None;
+    }
+    // Validation's parse when the distributor kept it (To, From and CSeq are then known to
+    // be single and well formed, so the first field is the only one).
+    if request.is_checked()
+        && let (Ok(to), Ok(from), Ok(c)) = (request.to_addr(), request.from_addr(), request.cseq())
+    {
+        if to.tag().is_some() {
+            return None;
+        }
+        return Some(Arc::new((
+            from.tag()?.to_string(),
+            call_id(request)?,
+            c.seq,
+            c.method.clone(),
+        )));
     }
     let to_has_tag = request
         .headers
@@ -628,7 +690,12 @@ fn merge_key(request: &Request) -> Option<(String, String, u32, Method)> {
         return None;
     }
     let c = cseq(request)?;
-    Some((from_tag(request)?, call_id(request)?, c.seq, c.method))
+    Some(Arc::new((
+        from_tag(request)?,
+        call_id(request)?,
+        c.seq,
+        c.method,
+    )))
 }
 
 #[cfg(test)]

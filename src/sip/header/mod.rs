@@ -15,13 +15,37 @@ use super::syntax::split_commas;
 
 /// Header fields in wire order. Values are the unfolded raw text (a slice of the received
 /// buffer when the field was on one line), so unknown fields are forwarded untouched.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(HeaderName, Bytes)>);
+#[derive(Debug, Clone, Default)]
+pub struct Headers(Vec<(HeaderName, Bytes)>, u64);
+
+/// Equal when the fields are (the change counter is not part of the value).
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     /// No fields.
     pub fn new() -> Self {
-        Headers(Vec::new())
+        Headers(Vec::new(), 0)
+    }
+
+    /// No fields, room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Headers(Vec::with_capacity(n), 0)
+    }
+
+    /// Changes so far (every mutation counts one): typed values parsed at one version are
+    /// still those of the fields while the version is unchanged.
+    pub(crate) fn version(&self) -> u64 {
+        self.1
+    }
+
+    fn touch(&mut self) {
+        self.1 = self.1.wrapping_add(1);
     }
 
     /// Number of header fields (a comma list counts as one).
@@ -78,17 +102,20 @@ impl Headers {
 
     /// Appends a field.
     pub fn push(&mut self, name: HeaderName, value: impl Into<Bytes>) {
+        self.touch();
         self.0.push((name, value.into()));
     }
 
     /// Inserts a field before all others (e.g. a proxy's own Via).
     pub fn push_front(&mut self, name: HeaderName, value: impl Into<Bytes>) {
+        self.touch();
         self.0.insert(0, (name, value.into()));
     }
 
     /// Replaces the value of the first field named `name` (appends one if there is none),
     /// leaving later fields of that name alone (e.g. rewriting the top Via).
     pub fn replace_first(&mut self, name: HeaderName, value: impl Into<Bytes>) {
+        self.touch();
         let value = value.into();
         match self.0.iter_mut().find(|(n, _)| *n == name) {
             Some(field) => field.1 = value,
@@ -98,6 +125,7 @@ impl Headers {
 
     /// Removes every occurrence of `name`; returns how many were removed.
     pub fn remove(&mut self, name: &HeaderName) -> usize {
+        self.touch();
         let before = self.0.len();
         self.0.retain(|(n, _)| n != name);
         before - self.0.len()
@@ -105,6 +133,7 @@ impl Headers {
 
     /// Removes the first occurrence of `name` and returns its value (e.g. popping a Route).
     pub fn remove_first(&mut self, name: &HeaderName) -> Option<Bytes> {
+        self.touch();
         let pos = self.0.iter().position(|(n, _)| n == name)?;
         Some(self.0.remove(pos).1)
     }
@@ -112,6 +141,7 @@ impl Headers {
     /// Replaces all occurrences of `name` by one field at the position of the first (or at
     /// the end if absent).
     pub fn replace(&mut self, name: HeaderName, value: impl Into<Bytes>) {
+        self.touch();
         let value = value.into();
         match self.0.iter().position(|(n, _)| *n == name) {
             Some(pos) => {

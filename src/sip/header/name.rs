@@ -112,20 +112,46 @@ names! {
     WwwAuthenticate = "WWW-Authenticate";
 }
 
+/// The long names of each length: (first letter in lower case, index into `TABLE`).
+static BY_LENGTH: std::sync::LazyLock<Vec<Vec<(u8, usize)>>> = std::sync::LazyLock::new(|| {
+    let mut by_length: Vec<Vec<(u8, usize)>> = Vec::new();
+    for (i, (_, long, _)) in TABLE.iter().enumerate() {
+        if by_length.len() <= long.len() {
+            by_length.resize(long.len() + 1, Vec::new());
+        }
+        if let (Some(slot), Some(first)) = (by_length.get_mut(long.len()), long.bytes().next()) {
+            slot.push((first.to_ascii_lowercase(), i));
+        }
+    }
+    by_length
+});
+
 impl HeaderName {
     /// Maps a received name (already checked to be a token) to its variant.
     pub fn from_bytes(name: Bytes) -> HeaderName {
-        if let [c] = name.as_ref() {
+        Self::known(&name).unwrap_or(HeaderName::Other(name))
+    }
+
+    /// The variant of a known name or compact form (case-insensitive), without copying.
+    pub(crate) fn known(name: &[u8]) -> Option<HeaderName> {
+        if let [c] = name {
             let c = char::from(c.to_ascii_lowercase());
-            if let Some((h, _, _)) = TABLE.iter().find(|(_, _, compact)| *compact == Some(c)) {
-                return h.clone();
-            }
-        } else if let Some((h, _, _)) = TABLE.iter().find(|(_, long, _)| {
-            long.len() == name.len() && long.as_bytes().eq_ignore_ascii_case(&name)
-        }) {
-            return h.clone();
+            return TABLE
+                .iter()
+                .find(|(_, _, compact)| *compact == Some(c))
+                .map(|(h, _, _)| h.clone());
         }
-        HeaderName::Other(name)
+        let first = name.first()?.to_ascii_lowercase();
+        let candidates = BY_LENGTH.get(name.len())?;
+        candidates.iter().find_map(|&(c, i)| {
+            if c != first {
+                return None;
+            }
+            let (h, long, _) = TABLE.get(i)?;
+            long.as_bytes()
+                .eq_ignore_ascii_case(name)
+                .then(|| h.clone())
+        })
     }
 
     /// Maps a name given by the application, e.g. `HeaderName::new("X-Account")`.
@@ -177,6 +203,20 @@ mod tests {
         ] {
             assert_eq!(HeaderName::new(c), long, "{c}");
         }
+    }
+
+    #[test]
+    fn every_known_name_is_found_in_any_case() {
+        for (h, long, compact) in TABLE {
+            assert_eq!(&HeaderName::new(long), h, "{long}");
+            assert_eq!(&HeaderName::new(&long.to_ascii_uppercase()), h, "{long}");
+            assert_eq!(HeaderName::new(long).as_str(), *long);
+            if let Some(c) = compact {
+                assert_eq!(&HeaderName::new(&c.to_string()), h, "{c}");
+            }
+        }
+        assert!(matches!(HeaderName::new("X-Via"), HeaderName::Other(_)));
+        assert!(matches!(HeaderName::new("Tu"), HeaderName::Other(_)));
     }
 
     #[test]

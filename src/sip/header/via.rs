@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use crate::sip::error::ParseError;
 use crate::sip::param::{Params, parse_header_params};
-use crate::sip::syntax::{is_token_char, is_ws, parse_u64, trim};
+use crate::sip::syntax::{is_token_char, is_ws, parse_u64, push_decimal, trim};
 use crate::sip::uri::{Host, parse_hostport};
 
 /// One Via value: `SIP/2.0/UDP host:port;branch=...;received=...;rport`.
@@ -163,6 +163,34 @@ impl Via {
     }
 }
 
+impl Via {
+    /// Appends exactly what [`fmt::Display`] writes, without the `fmt` machinery (the top
+    /// Via of every received request is written again once stamped).
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        let mut text = String::with_capacity(64);
+        text.push_str(&self.protocol);
+        text.push('/');
+        text.push_str(&self.version);
+        text.push('/');
+        text.push_str(&self.transport);
+        text.push(' ');
+        self.host.write_to(&mut text);
+        if let Some(p) = self.port {
+            text.push(':');
+            push_decimal(&mut text, u64::from(p));
+        }
+        for (n, v) in self.params.iter() {
+            text.push(';');
+            text.push_str(n);
+            if let Some(v) = v {
+                text.push('=');
+                text.push_str(v);
+            }
+        }
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -219,6 +247,21 @@ mod tests {
         assert!(Via::parse(b"SIP/2.0/UDP 192.0.2.15;;").is_err());
         assert!(Via::parse(b"").is_err());
         assert!(Via::parse(b"SIP/2.0/UDP").is_err());
+    }
+
+    #[test]
+    fn write_to_writes_what_display_writes() {
+        for text in [
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx;rport=5061;received=192.0.2.9",
+            "SIP / 2.0 / TCP  Host.Example.COM ; branch = z9hG4bK1 ; lr",
+            "SIP/2.0/TLS [2001:DB8::0:1]:05061;branch=z9hG4bKx;rport",
+            "SIP/2.0/WSS 0.0.0.0;x=\"a;b\"",
+        ] {
+            let v = Via::parse(text.as_bytes()).expect("via");
+            let mut out = Vec::new();
+            v.write_to(&mut out);
+            assert_eq!(String::from_utf8_lossy(&out), v.to_string(), "{text}");
+        }
     }
 
     #[test]
