@@ -37,13 +37,19 @@ struct Args {
 
 /// mimalloc's `purge_delay` option (mimalloc.h, mi_option_e).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Milliseconds freed memory stays mapped before it goes back to the system.
+const PURGE_DELAY_MS: std::ffi::c_long = 0;
 
 fn main() -> ExitCode {
-    // Return freed pages at once: a daemon should hold what it uses. (Arena commit is decided
-    // before main runs; the systemd unit sets MIMALLOC_ARENA_EAGER_COMMIT=0 for that.)
-    // SAFETY: mi_option_set only stores an integer option; valid at any time.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    // Return freed pages soon: a daemon should hold what it uses, but not give back and
+    // fault in again the pages of transactions that end and start every second.
+    // MIMALLOC_PURGE_DELAY overrides it. (Arena commit is decided before main runs; the
+    // systemd unit sets MIMALLOC_ARENA_EAGER_COMMIT=0 for that.)
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mi_option_set only stores an integer option; valid at any time.
+        unsafe {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+        }
     }
     let args = Args::parse();
     match dispatch(args) {
