@@ -360,6 +360,48 @@ fn malformed_datagrams_are_answered_or_dropped_and_counted() {
 }
 
 #[test]
+fn unidentified_requests_are_counted_and_reported_once_per_burst() {
+    let conf = "\n[global]\ntype=global\nendpoint_identifier_order=ip,username,auth_username\n\
+                unidentified_request_count=3\n";
+    let (dir, daemon, port) = start(conf, "", "transport-udp");
+    // From an address no identify matches, a user no endpoint has.
+    let sock = std::net::UdpSocket::bind("127.0.0.5:0").expect("bind 127.0.0.5");
+    sock.set_read_timeout(Some(READ)).expect("timeout");
+    let mut buf = [0u8; 4096];
+    for i in 0..4 {
+        let text = options("UDP", &format!("u{i}"), "").replace("sip:tester@", "sip:nobody@");
+        sock.send_to(text.as_bytes(), ("127.0.0.1", port))
+            .expect("send");
+        let (n, _) = sock.recv_from(&mut buf).expect("an answer");
+        assert!(
+            buf[..n].starts_with(b"SIP/2.0 401"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+    let out = rx(dir.path(), "pjsip show unidentified_requests");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("127.0.0.5"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("4"), "{text}");
+    let log = daemon.log();
+    let reported = log
+        .matches("- No matching endpoint found after 3 tries in ")
+        .count();
+    assert_eq!(
+        reported, 1,
+        "one line for the burst, none per request:\n{log}"
+    );
+    assert_eq!(
+        log.matches("- No matching endpoint found").count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
 fn websocket_needs_the_sip_subprotocol_and_carries_one_message_per_frame() {
     let (dir, _d, port) = start("", "", "transport-ws");
     runtime().block_on(async {

@@ -29,6 +29,10 @@ pub trait Daemon: Send + Sync {
     fn listeners(&self) -> Vec<Listener> {
         Vec::new()
     }
+    /// Addresses whose requests matched no endpoint, counted (`auth_username` identifier).
+    fn unidentified_requests(&self) -> Vec<UnidentifiedRow> {
+        Vec::new()
+    }
     /// The distributor's counters, as (label, value) lines; empty when SIP is not running.
     fn sip_counters(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
@@ -50,6 +54,17 @@ pub struct Listener {
     pub local: std::net::SocketAddr,
     /// Open connections (connection-oriented protocols only).
     pub connections: Option<usize>,
+}
+
+/// One row of `pjsip show unidentified_requests`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnidentifiedRow {
+    /// The source address.
+    pub ip: std::net::IpAddr,
+    /// Requests counted.
+    pub count: u32,
+    /// Seconds since the first.
+    pub age_secs: f64,
 }
 
 /// The answer to one command.
@@ -117,6 +132,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("pjsip show identify <id>", "Show one identify object"),
     (
+        "pjsip show unidentified_requests",
+        "List addresses whose requests matched no endpoint, with counts",
+    ),
+    (
         "pjsip show distributor",
         "Count received, malformed, stateless, refused and dropped SIP messages",
     ),
@@ -173,6 +192,7 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
         ["pjsip", "test", "identify", ..] => identify_test(&daemon.snapshot(), &words[3..]),
         ["pjsip", "set", "logger", rest @ ..] => set_logger(daemon, rest),
         ["pjsip", "show", "distributor"] => distributor(daemon),
+        ["pjsip", "show", "unidentified_requests"] => unidentified(daemon),
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.
@@ -270,6 +290,20 @@ fn set_logger(daemon: &dyn Daemon, args: &[&str]) -> Reply {
         },
         _ => Reply::fail("Usage: pjsip set logger {on|off|host <ip>}\n"),
     }
+}
+
+/// `pjsip show unidentified_requests`, in Asterisk's columns.
+fn unidentified(daemon: &dyn Daemon) -> Reply {
+    let mut out = format!("{:<39} {:>8} {:>10}\n", "IP Address", "Count", "Age(sec)");
+    out.push_str(&"=".repeat(59));
+    out.push('\n');
+    for r in daemon.unidentified_requests() {
+        out.push_str(&format!(
+            "{:<39} {:>8} {:>10.3}\n",
+            r.ip, r.count, r.age_secs
+        ));
+    }
+    Reply::ok(out)
 }
 
 /// `pjsip show distributor`: what happened to the messages received since start.

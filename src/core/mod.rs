@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use foldhash::HashMap;
 
 use crate::acl::{self, AclVerdict, NamedAcls};
 use crate::auth::{DigestCredentials, NonceKey, Verdict, Verifier};
-use crate::config::types::{Auth, Kind, Object};
+use crate::config::types::{Auth, IdentifyMethod, Kind, Object};
 use crate::dialplan::Dialplan;
 use crate::distributor::ALLOW;
 use crate::identify::{Trace, global, identify_with};
@@ -40,6 +40,10 @@ pub struct CoreStats {
     pub challenges: u64,
 }
 
+pub mod unidentified;
+
+pub use unidentified::Unidentified;
+
 /// Configuration from files other than pjsip.conf that requests are checked against; the
 /// daemon replaces it whole on reload, every queue sees the new one at its next message.
 #[derive(Debug, Default)]
@@ -53,6 +57,15 @@ pub struct Tables {
 /// [`Tables`] shared by the daemon and every queue.
 pub type SharedTables = Arc<ArcSwap<Tables>>;
 
+/// What the daemon shares with every queue's core.
+#[derive(Clone, Debug, Default)]
+pub struct CoreShared {
+    /// extensions.conf and acl.conf.
+    pub tables: SharedTables,
+    /// Unidentified requests per source address.
+    pub unidentified: Arc<Unidentified>,
+}
+
 /// One shard's SIP core.
 pub struct Core {
     tsx: TsxLayer,
@@ -63,6 +76,8 @@ pub struct Core {
     out: VecDeque<Transmit>,
     stats: CoreStats,
     tables: SharedTables,
+    /// Unidentified requests per source address, shared by every queue.
+    unidentified: Arc<Unidentified>,
 }
 
 impl Core {
@@ -80,6 +95,7 @@ impl Core {
             out: VecDeque::new(),
             stats: CoreStats::default(),
             tables: SharedTables::default(),
+            unidentified: Arc::default(),
         }
     }
 
@@ -107,6 +123,18 @@ impl Core {
     /// Uses `tables` for ACLs and extensions.
     pub fn with_tables(mut self, tables: SharedTables) -> Self {
         self.tables = tables;
+        self
+    }
+
+    /// Uses the daemon's tables and unidentified-request table.
+    pub fn with_shared(self, shared: &CoreShared) -> Self {
+        self.with_tables(shared.tables.clone())
+            .with_unidentified(shared.unidentified.clone())
+    }
+
+    /// Counts unidentified requests in `table` (shared by the daemon's queues).
+    pub fn with_unidentified(mut self, table: Arc<Unidentified>) -> Self {
+        self.unidentified = table;
         self
     }
 
@@ -242,9 +270,39 @@ impl Core {
         let auths: Vec<Auth> = match &identified {
             None => {
                 self.stats.unidentified += 1;
-                if !acl_failed {
+                let g = global(snapshot);
+                // With auth_username among the identifiers a first request is expected to
+                // match nothing (it has no credentials yet): count, and report bursts only
+                // (Asterisk's unidentified_request_count within _period).
+                let counted = g
+                    .endpoint_identifier_order
+                    .0
+                    .contains(&IdentifyMethod::AuthUsername);
+                let report = if counted && !acl_failed {
+                    let period = Duration::from_secs(u64::from(g.unidentified_request_period));
+                    self.unidentified.prune_every(
+                        now,
+                        Duration::from_secs(u64::from(g.unidentified_request_prune_interval)),
+                        period,
+                    );
+                    match self.unidentified.record(
+                        source.ip(),
+                        now,
+                        g.unidentified_request_count,
+                        period,
+                    ) {
+                        unidentified::Report::Threshold { tries, elapsed } => Some(format!(
+                            " after {tries} tries in {:.3} ms",
+                            elapsed.as_secs_f64() * 1000.0
+                        )),
+                        unidentified::Report::Counted => None,
+                    }
+                } else {
+                    (!acl_failed).then(String::new)
+                };
+                if let Some(suffix) = report {
                     tracing::warn!(
-                        "Request '{method}' from '{}' failed for '{source}' (callid: {}) - No matching endpoint found",
+                        "Request '{method}' from '{}' failed for '{source}' (callid: {}) - No matching endpoint found{suffix}",
                         from_text(),
                         call_id()
                     );
@@ -323,6 +381,10 @@ impl Core {
                 self.answer(now, key, request, 401, &headers);
                 return;
             }
+        }
+        if identified.is_some() {
+            // Identified (and authenticated where needed): its misses are forgiven.
+            self.unidentified.forget(source.ip());
         }
         match request.method {
             Method::Options => {

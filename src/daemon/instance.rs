@@ -33,6 +33,8 @@ pub(crate) struct Instance {
     build_cache: Mutex<Option<BuildCache>>,
     /// extensions.conf and acl.conf, replaced whole on reload.
     tables: crate::core::SharedTables,
+    /// Unidentified requests per source address (`pjsip show unidentified_requests`).
+    unidentified: Arc<crate::core::Unidentified>,
     /// The running SIP transports, once started.
     transports: std::sync::OnceLock<Arc<crate::transport::TransportHandle>>,
     /// `pjsip set logger`: runtime state, kept apart from configuration so a reload does not
@@ -57,6 +59,7 @@ impl Instance {
             reload_lock: Mutex::new(()),
             build_cache: Mutex::new(None),
             tables: crate::core::SharedTables::default(),
+            unidentified: Arc::default(),
             transports: std::sync::OnceLock::new(),
             sip_logger: crate::transport::SipLogger::default(),
             started: now,
@@ -73,6 +76,11 @@ impl Instance {
     /// The SIP traffic logger switch.
     pub(crate) fn sip_logger(&self) -> crate::transport::SipLogger {
         self.sip_logger.clone()
+    }
+
+    /// The unidentified-request table the SIP core fills.
+    pub(crate) fn unidentified(&self) -> Arc<crate::core::Unidentified> {
+        self.unidentified.clone()
     }
 
     /// extensions.conf and acl.conf as the SIP core sees them.
@@ -356,6 +364,18 @@ impl cli::Daemon for Instance {
 
     fn sip_logger(&self) -> Option<crate::transport::SipLogger> {
         Some(self.sip_logger.clone())
+    }
+
+    fn unidentified_requests(&self) -> Vec<cli::UnidentifiedRow> {
+        self.unidentified
+            .rows(std::time::Instant::now())
+            .into_iter()
+            .map(|r| cli::UnidentifiedRow {
+                ip: r.ip,
+                count: r.count,
+                age_secs: r.age.as_secs_f64(),
+            })
+            .collect()
     }
 
     fn sip_counters(&self) -> Vec<(&'static str, u64)> {

@@ -113,7 +113,10 @@ async fn serve(
         &data_dir,
         instance.sip_logger(),
         tuning,
-        instance.tables(),
+        crate::core::CoreShared {
+            tables: instance.tables(),
+            unidentified: instance.unidentified(),
+        },
         stop.clone(),
     )
     .await;

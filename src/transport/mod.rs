@@ -38,7 +38,7 @@ pub use tls::{TlsContext, TlsSetupError};
 
 use crate::auth::{NonceKey, Verifier};
 use crate::config::types::{Kind, Object, TransportProtocol};
-use crate::core::{Core, SharedTables};
+use crate::core::{Core, CoreShared};
 use crate::distributor::{Distributor, Route};
 use crate::runtime::{QueuePool, Work};
 use crate::sorcery::Store;
@@ -214,7 +214,7 @@ pub async fn start(
     data_dir: &Path,
     logger: SipLogger,
     tuning: Tuning,
-    tables: SharedTables,
+    core: CoreShared,
     stop: watch::Receiver<bool>,
 ) -> SipService {
     let snapshot = store.snapshot();
@@ -314,7 +314,7 @@ pub async fn start(
     let cores = (0..distributor.queues())
         .map(|i| {
             Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
-                .with_tables(tables.clone())
+                .with_shared(&core)
         })
         .collect();
     let queues = QueuePool::start(

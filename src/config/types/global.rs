@@ -49,12 +49,12 @@ define_object! {
         /// No `user@domain` lookups.
         disable_multi_domain: bool = ("disable_multi_domain", "no", NotYet),
         /// Unidentified requests from one address before a security event.
-        unidentified_request_count: u32 = ("unidentified_request_count", "5", NotYet),
+        unidentified_request_count: u32 = ("unidentified_request_count", "5", Yes),
         /// Period those requests are counted over, seconds.
-        unidentified_request_period: u32 = ("unidentified_request_period", "5", NotYet),
+        unidentified_request_period: u32 = ("unidentified_request_period", "5", Yes),
         /// Seconds between prunes of the unidentified-request table.
         unidentified_request_prune_interval: u32 =
-            ("unidentified_request_prune_interval", "30", NotYet),
+            ("unidentified_request_prune_interval", "30", Yes),
         /// Realm of challenges when the auth has none.
         default_realm: String = ("default_realm", "asterisk", NotYet),
         /// MWI queue high-water alert level.
