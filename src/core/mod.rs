@@ -38,6 +38,8 @@ pub struct CoreStats {
     pub unidentified: u64,
     /// Challenges sent.
     pub challenges: u64,
+    /// Requests answered without a transaction (out-of-dialog OPTIONS).
+    pub stateless: u64,
 }
 
 pub mod unidentified;
@@ -78,6 +80,18 @@ pub struct Core {
     tables: SharedTables,
     /// Unidentified requests per source address, shared by every queue.
     unidentified: Arc<Unidentified>,
+    /// Seed of the To tags of stateless answers.
+    stateless_seed: u64,
+}
+
+/// How a request is answered.
+#[derive(Clone, Copy)]
+enum Responder<'a> {
+    /// Through its server transaction (retransmitted, re-sent on request retransmissions).
+    Tsx(&'a ServerKey),
+    /// Statelessly over this flow (RFC 3261 8.2.7): the answer is computed again for a
+    /// retransmitted request, with the same To tag.
+    Stateless(&'a Flow),
 }
 
 impl Core {
@@ -96,6 +110,7 @@ impl Core {
             stats: CoreStats::default(),
             tables: SharedTables::default(),
             unidentified: Arc::default(),
+            stateless_seed: tag_seed.rotate_left(17) ^ 0x5bd1_e995,
         }
     }
 
@@ -162,15 +177,38 @@ impl Core {
             Message::Request(r) => r,
         };
         let source = flow.remote;
+        if request.method == Method::Options && !has_to_tag(&request) {
+            // Out-of-dialog OPTIONS are answered statelessly (RFC 3261 8.2.7), as Kamailio
+            // does: a transaction would hold ~1 kB for 32 s per request over UDP, so an
+            // OPTIONS flood (or a busy monitoring system) would cost memory without bound
+            // in time; a retransmission is simply answered again, with the same To tag.
+            self.stats.stateless += 1;
+            self.dispatch(
+                now,
+                unix_now,
+                snapshot,
+                Responder::Stateless(&flow),
+                &request,
+                source,
+            );
+            return;
+        }
         match self.tsx.handle_request(now, request, flow.is_reliable()) {
             Incoming::NewRequest { key, request } => {
                 self.replies.insert(key.clone(), flow);
-                self.dispatch(now, unix_now, snapshot, &key, &request, source);
+                self.dispatch(
+                    now,
+                    unix_now,
+                    snapshot,
+                    Responder::Tsx(&key),
+                    &request,
+                    source,
+                );
             }
             Incoming::Cancel { key, request, .. } => {
                 // No INVITE sessions yet: nothing a CANCEL could match.
                 self.replies.insert(key.clone(), flow);
-                self.answer(now, &key, &request, 481, &[]);
+                self.answer(now, Responder::Tsx(&key), &request, 481, &[]);
             }
             Incoming::Rejected { key, .. } => {
                 self.replies.insert(key, flow);
@@ -186,7 +224,7 @@ impl Core {
         now: Instant,
         unix_now: u64,
         snapshot: &Snapshot,
-        key: &ServerKey,
+        key: Responder<'_>,
         request: &Request,
         source: SocketAddr,
     ) {
@@ -431,7 +469,7 @@ impl Core {
     fn answer(
         &mut self,
         now: Instant,
-        key: &ServerKey,
+        responder: Responder<'_>,
         request: &Request,
         status: u16,
         extra: &[(HeaderName, Bytes)],
@@ -439,10 +477,42 @@ impl Core {
         let Some(status) = StatusCode::new(status) else {
             return;
         };
-        let tag = self.tsx.new_tag();
-        // Content-Length stays last, after the extra fields.
-        let resp = response_bytes(request, status, Some(&tag), extra);
-        let _ = self.tsx.send_response_bytes(now, key, resp);
+        match responder {
+            Responder::Tsx(key) => {
+                let tag = self.tsx.new_tag();
+                // Content-Length stays last, after the extra fields.
+                let resp = response_bytes(request, status, Some(&tag), extra);
+                let _ = self.tsx.send_response_bytes(now, key, resp);
+            }
+            Responder::Stateless(flow) => {
+                let tag = self.stateless_tag(request);
+                self.out.push_back(Transmit {
+                    flow: flow.clone(),
+                    bytes: response_bytes(request, status, Some(&tag), extra),
+                });
+            }
+        }
+    }
+
+    /// A To tag equal for a request and its retransmissions (same Call-ID, From, CSeq and
+    /// top Via branch), unpredictable without the seed.
+    fn stateless_tag(&self, request: &Request) -> String {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(self.stateless_seed).build_hasher();
+        for name in [HeaderName::CallId, HeaderName::From, HeaderName::CSeq] {
+            h.write(
+                request
+                    .headers
+                    .get(&name)
+                    .map(|v| v.as_ref())
+                    .unwrap_or_default(),
+            );
+            h.write_u8(0);
+        }
+        if let Some(v) = request.headers.get(&HeaderName::Via) {
+            h.write(v);
+        }
+        crate::tsx::hex16(h.finish())
     }
 
     /// Moves the transaction layer's output to datagrams.
@@ -470,6 +540,11 @@ impl Core {
             }
         }
     }
+}
+
+/// True when the request's To carries a tag (it belongs to a dialog).
+fn has_to_tag(request: &Request) -> bool {
+    request.to_addr().is_ok_and(|to| to.tag().is_some())
 }
 
 /// The IP hosts of the request's Contact URIs (names are not resolved here).

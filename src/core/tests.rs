@@ -348,3 +348,30 @@ fn asterisk_4_4_endpoint_acl_failure_looks_like_an_unknown_sender() {
         "an undefined named ACL denies"
     );
 }
+
+#[test]
+fn rfc3261_8_2_7_out_of_dialog_options_is_answered_statelessly_and_identically() {
+    let snap = snapshot(CONF);
+    let mut core = core();
+    let send = |core: &mut Core| {
+        core.handle_received(
+            Instant::now(),
+            1_700_000_000,
+            &snap,
+            rx("192.0.2.50:5060", options("x", "z9hG4bKst", "")),
+        );
+        std::iter::from_fn(|| core.poll_transmit())
+            .map(|t| t.bytes)
+            .collect::<Vec<_>>()
+    };
+    let first = send(&mut core);
+    assert_eq!(first.len(), 1);
+    assert!(first[0].starts_with(b"SIP/2.0 200 OK"));
+    assert_eq!(core.poll_timeout(), None, "no transaction, no timer kept");
+    let again = send(&mut core);
+    assert_eq!(
+        again, first,
+        "a retransmission gets the same answer, To tag included"
+    );
+    assert_eq!(core.stats().stateless, 2);
+}

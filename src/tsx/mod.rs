@@ -23,6 +23,8 @@ pub use server::{ServerState, ServerTsx};
 pub use table::{ClientKey, Incoming, LayerOutput, ServerKey, ServerKeyParts, TsxLayer, TsxRef};
 pub use timer::{TimerConfig, TimerId, TimerTable};
 
+pub(crate) use table::hex16;
+
 /// What the state machines need of a SIP message.
 pub trait TsxMessage: Clone + Debug {
     /// The status code of a response; `None` for a request.
