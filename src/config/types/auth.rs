@@ -91,21 +91,21 @@ define_object! {
     /// Credentials.
     pub struct Auth {
         /// Storage type.
-        auth_type: AuthType = ("auth_type", "userpass", NotYet),
+        auth_type: AuthType = ("auth_type", "userpass", Yes),
         /// User name.
         username: String = ("username", "", Yes),
         /// Plain password (usable for every algorithm).
-        password: String = ("password", "", NotYet),
+        password: String = ("password", "", Yes),
         /// Precomputed digests (`md5_cred` is an alias).
         password_digest: ListOf<PasswordDigest> = ("password_digest", "", NotYet),
         /// Realm (UAS: sent in challenges, empty = global `default_realm`; UAC: expected
         /// realm, empty or `*` = any).
-        realm: String = ("realm", "", NotYet),
+        realm: String = ("realm", "", Yes),
         /// Lifetime of our nonces, seconds.
-        nonce_lifetime: u32 = ("nonce_lifetime", "32", NotYet),
+        nonce_lifetime: u32 = ("nonce_lifetime", "32", Yes),
         /// Algorithms we challenge with (empty = global `default_auth_algorithms_uas`).
         supported_algorithms_uas: ListOf<DigestAlgorithm> =
-            ("supported_algorithms_uas", "", NotYet),
+            ("supported_algorithms_uas", "", Yes),
         /// Algorithms we answer (empty = global `default_auth_algorithms_uac`).
         supported_algorithms_uac: ListOf<DigestAlgorithm> =
             ("supported_algorithms_uac", "", NotYet),

@@ -7,7 +7,7 @@ define_object! {
     /// A domain alias.
     pub struct DomainAlias {
         /// The real domain.
-        domain: String = ("domain", "", NotYet),
+        domain: String = ("domain", "", Yes),
     }
 }
 

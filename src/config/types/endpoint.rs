@@ -59,7 +59,7 @@ define_object! {
         /// Bind RTP sockets to `media_address`.
         bind_rtp_to_media_address: bool = ("bind_rtp_to_media_address", "no", NotYet),
         /// Allowed identification methods.
-        identify_by: ListOf<IdentifyMethod> = ("identify_by", "username,ip", NotYet),
+        identify_by: ListOf<IdentifyMethod> = ("identify_by", "username,ip", Yes),
         /// Direct media between bridged endpoints.
         direct_media: bool = ("direct_media", "yes", NotYet),
         /// Method for direct-media refreshes.
@@ -289,7 +289,7 @@ define_object! {
         stir_shaken: StirShaken = ("stir_shaken", "off", NotYet),
         /// Don't challenge out-of-dialog OPTIONS.
         allow_unauthenticated_options: bool =
-            ("allow_unauthenticated_options", "no", NotYet),
+            ("allow_unauthenticated_options", "no", Yes),
         /// STIR/SHAKEN profile (stir_shaken.conf).
         stir_shaken_profile: String = ("stir_shaken_profile", "", NotYet),
         /// RFC 3329 security agreement.

@@ -24,7 +24,7 @@ define_object! {
         /// Max-Forwards on new requests.
         max_forwards: u32 = ("max_forwards", "70", NotYet),
         /// User-Agent / Server header.
-        user_agent: String = ("user_agent", "pjsipd", NotYet),
+        user_agent: String = ("user_agent", "pjsipd", Yes),
         /// Endpoint for requests to bare URIs.
         default_outbound_endpoint: String =
             ("default_outbound_endpoint", "default_outbound_endpoint", NotYet),
@@ -32,7 +32,7 @@ define_object! {
         debug: String = ("debug", "no", NotYet),
         /// Order in which identifiers are tried.
         endpoint_identifier_order: ListOf<IdentifyMethod> =
-            ("endpoint_identifier_order", "ip,username,anonymous", NotYet),
+            ("endpoint_identifier_order", "ip,username,anonymous", Yes),
         /// CRLF keepalive on connection-oriented transports, seconds (0 = off).
         keep_alive_interval: u32 = ("keep_alive_interval", "90", Yes),
         /// Spread initial qualifies over this many seconds.
@@ -47,7 +47,7 @@ define_object! {
         contact_expiration_check_interval: u32 =
             ("contact_expiration_check_interval", "30", NotYet),
         /// No `user@domain` lookups.
-        disable_multi_domain: bool = ("disable_multi_domain", "no", NotYet),
+        disable_multi_domain: bool = ("disable_multi_domain", "no", Yes),
         /// Unidentified requests from one address before a security event.
         unidentified_request_count: u32 = ("unidentified_request_count", "5", Yes),
         /// Period those requests are counted over, seconds.
@@ -56,7 +56,7 @@ define_object! {
         unidentified_request_prune_interval: u32 =
             ("unidentified_request_prune_interval", "30", Yes),
         /// Realm of challenges when the auth has none.
-        default_realm: String = ("default_realm", "asterisk", NotYet),
+        default_realm: String = ("default_realm", "asterisk", Yes),
         /// MWI queue high-water alert level.
         mwi_tps_queue_high: u32 = ("mwi_tps_queue_high", "500", NotYet),
         /// MWI queue low-water level (-1 = 90% of high).
@@ -67,7 +67,7 @@ define_object! {
         /// Allow a 180 after a 183.
         allow_sending_180_after_183: bool = ("allow_sending_180_after_183", "no", NotYet),
         /// Strip `;params` from URI users before matching.
-        ignore_uri_user_options: bool = ("ignore_uri_user_options", "no", NotYet),
+        ignore_uri_user_options: bool = ("ignore_uri_user_options", "no", Yes),
         /// Caller ID number as Contact user.
         use_callerid_contact: bool = ("use_callerid_contact", "no", NotYet),
         /// ContactStatus event on every registration refresh.

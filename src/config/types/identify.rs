@@ -102,9 +102,9 @@ define_object! {
         /// Resolve SRV for host names.
         srv_lookups: bool = ("srv_lookups", "yes", NotYet),
         /// `Name: value` or `Name: /regex/`.
-        match_header: String = ("match_header", "", NotYet),
+        match_header: String = ("match_header", "", Yes),
         /// Request-URI or `/regex/`.
-        match_request_uri: String = ("match_request_uri", "", NotYet),
+        match_request_uri: String = ("match_request_uri", "", Yes),
     }
 }
 

@@ -8,9 +8,9 @@ define_object! {
     /// System settings.
     pub struct System {
         /// RFC 3261 T1, ms (Asterisk raises values below 100 to 100).
-        timer_t1: u32 = ("timer_t1", "500", NotYet),
+        timer_t1: u32 = ("timer_t1", "500", Yes),
         /// RFC 3261 Timer B, ms (Asterisk raises values below 64 * T1).
-        timer_b: u32 = ("timer_b", "32000", NotYet),
+        timer_b: u32 = ("timer_b", "32000", Yes),
         /// Compact header names.
         compact_headers: bool = ("compact_headers", "no", NotYet),
         /// Fewest worker threads.
