@@ -714,15 +714,15 @@ fn to_config_text_prints_the_rules_in_order_and_reads_back_the_same() {
     assert_eq!(
         rule_lines,
         [
-            "permit = !0.0.0.0/0",
+            "deny = 0.0.0.0/0",
             "permit = 10.0.0.0/8",
             "permit = 192.168.0.0/16",
-            "permit = !10.66.0.0/16",
+            "deny = 10.66.0.0/16",
             "permit = 10.66.1.1/32",
             "permit = 172.16.0.0/12",
-            "contact_permit = !::/0",
+            "contact_deny = ::/0",
             "contact_permit = 2001:db8::/32",
-            "contact_permit = !2001:db8:bad::/48",
+            "contact_deny = 2001:db8:bad::/48",
         ],
         "{text}"
     );
@@ -744,7 +744,7 @@ fn endpoint_rules_print_back_in_order() {
     let o = Object::Endpoint(Box::new(e));
     let printed = to_config_text([("6001", &o)]);
     assert!(
-        printed.contains("permit = !0.0.0.0/0\npermit = 10.0.0.0/8\npermit = !10.1.0.0/16\n"),
+        printed.contains("deny = 0.0.0.0/0\npermit = 10.0.0.0/8\ndeny = 10.1.0.0/16\n"),
         "{printed}"
     );
     assert_eq!(endpoint(&printed), {

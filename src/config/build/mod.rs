@@ -571,13 +571,25 @@ pub fn to_config_text<'a>(objects: impl IntoIterator<Item = (&'a str, &'a Object
         ));
         for (name, lines) in object.changed_options() {
             for line in lines {
+                let (name, line) = as_written(name, &line);
                 // Spaces around `=` keep a value starting with `>` from reading as `=>`.
-                out.push_str(&format!("{name} = {}\n", escape_value(&line)));
+                out.push_str(&format!("{name} = {}\n", escape_value(line)));
             }
         }
         out.push('\n');
     }
     out
+}
+
+/// A rule line as an administrator writes it: deny rules are stored as Asterisk's
+/// equivalent negated permits (`permit = !net`, which keeps permit/deny order in one list)
+/// and printed back as `deny = net`.
+fn as_written<'a>(name: &'a str, value: &'a str) -> (&'a str, &'a str) {
+    match (name, value.strip_prefix('!')) {
+        ("permit", Some(net)) => ("deny", net),
+        ("contact_permit", Some(net)) => ("contact_deny", net),
+        _ => (name, value),
+    }
 }
 
 /// Escapes what the reader would otherwise take as a comment.
