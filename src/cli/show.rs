@@ -104,6 +104,7 @@ fn params(o: &ObjectRef) -> Vec<(String, String)> {
         .object
         .option_values()
         .into_iter()
+        .flat_map(|(name, lines)| split_rules(name, lines))
         .map(|(name, lines)| {
             let value = lines.join(",");
             let shown = if SECRET_OPTIONS.contains(&name) && !value.is_empty() {
@@ -117,6 +118,23 @@ fn params(o: &ObjectRef) -> Vec<(String, String)> {
     v.push(("type".into(), o.kind().to_string()));
     v.sort();
     v
+}
+
+/// ACL rules are stored as one ordered `permit` list (deny rules negated); shown as
+/// Asterisk shows them, a `permit` row and a `deny` row (and the same for contact rules).
+fn split_rules(name: &'static str, lines: Vec<String>) -> Vec<(&'static str, Vec<String>)> {
+    let deny_name = match name {
+        "permit" => "deny",
+        "contact_permit" => "contact_deny",
+        _ => return vec![(name, lines)],
+    };
+    let (denied, permitted): (Vec<String>, Vec<String>) =
+        lines.into_iter().partition(|l| l.starts_with('!'));
+    let denied = denied
+        .into_iter()
+        .map(|l| l.trim_start_matches('!').to_string())
+        .collect();
+    vec![(name, permitted), (deny_name, denied)]
 }
 
 /// One option's value as a single line, by name (robust to the struct's field names).

@@ -314,3 +314,17 @@ fn show_identifiers_and_test_identify() {
     );
     assert!(!run(&d, "pjsip test identify nonsense").ok);
 }
+
+#[test]
+fn show_endpoint_lists_permit_and_deny_rules_apart() {
+    let d = FakeDaemon::new("[6001]\ntype=endpoint\ndeny=0.0.0.0/0\npermit=10.0.0.0/8\n");
+    let r = run(&d, "pjsip show endpoint 6001");
+    let line = |name: &str| {
+        r.text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .map(|l| l.rsplit(':').next().unwrap_or_default().trim().to_string())
+    };
+    assert_eq!(line("deny").as_deref(), Some("0.0.0.0/0"), "{}", r.text);
+    assert_eq!(line("permit").as_deref(), Some("10.0.0.0/8"), "{}", r.text);
+}
