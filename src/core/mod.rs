@@ -19,7 +19,7 @@ use bytes::Bytes;
 use foldhash::HashMap;
 
 use crate::acl::{self, AclVerdict, NamedAcls};
-use crate::auth::{DigestCredentials, NonceKey, Verdict, Verifier};
+use crate::auth::{ClientAuth, DigestCredentials, NonceKey, Verdict, Verifier};
 use crate::config::types::{Auth, IdentifyMethod, Kind, Object};
 use crate::dialplan::Dialplan;
 use crate::distributor::ALLOW;
@@ -29,7 +29,9 @@ use crate::sip::{
 };
 use crate::sorcery::Snapshot;
 use crate::transport::{Flow, Transmit};
-use crate::tsx::{Incoming, LayerOutput, ServerKey, TimerConfig, TsxEvent, TsxLayer, TsxRef};
+use crate::tsx::{
+    ClientKey, Incoming, LayerOutput, ServerKey, TimerConfig, TsxEvent, TsxLayer, TsxRef,
+};
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,8 +44,10 @@ pub struct CoreStats {
     pub stateless: u64,
 }
 
+mod outgoing;
 pub mod unidentified;
 
+pub use outgoing::{CoreEvent, Outcome, RequestId};
 pub use unidentified::Unidentified;
 
 /// Configuration from files other than pjsip.conf that requests are checked against; the
@@ -82,6 +86,14 @@ pub struct Core {
     unidentified: Arc<Unidentified>,
     /// Seed of the To tags of stateless answers.
     stateless_seed: u64,
+    /// This core's queue number, written into the branches of the requests it sends so that
+    /// their responses come back to it (`Distributor::branch`).
+    queue: usize,
+    /// Requests sent and not yet answered finally, by client transaction.
+    outgoing: HashMap<ClientKey, outgoing::Pending>,
+    /// Requests sent so far (ids and branches).
+    sent: u64,
+    events: VecDeque<CoreEvent>,
 }
 
 /// How a request is answered.
@@ -111,7 +123,64 @@ impl Core {
             tables: SharedTables::default(),
             unidentified: Arc::default(),
             stateless_seed: tag_seed.rotate_left(17) ^ 0x5bd1_e995,
+            queue: 0,
+            outgoing: HashMap::default(),
+            sent: 0,
+            events: VecDeque::new(),
         }
+    }
+
+    /// This core serves queue `queue` (its requests' responses are routed back to it).
+    pub fn with_queue(mut self, queue: usize) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Sends `request` over `flow` through a client transaction, answering 401/407 with
+    /// `outbound_auth` (the auth objects of the endpoint or registration it is sent for).
+    /// Its top Via gets a branch of this core's; the outcome comes out of
+    /// [`Core::poll_event`]. `None` when the request has no Via or CSeq.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        mut request: Request,
+        outbound_auth: Vec<Auth>,
+    ) -> Option<RequestId> {
+        let branch = self.new_branch();
+        let mut via = request.headers.top_via().ok()?;
+        via.params.set("branch", Some(&branch));
+        request
+            .headers
+            .replace_first(HeaderName::Via, via.to_string());
+        let id = RequestId(self.sent);
+        let key = self
+            .tsx
+            .send_request(now, request.clone(), flow.is_reliable())?;
+        self.outgoing.insert(
+            key,
+            outgoing::Pending {
+                id,
+                flow,
+                request,
+                auths: outbound_auth,
+                client_auth: ClientAuth::new(),
+            },
+        );
+        self.drain(now);
+        Some(id)
+    }
+
+    /// The next event for the core's user (a sent request's outcome).
+    pub fn poll_event(&mut self) -> Option<CoreEvent> {
+        self.events.pop_front()
+    }
+
+    /// A branch unique to this core, naming its queue.
+    fn new_branch(&mut self) -> String {
+        self.sent += 1;
+        let unique = crate::tsx::hex16(self.stateless_seed.rotate_left(29) ^ self.sent);
+        crate::distributor::Distributor::branch(self.queue, &unique)
     }
 
     /// The counters.
@@ -132,7 +201,7 @@ impl Core {
     /// Runs the transaction timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tsx.handle_timeout(now);
-        self.drain();
+        self.drain(now);
     }
 
     /// Uses `tables` for ACLs and extensions.
@@ -171,7 +240,7 @@ impl Core {
         let request = match message {
             Message::Response(r) => {
                 let _ = self.tsx.handle_response(now, r);
-                self.drain();
+                self.drain(now);
                 return;
             }
             Message::Request(r) => r,
@@ -215,7 +284,7 @@ impl Core {
             }
             _ => {}
         }
-        self.drain();
+        self.drain(now);
     }
 
     /// Identification, authentication, then the method's usage.
@@ -515,8 +584,8 @@ impl Core {
         crate::tsx::hex16(h.finish())
     }
 
-    /// Moves the transaction layer's output to datagrams.
-    fn drain(&mut self) {
+    /// Moves the transaction layer's output to datagrams and events.
+    fn drain(&mut self, now: Instant) {
         while let Some(o) = self.tsx.poll_output() {
             match o {
                 LayerOutput::Transmit {
@@ -536,8 +605,57 @@ impl Core {
                 } => {
                     self.replies.remove(&key);
                 }
+                LayerOutput::Transmit {
+                    tsx: TsxRef::Client(key),
+                    bytes,
+                } => {
+                    if let Some(p) = self.outgoing.get(&key) {
+                        self.out.push_back(Transmit {
+                            flow: p.flow.clone(),
+                            bytes,
+                        });
+                    }
+                }
+                LayerOutput::Event {
+                    tsx: TsxRef::Client(key),
+                    event,
+                } => self.client_event(now, &key, event),
                 _ => {}
             }
+        }
+    }
+
+    /// A client transaction's event: a final response (answered with credentials when it
+    /// is a challenge), a timeout or a transport error end the request.
+    fn client_event(&mut self, now: Instant, key: &ClientKey, event: TsxEvent<Message>) {
+        let outcome = match event {
+            TsxEvent::Response(Message::Response(r)) if r.status.code() >= 200 => {
+                let branch = self.new_branch();
+                let Some(p) = self.outgoing.get_mut(key) else {
+                    return;
+                };
+                match p.on_final(r, &branch) {
+                    outgoing::Next::Done(outcome) => outcome,
+                    outgoing::Next::Retry(request) => {
+                        let Some(mut p) = self.outgoing.remove(key) else {
+                            return;
+                        };
+                        let reliable = p.flow.is_reliable();
+                        p.request = request.clone();
+                        if let Some(new_key) = self.tsx.send_request(now, request, reliable) {
+                            self.outgoing.insert(new_key, p);
+                        }
+                        return;
+                    }
+                }
+            }
+            TsxEvent::Timeout => Outcome::Timeout,
+            TsxEvent::TransportError => Outcome::TransportError,
+            _ => return,
+        };
+        if let Some(p) = self.outgoing.remove(key) {
+            self.events
+                .push_back(CoreEvent::Completed { id: p.id, outcome });
         }
     }
 }
@@ -624,3 +742,7 @@ impl crate::identify::Facts for Facts<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "outgoing_tests.rs"]
+mod outgoing_tests;

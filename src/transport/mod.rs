@@ -315,6 +315,7 @@ pub async fn start(
         .map(|i| {
             Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
                 .with_shared(&core)
+                .with_queue(i)
         })
         .collect();
     let queues = QueuePool::start(
