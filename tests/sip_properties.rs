@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 /// Runs everything the fuzz target runs (without the libfuzzer harness).
 fn exercise(data: &[u8]) {
+    daemon_path(data);
     if let Frame::Complete { len } = frame(data) {
         assert!(len <= data.len());
     }
@@ -38,6 +39,73 @@ fn exercise(data: &[u8]) {
     }
     let again = Message::parse(msg.to_bytes()).expect("printed message parses");
     assert_eq!(again, msg);
+}
+
+/// What the daemon does with the bytes as a datagram: the distributor, then a queue's core
+/// (with a configuration that identifies the sender and one that challenges it). Nothing
+/// may panic, and every stateless answer must parse.
+fn daemon_path(data: &[u8]) {
+    use pjsipd::auth::NonceKey;
+    use pjsipd::core::Core;
+    use pjsipd::distributor::{Distributor, Route};
+    use pjsipd::transport::{Flow, Received};
+    use pjsipd::tsx::TimerConfig;
+    thread_local! {
+        static SNAPSHOTS: Vec<std::sync::Arc<pjsipd::sorcery::Snapshot>> = [
+            "[t]\ntype=endpoint\n[t-id]\ntype=identify\nendpoint=t\nmatch=192.0.2.1\n",
+            "[a]\ntype=endpoint\nauth=a\n[a]\ntype=auth\nusername=a\npassword=p\n",
+        ]
+        .iter()
+        .map(|text| snapshot(text))
+        .collect();
+    }
+    let flow = Flow::udp("t", "192.0.2.1:5060".parse().expect("addr"));
+    let route = Distributor::new(4, 1).route(Received {
+        flow,
+        bytes: Bytes::copy_from_slice(data),
+    });
+    match route {
+        Route::Reply(t) => {
+            assert!(
+                Message::parse(t.bytes).is_ok(),
+                "a stateless answer must parse"
+            );
+        }
+        Route::Queue { flow, message, .. } => SNAPSHOTS.with(|snaps| {
+            for snap in snaps {
+                let mut core = Core::new(TimerConfig::default(), NonceKey::from_bytes([4; 32]), 1);
+                core.handle_message(
+                    std::time::Instant::now(),
+                    1_700_000_000,
+                    snap,
+                    flow.clone(),
+                    message.clone(),
+                );
+                while let Some(t) = core.poll_transmit() {
+                    assert!(Message::parse(t.bytes).is_ok(), "an answer must parse");
+                }
+            }
+        }),
+        Route::Dropped(_) => {}
+    }
+}
+
+/// A store snapshot of a pjsip.conf text.
+fn snapshot(text: &str) -> std::sync::Arc<pjsipd::sorcery::Snapshot> {
+    use pjsipd::config::build::build;
+    use pjsipd::config::ini::{MemFs, read_str};
+    use pjsipd::sorcery::{RefPolicy, Store, StoredObject};
+    let read = read_str(&MemFs::new(), std::path::Path::new("pjsip.conf"), text).expect("config");
+    let store = Store::new();
+    let objects: Vec<StoredObject> = build(&read.document)
+        .objects
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    store
+        .replace_file_objects(objects, RefPolicy::Lenient)
+        .expect("apply");
+    store.snapshot()
 }
 
 #[test]
