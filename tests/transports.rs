@@ -242,7 +242,7 @@ fn tcp_keepalive_enable_turns_on_os_keepalive_probes() {
 
 #[test]
 fn tcp_peer_that_stalls_mid_message_loses_only_its_connection() {
-    let (_dir, _d, port) = start("", "stream_message_timeout = 1\n", "transport-tcp");
+    let (dir, _d, port) = start("", "stream_message_timeout = 1\n", "transport-tcp");
     runtime().block_on(async {
         let mut stalled = tcp(port).await;
         let half = options("TCP", "s1", "");
@@ -259,6 +259,11 @@ fn tcp_peer_that_stalls_mid_message_loses_only_its_connection() {
         assert!(
             closed_within(&mut stalled, Duration::from_secs(5)).await,
             "the stalled connection was not closed"
+        );
+        assert_eq!(
+            connections(dir.path(), "transport-tcp"),
+            Some(1),
+            "the closed connection is no longer counted"
         );
         assert!(
             ask(&mut good, "TCP", "s3", "")
