@@ -24,13 +24,12 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use pjsipd::auth::{NonceKey, Verifier};
-use pjsipd::config::build::build;
-use pjsipd::config::ini::{MemFs, read_str};
+use pjsipd::config::ini::MemFs;
 use pjsipd::core::{Core, SharedTables, Tables};
 use pjsipd::dialplan::Dialplan;
 use pjsipd::distributor::{DEFAULT_QUEUES, Distributor, Route};
 use pjsipd::sip::Message;
-use pjsipd::sorcery::{RefPolicy, Snapshot, Store, StoredObject};
+use pjsipd::sorcery::{Snapshot, Store};
 use pjsipd::transport::{Flow, Received};
 use pjsipd::tsx::TimerConfig;
 
@@ -45,25 +44,9 @@ const PJSIP_CONF: &str = "[t]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:5060
 const EXTENSIONS_CONF: &str = "[default]\nexten => pbx,1,Answer()\n";
 
 fn snapshot() -> Arc<Snapshot> {
-    let fs = MemFs::new();
-    let read = match read_str(&fs, Path::new("/c/pjsip.conf"), PJSIP_CONF) {
-        Ok(r) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let built = build(&read.document);
-    let errors: Vec<String> = built
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(ToString::to_string)
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    let store = Store::new();
-    let objects = built.objects.into_iter().map(StoredObject::from);
-    if let Err(e) = store.replace_file_objects(objects, RefPolicy::Lenient) {
-        panic!("{e}");
-    }
-    store.snapshot()
+    Store::from_config_text(PJSIP_CONF)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .snapshot()
 }
 
 fn tables() -> SharedTables {

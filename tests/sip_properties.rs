@@ -92,20 +92,9 @@ fn daemon_path(data: &[u8]) {
 
 /// A store snapshot of a pjsip.conf text.
 fn snapshot(text: &str) -> std::sync::Arc<pjsipd::sorcery::Snapshot> {
-    use pjsipd::config::build::build;
-    use pjsipd::config::ini::{MemFs, read_str};
-    use pjsipd::sorcery::{RefPolicy, Store, StoredObject};
-    let read = read_str(&MemFs::new(), std::path::Path::new("pjsip.conf"), text).expect("config");
-    let store = Store::new();
-    let objects: Vec<StoredObject> = build(&read.document)
-        .objects
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    store
-        .replace_file_objects(objects, RefPolicy::Lenient)
-        .expect("apply");
-    store.snapshot()
+    pjsipd::sorcery::Store::from_config_text(text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .snapshot()
 }
 
 #[test]

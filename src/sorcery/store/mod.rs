@@ -231,6 +231,32 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
+    /// A store holding the objects of `text` read as a `pjsip.conf` (an `#include` in it
+    /// finds no file). Every configuration error is an error, listed one per line: for
+    /// tests, benchmarks and tools that build a configuration in memory.
+    pub fn from_config_text(text: &str) -> Result<Self, String> {
+        use crate::config::build::build;
+        use crate::config::ini::{MemFs, read_str};
+        let read = read_str(&MemFs::new(), std::path::Path::new("pjsip.conf"), text)
+            .map_err(|e| e.to_string())?;
+        let built = build(&read.document);
+        let errors: Vec<String> = built
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
+        }
+        let store = Self::new();
+        let objects = built.objects.into_iter().map(StoredObject::from);
+        store
+            .replace_file_objects(objects, RefPolicy::Lenient)
+            .map_err(|e| e.to_string())?;
+        Ok(store)
+    }
+
     /// An empty store.
     pub fn new() -> Self {
         Self {
