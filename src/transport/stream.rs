@@ -233,8 +233,18 @@ where
             _ = stop.changed() => break,
         }
     }
-    // Unregistered first: the registry holds a sender too, and the writer ends (after
-    // writing what is queued, e.g. a final 400) once every sender is gone.
+    close(reg, tx, writer, &flow).await;
+}
+
+/// Ends a connection: unregistered first (the registry holds a sender too), so that the
+/// writer, once every sender is gone, ends after writing what is queued (a final 400, say);
+/// it gets a second for that.
+pub(super) async fn close(
+    reg: Registration,
+    tx: mpsc::Sender<Bytes>,
+    mut writer: tokio::task::JoinHandle<()>,
+    flow: &Flow,
+) {
     drop(reg);
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;

@@ -102,10 +102,7 @@ pub(super) async fn serve<S>(
             _ = stop.changed() => break,
         }
     }
-    drop(reg);
-    drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
-    writer.abort();
+    super::stream::close(reg, tx, writer, &flow).await;
 }
 
 fn deliver(shared: &Shared, flow: &Flow, bytes: Bytes) {
