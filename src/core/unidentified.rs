@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,9 @@ pub struct Row {
 pub struct Unidentified {
     entries: Mutex<HashMap<IpAddr, Entry>>,
     last_prune: Mutex<Option<Instant>>,
+    /// True while the table may hold entries: every identified request calls
+    /// [`Unidentified::forget`], which then skips the shared lock when there is nothing.
+    used: AtomicBool,
 }
 
 impl Unidentified {
@@ -64,6 +68,8 @@ impl Unidentified {
     /// `[global]` settings.
     pub fn record(&self, ip: IpAddr, now: Instant, count: u32, period: Duration) -> Report {
         let mut entries = self.lock();
+        // Under the lock, as `forget` clears it: the flag never lags an insert.
+        self.used.store(true, Ordering::Relaxed);
         if entries.len() >= CAPACITY && !entries.contains_key(&ip) {
             // Under a flood of sources: forget the oldest half rather than grow.
             let mut ages: Vec<(Instant, IpAddr)> =
@@ -100,9 +106,13 @@ impl Unidentified {
 
     /// `ip` identified and authenticated: its count is forgotten.
     pub fn forget(&self, ip: IpAddr) {
+        if !self.used.load(Ordering::Relaxed) {
+            return;
+        }
         let mut entries = self.lock();
-        if !entries.is_empty() {
-            entries.remove(&ip);
+        entries.remove(&ip);
+        if entries.is_empty() {
+            self.used.store(false, Ordering::Relaxed);
         }
     }
 
