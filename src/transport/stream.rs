@@ -108,30 +108,45 @@ async fn handle(
         Layer::Ws => super::ws::serve(socket, flow, shared, stop).await,
         Layer::Tls(ctx) | Layer::Wss(ctx) => {
             let acceptor = TlsAcceptor::from(ctx.current());
-            let tls = match tokio::time::timeout(handshake, acceptor.accept(socket)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::info!(
-                        "transport '{}': TLS handshake with {} failed: {e}",
-                        flow.transport,
-                        flow.remote
-                    );
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!(
-                        "transport '{}': TLS handshake with {} timed out",
-                        flow.transport,
-                        flow.remote
-                    );
-                    return;
-                }
+            let Some(tls) =
+                handshake_within(handshake, "TLS", &flow, acceptor.accept(socket)).await
+            else {
+                return;
             };
             if flow.protocol == TransportProtocol::Wss {
                 super::ws::serve(tls, flow, shared, stop).await;
             } else {
                 serve(tls, flow, shared, stop).await;
             }
+        }
+    }
+}
+
+/// Runs a handshake (TLS, WebSocket) bounded by `limit`; a failure or a timeout is logged
+/// and gives `None` (the connection is dropped).
+pub(super) async fn handshake_within<T, E: std::fmt::Display>(
+    limit: Duration,
+    what: &str,
+    flow: &Flow,
+    handshake: impl std::future::Future<Output = Result<T, E>>,
+) -> Option<T> {
+    match tokio::time::timeout(limit, handshake).await {
+        Ok(Ok(done)) => Some(done),
+        Ok(Err(e)) => {
+            tracing::info!(
+                "transport '{}': {what} handshake with {} failed: {e}",
+                flow.transport,
+                flow.remote
+            );
+            None
+        }
+        Err(_) => {
+            tracing::info!(
+                "transport '{}': {what} handshake with {} timed out",
+                flow.transport,
+                flow.remote
+            );
+            None
         }
     }
 }

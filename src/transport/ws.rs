@@ -58,24 +58,10 @@ pub(super) async fn serve<S>(
         .max_frame_size(Some(max));
     let handshake =
         tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(config));
-    let ws = match tokio::time::timeout(shared.tuning.message_timeout, handshake).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::info!(
-                "transport '{}': WebSocket handshake with {} failed: {e}",
-                flow.transport,
-                flow.remote
-            );
-            return;
-        }
-        Err(_) => {
-            tracing::info!(
-                "transport '{}': WebSocket handshake with {} timed out",
-                flow.transport,
-                flow.remote
-            );
-            return;
-        }
+    let limit = shared.tuning.message_timeout;
+    let Some(ws) = super::stream::handshake_within(limit, "WebSocket", &flow, handshake).await
+    else {
+        return;
     };
     let Some((reg, tx, rx)) = super::stream::register(&mut flow, &shared) else {
         return;

@@ -12,9 +12,9 @@
 mod values;
 
 pub use values::{
-    Action, BindAddr, CodecPref, Codecs, Groups, HaRule, HaRules, KNOWN_CODECS, ListOf, Name,
-    Networks, OptionValue, Repeated, SipUri, Tos, deny_as_permit, parse_bool, parse_ha_network,
-    parse_network,
+    Action, BindAddr, CONTACT_DENY_ALIAS, CodecPref, Codecs, DENY_ALIAS, Groups, HaRule, HaRules,
+    KNOWN_CODECS, ListOf, Name, Networks, OptionValue, Repeated, SipUri, Tos, deny_as_permit,
+    parse_bool, parse_ha_network, parse_network,
 };
 
 /// Whether pjsipd acts on an option yet.

@@ -472,6 +472,20 @@ impl OptionValue for HaRules {
     }
 }
 
+/// `deny = x` as `permit = !x`: deny rules join the ordered permit list (acl and endpoint).
+pub const DENY_ALIAS: super::Alias = super::Alias {
+    name: "deny",
+    target: "permit",
+    rewrite: deny_as_permit,
+};
+
+/// `contact_deny = x` as `contact_permit = !x`.
+pub const CONTACT_DENY_ALIAS: super::Alias = super::Alias {
+    name: "contact_deny",
+    target: "contact_permit",
+    rewrite: deny_as_permit,
+};
+
 /// The rewrite of the `deny` (and `contact_deny`) alias: `deny = a, !b` is
 /// `permit = !a, b`.
 pub fn deny_as_permit(value: &str) -> String {

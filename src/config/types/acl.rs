@@ -2,7 +2,7 @@
 //! (Asterisk `res_pjsip_acl.c`), evaluated by [`crate::acl::check_request`].
 
 use super::{ConfigObject, Kind, Object};
-use crate::config::options::{Alias, HaRules, ListOf, Name, deny_as_permit};
+use crate::config::options::{Alias, CONTACT_DENY_ALIAS, DENY_ALIAS, HaRules, ListOf, Name};
 use crate::define_object;
 
 define_object! {
@@ -25,18 +25,7 @@ impl ConfigObject for Acl {
     const KIND: Kind = Kind::Acl;
     /// `deny` and `contact_deny` append to the rules of `permit` and `contact_permit`, so
     /// that the order of the lines is kept.
-    const ALIASES: &'static [Alias] = &[
-        Alias {
-            name: "deny",
-            target: "permit",
-            rewrite: deny_as_permit,
-        },
-        Alias {
-            name: "contact_deny",
-            target: "contact_permit",
-            rewrite: deny_as_permit,
-        },
-    ];
+    const ALIASES: &'static [Alias] = &[DENY_ALIAS, CONTACT_DENY_ALIAS];
 
     fn into_object(self) -> Object {
         Object::Acl(self)

@@ -9,7 +9,8 @@ use super::endpoint_values::{
 };
 use super::{ConfigObject, Kind, Object, Reference, refs};
 use crate::config::options::{
-    Alias, Codecs, Groups, HaRules, ListOf, Name, Repeated, SipUri, Tos, deny_as_permit,
+    Alias, CONTACT_DENY_ALIAS, Codecs, DENY_ALIAS, Groups, HaRules, ListOf, Name, Repeated, SipUri,
+    Tos,
 };
 use crate::define_object;
 
@@ -423,16 +424,8 @@ impl ConfigObject for Endpoint {
             target: "allow",
             rewrite: disallow_to_allow,
         },
-        Alias {
-            name: "deny",
-            target: "permit",
-            rewrite: deny_as_permit,
-        },
-        Alias {
-            name: "contact_deny",
-            target: "contact_permit",
-            rewrite: deny_as_permit,
-        },
+        DENY_ALIAS,
+        CONTACT_DENY_ALIAS,
     ];
 
     fn validate(&self, id: &str) -> Vec<String> {
