@@ -15,6 +15,7 @@
 //!   picks the serialized queue for the rest (sans-IO).
 //! - [`core`]: what happens to a received message: validation, transactions, identification,
 //!   authentication, usages (sans-IO).
+//! - [`outreg`]: outbound registration (`type=registration`) state machines (sans-IO).
 //! - [`sorcery`]: the live object store: transactions, indexes, observers.
 //! - [`cli`]: operator commands, rendered from a store snapshot (pure functions).
 //! - [`transport`]: the SIP sockets (UDP, TCP, TLS, WS, WSS) feeding the distributor (async
@@ -34,6 +35,9 @@ pub mod daemon;
 pub mod dialplan;
 pub mod distributor;
 pub mod identify;
+pub mod location;
+pub mod outreg;
+pub mod registrar;
 pub mod runtime;
 pub mod sip;
 pub mod sorcery;

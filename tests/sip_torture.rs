@@ -311,14 +311,16 @@ fn rfc4475_3_1_2_4_scalar02() {
     let r = request("scalar02");
     assert_eq!(validate_request(&r).map_err(|e| e.0.code()), Err(400));
     assert!(r.headers.max_forwards().is_err());
-    assert!(r.headers.expires().is_err());
+    // An overlarge expiry may be taken as the largest value (the registrar clamps it).
+    assert_eq!(r.headers.expires().ok(), Some(Some(u32::MAX)));
 }
 
 #[test]
 fn rfc4475_3_1_2_5_scalarlg() {
     let r = response("scalarlg");
     assert!(r.headers.cseq().is_err());
-    assert!(r.headers.retry_after().is_err());
+    // Overlarge delta-seconds saturate; the CSeq alone makes the response invalid.
+    assert!(r.headers.retry_after().is_ok());
     assert!(pjsipd::sip::validate_response(&r).is_err());
 }
 

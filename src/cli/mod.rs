@@ -41,6 +41,69 @@ pub trait Daemon: Send + Sync {
     fn sip_logger(&self) -> Option<crate::transport::SipLogger> {
         None
     }
+    /// The location service's counters, as (label, value) lines.
+    fn registrar_counters(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Run-time state of contacts and outbound registrations.
+    fn live(&self) -> Live {
+        Live::default()
+    }
+    /// Asks for an action that SIP runs (qualify, send register); `Err` says why not.
+    fn sip_action(&self, action: SipAction) -> Result<String, String> {
+        let _ = action;
+        Err("SIP is not running".to_string())
+    }
+}
+
+/// An action the CLI asks of the SIP side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SipAction {
+    /// `pjsip qualify <endpoint>`.
+    Qualify(String),
+    /// `pjsip send register <registration>|*all`.
+    Register(String),
+    /// `pjsip send unregister <registration>|*all`.
+    Unregister(String),
+}
+
+/// Run-time state the listings show next to the configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    /// Registered contacts, and qualified static ones.
+    pub contacts: Vec<ContactRow>,
+    /// Outbound registrations.
+    pub registrations: Vec<RegistrationRow>,
+}
+
+/// A contact as the listings show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactRow {
+    /// Its AOR.
+    pub aor: String,
+    /// Its URI.
+    pub uri: String,
+    /// MD5 of the URI (hex).
+    pub hash: String,
+    /// Registered (rather than a static `contact=`).
+    pub dynamic: bool,
+    /// Short status: Avail, Unavail, Unknown, NonQual.
+    pub status: String,
+    /// Round-trip time of the last qualify, ms.
+    pub rtt_ms: Option<f64>,
+    /// Details for `pjsip show contact <id>`.
+    pub details: Vec<(String, String)>,
+}
+
+/// An outbound registration's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegistrationRow {
+    /// The registration's id.
+    pub name: String,
+    /// Registered, Unregistered or Rejected.
+    pub status: String,
+    /// Seconds to the next attempt (negative: that long ago).
+    pub next_secs: Option<i64>,
 }
 
 /// A listening SIP socket, as `pjsip show transports` lists it.
@@ -144,7 +207,27 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "pjsip show registration <id>",
         "Show one outbound registration",
     ),
-    ("pjsip show contacts", "List contacts"),
+    (
+        "pjsip show registrar",
+        "Count registered contacts and the contact database's writes",
+    ),
+    (
+        "pjsip show contacts",
+        "List contacts with their status and round-trip time",
+    ),
+    ("pjsip show contact <id>", "Show one contact"),
+    (
+        "pjsip qualify <endpoint>",
+        "Send OPTIONS to the contacts of an endpoint's AORs now",
+    ),
+    (
+        "pjsip send register <registration>|*all",
+        "Unregister then register an outbound registration again",
+    ),
+    (
+        "pjsip send unregister <registration>|*all",
+        "Unregister an outbound registration and stop it",
+    ),
     ("pjsip show settings", "Show [global] and [system] settings"),
     (
         "pjsip show identifiers",
@@ -192,11 +275,28 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
         ["pjsip", "test", "identify", ..] => identify_test(&daemon.snapshot(), &words[3..]),
         ["pjsip", "set", "logger", rest @ ..] => set_logger(daemon, rest),
         ["pjsip", "show", "distributor"] => distributor(daemon),
+        ["pjsip", "show", "registrar"] => {
+            let rows = daemon.registrar_counters();
+            let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+            Reply::ok(
+                rows.iter()
+                    .map(|(l, v)| format!("{l:<width$}  {v}\n"))
+                    .collect::<String>(),
+            )
+        }
+        ["pjsip", "qualify", _] => action(daemon, SipAction::Qualify(words[2].to_string())),
+        ["pjsip", "send", "register", _] => {
+            action(daemon, SipAction::Register(words[3].to_string()))
+        }
+        ["pjsip", "send", "unregister", _] => {
+            action(daemon, SipAction::Unregister(words[3].to_string()))
+        }
         ["pjsip", "show", "unidentified_requests"] => unidentified(daemon),
         ["pjsip", "show" | "list", ..] => {
             let snap = daemon.snapshot();
             // Object ids are case-sensitive: pass the original words on.
-            let mut reply = show::run(&snap, &lw[2..], &words[2..]);
+            let live = daemon.live();
+            let mut reply = show::run(&snap, &live, &lw[2..], &words[2..]);
             if reply.ok && lw.get(2) == Some(&"transports") {
                 reply.text.push_str(&listening(daemon));
             }
@@ -289,6 +389,13 @@ fn set_logger(daemon: &dyn Daemon, args: &[&str]) -> Reply {
             Err(_) => Reply::fail(format!("'{ip}' is not an IP address\n")),
         },
         _ => Reply::fail("Usage: pjsip set logger {on|off|host <ip>}\n"),
+    }
+}
+
+fn action(daemon: &dyn Daemon, action: SipAction) -> Reply {
+    match daemon.sip_action(action) {
+        Ok(text) => Reply::ok(format!("{text}\n")),
+        Err(text) => Reply::fail(format!("{text}\n")),
     }
 }
 

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use md5::{Digest, Md5};
 
-use super::Reply;
 use super::format::{LAST_TABSTOP, header_field, indent, left, line, parameters, separator};
+use super::{ContactRow, Live, Reply};
 use crate::config::types::{Aor, Kind, Object};
 use crate::sorcery::{ObjectRef, Snapshot};
 
@@ -20,25 +20,25 @@ const SECRET_OPTIONS: &[&str] = &[
 ];
 
 /// Runs `pjsip show <lw...>`; `words` are the same words with their original case.
-pub(super) fn run(snap: &Snapshot, lw: &[&str], words: &[&str]) -> Reply {
+pub(super) fn run(snap: &Snapshot, live: &Live, lw: &[&str], words: &[&str]) -> Reply {
     let id = words.get(1).copied().unwrap_or("");
     match lw {
-        ["endpoints", ..] => list(snap, Kind::Endpoint),
-        ["aors", ..] => list(snap, Kind::Aor),
-        ["auths", ..] => list(snap, Kind::Auth),
-        ["transports", ..] => list(snap, Kind::Transport),
-        ["identifies", ..] => list(snap, Kind::Identify),
-        ["registrations", ..] => list(snap, Kind::Registration),
-        ["contacts", ..] => contacts(snap),
+        ["endpoints", ..] => list(snap, live, Kind::Endpoint),
+        ["aors", ..] => list(snap, live, Kind::Aor),
+        ["auths", ..] => list(snap, live, Kind::Auth),
+        ["transports", ..] => list(snap, live, Kind::Transport),
+        ["identifies", ..] => list(snap, live, Kind::Identify),
+        ["registrations", ..] => list(snap, live, Kind::Registration),
+        ["contacts", ..] => contacts(snap, live),
         ["settings", ..] => settings(snap),
         ["identifiers", ..] => identifiers(snap),
-        ["endpoint", _] => one(snap, Kind::Endpoint, id),
-        ["aor", _] => one(snap, Kind::Aor, id),
-        ["auth", _] => one(snap, Kind::Auth, id),
-        ["transport", _] => one(snap, Kind::Transport, id),
-        ["identify", _] => one(snap, Kind::Identify, id),
-        ["registration", _] => one(snap, Kind::Registration, id),
-        ["contact", _] => one_contact(snap, id),
+        ["endpoint", _] => one(snap, live, Kind::Endpoint, id),
+        ["aor", _] => one(snap, live, Kind::Aor, id),
+        ["auth", _] => one(snap, live, Kind::Auth, id),
+        ["transport", _] => one(snap, live, Kind::Transport, id),
+        ["identify", _] => one(snap, live, Kind::Identify, id),
+        ["registration", _] => one(snap, live, Kind::Registration, id),
+        ["contact", _] => one_contact(snap, live, id),
         _ => Reply::fail(
             "Usage: pjsip show {endpoints|endpoint <id>|aors|aor <id>|auths|auth <id>|\
              transports|transport <id>|identifies|identify <id>|registrations|\
@@ -69,7 +69,7 @@ impl<'a> Relations<'a> {
     }
 }
 
-fn list(snap: &Snapshot, kind: Kind) -> Reply {
+fn list(snap: &Snapshot, live: &Live, kind: Kind) -> Reply {
     let objects: Vec<&ObjectRef> = snap.all(kind).collect();
     if objects.is_empty() {
         return Reply::ok("No objects found.\n");
@@ -79,13 +79,13 @@ fn list(snap: &Snapshot, kind: Kind) -> Reply {
     header(&mut out, kind);
     for o in &objects {
         out.push('\n');
-        tree(&mut out, snap, &rel, o);
+        tree(&mut out, snap, live, &rel, o);
     }
     let _ = write!(out, "\nObjects found: {}\n", objects.len());
     Reply::ok(out)
 }
 
-fn one(snap: &Snapshot, kind: Kind, id: &str) -> Reply {
+fn one(snap: &Snapshot, live: &Live, kind: Kind, id: &str) -> Reply {
     let Some(o) = snap.get(kind, id) else {
         return Reply::fail(format!("Unable to find object {id}.\n"));
     };
@@ -93,7 +93,7 @@ fn one(snap: &Snapshot, kind: Kind, id: &str) -> Reply {
     let mut out = String::from("\n");
     header(&mut out, kind);
     out.push('\n');
-    tree(&mut out, snap, &rel, o);
+    tree(&mut out, snap, live, &rel, o);
     parameters(&mut out, &params(o));
     Reply::ok(out)
 }
@@ -267,7 +267,7 @@ fn identify_header(out: &mut String, level: usize) {
     line(out, level + 1, "Match", &header_field("criteria", 35));
 }
 
-fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
+fn tree(out: &mut String, snap: &Snapshot, live: &Live, rel: &Relations<'_>, o: &ObjectRef) {
     match &o.object {
         Object::Endpoint(e) => {
             let cid = callerid_number(&opt(&o.object, "callerid"));
@@ -277,7 +277,9 @@ fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
             };
             let reachable = e.aors.iter().any(|a| {
                 matches!(snap.get(Kind::Aor, a.as_str()).map(|x| &x.object),
-                    Some(Object::Aor(aor)) if !aor.contact.0.is_empty())
+                    Some(Object::Aor(aor)) if aor_contacts(snap, live, a.as_str(), aor)
+                        .iter()
+                        .any(|c| c.status != "Unavail"))
             });
             let state = if reachable {
                 "Not in use"
@@ -306,7 +308,7 @@ fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
             }
             for a in e.aors.iter() {
                 if let Some(aor) = snap.get(Kind::Aor, a.as_str()) {
-                    aor_tree(out, snap, 1, aor);
+                    aor_tree(out, snap, live, 1, aor);
                 }
             }
             if !e.transport.is_empty()
@@ -323,11 +325,20 @@ fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
                 identify_tree(out, 1, i);
             }
         }
-        Object::Aor(_) => aor_tree(out, snap, 0, o),
+        Object::Aor(_) => aor_tree(out, snap, live, 0, o),
         Object::Auth(_) => auth_row(out, snap, 0, "I/OAuth", o.id()),
         Object::Transport(_) => transport_row(out, 0, o),
         Object::Identify(_) => identify_tree(out, 0, o),
         Object::Registration(r) => {
+            let state = live.registrations.iter().find(|x| x.name == o.id());
+            let status = match state {
+                Some(x) => match x.next_secs {
+                    Some(n) if n >= 0 => format!("{:<16} (exp. {n}s)", x.status),
+                    Some(n) => format!("{:<16} (exp. {}s ago)", x.status, -n),
+                    None => x.status.clone(),
+                },
+                None => "Unregistered".to_string(),
+            };
             let auth = r
                 .outbound_auth
                 .iter()
@@ -335,16 +346,18 @@ fn tree(out: &mut String, snap: &Snapshot, rel: &Relations<'_>, o: &ObjectRef) {
                 .map(|a| a.as_str().to_string())
                 .unwrap_or_else(|| "n/a".into());
             let name = format!("{}/{}", o.id(), r.server_uri);
-            let _ = writeln!(
-                out,
-                " {}  {}  Unregistered",
-                left(&name, 55),
-                left(&auth, 26)
-            );
+            let _ = writeln!(out, " {}  {}  {status}", left(&name, 55), left(&auth, 26));
         }
         Object::Contact(c) => {
             let (aor, _) = split_contact_id(o.id());
-            contact_row(out, 0, aor, &c.uri.0, &contact_hash(o.id(), &c.uri.0));
+            let row = ContactRow {
+                aor: aor.to_string(),
+                uri: c.uri.0.clone(),
+                hash: contact_hash(o.id(), &c.uri.0),
+                status: "NonQual".into(),
+                ..ContactRow::default()
+            };
+            contact_row(out, 0, &row);
         }
         _ => line(out, 0, o.kind().as_str(), o.id()),
     }
@@ -358,7 +371,7 @@ fn auth_row(out: &mut String, snap: &Snapshot, level: usize, title: &str, id: &s
     line(out, level, title, &format!("{id}/{user}"));
 }
 
-fn aor_tree(out: &mut String, snap: &Snapshot, level: usize, o: &ObjectRef) {
+fn aor_tree(out: &mut String, snap: &Snapshot, live: &Live, level: usize, o: &ObjectRef) {
     let Object::Aor(aor) = &o.object else {
         return;
     };
@@ -372,27 +385,49 @@ fn aor_tree(out: &mut String, snap: &Snapshot, level: usize, o: &ObjectRef) {
             aor.max_contacts
         ),
     );
-    for (uri, hash) in aor_contacts(snap, o.id(), aor) {
-        contact_row(out, level + 1, o.id(), &uri, &hash);
+    for row in aor_contacts(snap, live, o.id(), aor) {
+        contact_row(out, level + 1, &row);
     }
 }
 
-/// The contacts of an AOR: its static `contact=` URIs, then `type=contact` objects named
-/// `<aor>@@...` or `<aor>;@...`. (Registered contacts join these with the registrar.)
-fn aor_contacts(snap: &Snapshot, aor_id: &str, aor: &Aor) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = aor
+/// The contacts of an AOR: its static `contact=` URIs, `type=contact` objects named
+/// `<aor>@@...` or `<aor>;@...`, then its registered contacts, with their live status.
+fn aor_contacts(snap: &Snapshot, live: &Live, aor_id: &str, aor: &Aor) -> Vec<ContactRow> {
+    let status_of = |hash: &str| {
+        live.contacts
+            .iter()
+            .find(|c| !c.dynamic && c.aor == aor_id && c.hash == hash)
+    };
+    let row = |uri: &str, hash: String| {
+        let live = status_of(&hash);
+        ContactRow {
+            aor: aor_id.to_string(),
+            uri: uri.to_string(),
+            hash,
+            status: live.map_or_else(|| "NonQual".into(), |r| r.status.clone()),
+            rtt_ms: live.and_then(|r| r.rtt_ms),
+            ..ContactRow::default()
+        }
+    };
+    let mut v: Vec<ContactRow> = aor
         .contact
         .0
         .iter()
-        .map(|u| (u.0.clone(), md5_hex(&u.0)))
+        .map(|u| row(&u.0, md5_hex(&u.0)))
         .collect();
     for c in snap.all(Kind::Contact) {
         if split_contact_id(c.id()).0 == aor_id
             && let Object::Contact(contact) = &c.object
         {
-            v.push((contact.uri.0.clone(), contact_hash(c.id(), &contact.uri.0)));
+            v.push(row(&contact.uri.0, contact_hash(c.id(), &contact.uri.0)));
         }
     }
+    v.extend(
+        live.contacts
+            .iter()
+            .filter(|c| c.dynamic && c.aor == aor_id)
+            .cloned(),
+    );
     v
 }
 
@@ -414,9 +449,13 @@ fn md5_hex(s: &str) -> String {
     hex::encode(Md5::digest(s.as_bytes()))
 }
 
-fn contact_row(out: &mut String, level: usize, aor: &str, uri: &str, hash: &str) {
-    let name = format!("{aor}/{uri}");
-    let hash: String = hash.chars().take(10).collect();
+fn contact_row(out: &mut String, level: usize, row: &ContactRow) {
+    let name = format!("{}/{}", row.aor, row.uri);
+    let hash: String = row.hash.chars().take(10).collect();
+    let rtt = match row.rtt_ms {
+        Some(ms) if row.status == "Avail" => format!("{ms:.3}"),
+        _ => "nan".to_string(),
+    };
     line(
         out,
         level,
@@ -425,8 +464,8 @@ fn contact_row(out: &mut String, level: usize, aor: &str, uri: &str, hash: &str)
             "{} {:<10} {:<8} {:>11}",
             left(&name, contact_width(level)),
             hash,
-            "NonQual",
-            "nan"
+            row.status,
+            rtt
         ),
     );
 }
@@ -485,13 +524,11 @@ fn identify_tree(out: &mut String, level: usize, o: &ObjectRef) {
     }
 }
 
-fn contacts(snap: &Snapshot) -> Reply {
+fn contacts(snap: &Snapshot, live: &Live) -> Reply {
     let mut rows = Vec::new();
     for o in snap.all(Kind::Aor) {
         if let Object::Aor(aor) = &o.object {
-            for (uri, hash) in aor_contacts(snap, o.id(), aor) {
-                rows.push((o.id().to_string(), uri, hash));
-            }
+            rows.extend(aor_contacts(snap, live, o.id(), aor));
         }
     }
     // Contacts whose AOR is not configured are still listed.
@@ -500,13 +537,21 @@ fn contacts(snap: &Snapshot) -> Reply {
         if snap.get(Kind::Aor, aor).is_none()
             && let Object::Contact(contact) = &c.object
         {
-            rows.push((
-                aor.to_string(),
-                contact.uri.0.clone(),
-                contact_hash(c.id(), &contact.uri.0),
-            ));
+            rows.push(ContactRow {
+                aor: aor.to_string(),
+                uri: contact.uri.0.clone(),
+                hash: contact_hash(c.id(), &contact.uri.0),
+                status: "NonQual".into(),
+                ..ContactRow::default()
+            });
         }
     }
+    rows.extend(
+        live.contacts
+            .iter()
+            .filter(|c| c.dynamic && snap.get(Kind::Aor, &c.aor).is_none())
+            .cloned(),
+    );
     if rows.is_empty() {
         return Reply::ok("No objects found.\n");
     }
@@ -514,37 +559,38 @@ fn contacts(snap: &Snapshot) -> Reply {
     contact_header(&mut out, 0);
     separator(&mut out);
     out.push('\n');
-    for (aor, uri, hash) in &rows {
-        contact_row(&mut out, 0, aor, uri, hash);
+    for row in &rows {
+        contact_row(&mut out, 0, row);
     }
     let _ = write!(out, "\nObjects found: {}\n", rows.len());
     Reply::ok(out)
 }
 
-fn one_contact(snap: &Snapshot, id: &str) -> Reply {
+fn one_contact(snap: &Snapshot, live: &Live, id: &str) -> Reply {
     if let Some(o) = snap.get(Kind::Contact, id) {
-        return one(snap, Kind::Contact, o.id());
+        return one(snap, live, Kind::Contact, o.id());
     }
-    // Static contacts are addressed as `<aor>@@<hash>` or `<aor>/<uri>`.
+    // Contacts are addressed as `<aor>@@<hash>` (static), `<aor>;@<hash>` (registered)
+    // or `<aor>/<uri>`.
     for o in snap.all(Kind::Aor) {
         if let Object::Aor(aor) = &o.object {
-            for (uri, hash) in aor_contacts(snap, o.id(), aor) {
-                let full = format!("{}@@{hash}", o.id());
-                let named = format!("{}/{uri}", o.id());
+            for row in aor_contacts(snap, live, o.id(), aor) {
+                let sep = if row.dynamic { ";@" } else { "@@" };
+                let full = format!("{}{sep}{}", o.id(), row.hash);
+                let named = format!("{}/{}", o.id(), row.uri);
                 if id == full || id == named {
                     let mut out = String::from("\n");
                     contact_header(&mut out, 0);
                     separator(&mut out);
                     out.push('\n');
-                    contact_row(&mut out, 0, o.id(), &uri, &hash);
-                    parameters(
-                        &mut out,
-                        &[
-                            ("aor".into(), o.id().to_string()),
-                            ("id".into(), full),
-                            ("uri".into(), uri.clone()),
-                        ],
-                    );
+                    contact_row(&mut out, 0, &row);
+                    let mut details = vec![
+                        ("aor".into(), o.id().to_string()),
+                        ("id".into(), full),
+                        ("uri".into(), row.uri.clone()),
+                    ];
+                    details.extend(row.details.iter().cloned());
+                    parameters(&mut out, &details);
                     return Reply::ok(out);
                 }
             }

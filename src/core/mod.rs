@@ -24,6 +24,7 @@ use crate::config::types::{Auth, IdentifyMethod, Kind, Object};
 use crate::dialplan::Dialplan;
 use crate::distributor::ALLOW;
 use crate::identify::{Trace, global, identify_with};
+use crate::location::Location;
 use crate::sip::{
     HeaderName, Host, Message, Method, NameAddr, Request, StatusCode, Uri, response_bytes,
 };
@@ -45,6 +46,11 @@ pub struct CoreStats {
 }
 
 mod outgoing;
+pub(crate) mod qualify;
+mod register;
+pub(crate) mod registrations;
+pub use qualify::StatusChange;
+pub use registrations::{Network, OutRegCommand, RegistrationState, RegistrationStates, owner};
 pub mod unidentified;
 
 pub use outgoing::{CoreEvent, Outcome, RequestId};
@@ -70,6 +76,19 @@ pub struct CoreShared {
     pub tables: SharedTables,
     /// Unidentified requests per source address.
     pub unidentified: Arc<Unidentified>,
+    /// The location service (registered contacts).
+    pub location: Arc<Location>,
+    /// Outbound registrations' states, for the CLI.
+    pub registrations: Arc<RegistrationStates>,
+}
+
+/// An operator's request to a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Qualify these AORs' contacts now (`pjsip qualify`).
+    Qualify(Vec<String>),
+    /// `pjsip send register|unregister`.
+    Registration(OutRegCommand),
 }
 
 /// One shard's SIP core.
@@ -94,6 +113,16 @@ pub struct Core {
     /// Requests sent so far (ids and branches).
     sent: u64,
     events: VecDeque<CoreEvent>,
+    /// Registered contacts, shared by every queue.
+    location: Arc<Location>,
+    /// How many queues there are (usages are shared out by name among them).
+    queues: usize,
+    /// Outbound registrations this queue owns.
+    outregs: registrations::OutRegs,
+    /// Qualify of the AORs this queue owns.
+    qualifier: qualify::Qualifier,
+    /// Which transport and local address reach a peer.
+    network: Arc<dyn Network>,
 }
 
 /// How a request is answered.
@@ -127,6 +156,11 @@ impl Core {
             outgoing: HashMap::default(),
             sent: 0,
             events: VecDeque::new(),
+            location: Arc::default(),
+            queues: 1,
+            outregs: registrations::OutRegs::default(),
+            qualifier: qualify::Qualifier::default(),
+            network: Arc::new(registrations::NoNetwork),
         }
     }
 
@@ -195,7 +229,115 @@ impl Core {
 
     /// When [`Core::handle_timeout`] must next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tsx.poll_timeout()
+        [
+            self.tsx.poll_timeout(),
+            self.outregs.poll_timeout(),
+            self.qualifier.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Shares out outbound registrations and qualify among `queues` queues (this one
+    /// runs those [`owner`] gives it), publishing registration states into `states`;
+    /// `network` finds the transport and local address towards a peer.
+    pub fn with_usages(
+        mut self,
+        queues: usize,
+        states: Arc<RegistrationStates>,
+        network: Arc<dyn Network>,
+    ) -> Self {
+        self.queues = queues.max(1);
+        self.outregs = registrations::OutRegs::new(
+            self.queue,
+            self.queues,
+            states,
+            network.clone(),
+            self.stateless_seed.rotate_left(41),
+        );
+        self.network = network;
+        self
+    }
+
+    /// Runs what the usages of this queue (outbound registration, qualify) have due, and
+    /// hands them the outcomes of their requests. Called after every batch of messages
+    /// and on the queue's timer; cheap when nothing is due.
+    pub fn run_usages(&mut self, now: Instant, unix_now: u64, snapshot: &Snapshot) {
+        self.outregs.reconcile(now, unix_now, snapshot);
+        let mut changes = Vec::new();
+        if !self.events.is_empty() {
+            for e in std::mem::take(&mut self.events) {
+                let mine = self.outregs.on_event(now, unix_now, &e)
+                    || self
+                        .qualifier
+                        .on_event(now, &e, &self.location, &mut changes);
+                if !mine {
+                    self.events.push_back(e);
+                }
+            }
+        }
+        if self.outregs.poll_timeout().is_some_and(|t| t <= now) {
+            let mut regs = std::mem::take(&mut self.outregs);
+            regs.handle_timeout(now, unix_now, snapshot, &mut |f, r, a| {
+                self.send_request(now, f, r, a)
+            });
+            self.outregs = regs;
+        }
+        let location = self.location.clone();
+        let network = self.network.clone();
+        let sends = self.qualifier.handle_timeout(
+            now,
+            unix_now,
+            snapshot,
+            &location,
+            &*network,
+            self.queue,
+            self.queues,
+            &mut changes,
+        );
+        for s in sends {
+            let id = self.send_request(now, s.flow, s.request, s.auths);
+            self.qualifier.sent(s.token, id);
+        }
+        for c in changes {
+            match c.rtt {
+                Some(rtt) => tracing::info!(
+                    "Contact {}/{} is now {}.  RTT: {:.3} msec",
+                    c.aor,
+                    c.uri,
+                    c.status.label(),
+                    rtt.as_secs_f64() * 1000.0
+                ),
+                None => tracing::info!("Contact {}/{} is now {}", c.aor, c.uri, c.status.label()),
+            }
+            self.events.push_back(CoreEvent::ContactStatus(c));
+        }
+    }
+
+    /// Carries out an operator's command; returns how many objects it applied to.
+    pub fn command(&mut self, now: Instant, unix_now: u64, command: &Command) -> usize {
+        match command {
+            Command::Qualify(aors) => {
+                self.qualifier.force(aors.iter().cloned(), now);
+                aors.len()
+            }
+            Command::Registration(cmd) => self.outregs.command(now, unix_now, cmd),
+        }
+    }
+
+    /// Unregisters this queue's outbound registrations (shutdown).
+    pub fn shutdown_usages(&mut self, now: Instant, unix_now: u64, snapshot: &Snapshot) {
+        let mut regs = std::mem::take(&mut self.outregs);
+        regs.shutdown(now, unix_now, snapshot, &mut |f, r, a| {
+            self.send_request(now, f, r, a)
+        });
+        self.outregs = regs;
+    }
+
+    /// True once every outbound registration has ended (after [`Core::shutdown_usages`]).
+    pub fn usages_done(&self) -> bool {
+        self.outregs.is_empty()
     }
 
     /// Runs the transaction timers due at `now`.
@@ -212,8 +354,16 @@ impl Core {
 
     /// Uses the daemon's tables and unidentified-request table.
     pub fn with_shared(self, shared: &CoreShared) -> Self {
-        self.with_tables(shared.tables.clone())
-            .with_unidentified(shared.unidentified.clone())
+        let mut core = self
+            .with_tables(shared.tables.clone())
+            .with_unidentified(shared.unidentified.clone());
+        core.location = shared.location.clone();
+        core
+    }
+
+    /// The location service this core registers contacts in.
+    pub fn location(&self) -> &Arc<Location> {
+        &self.location
     }
 
     /// Counts unidentified requests in `table` (shared by the daemon's queues).
@@ -245,7 +395,6 @@ impl Core {
             }
             Message::Request(r) => r,
         };
-        let source = flow.remote;
         if request.method == Method::Options && !has_to_tag(&request) {
             // Out-of-dialog OPTIONS are answered statelessly (RFC 3261 8.2.7), as Kamailio
             // does: a transaction would hold ~1 kB for 32 s per request over UDP, so an
@@ -258,20 +407,20 @@ impl Core {
                 snapshot,
                 Responder::Stateless(&flow),
                 &request,
-                source,
+                &flow,
             );
             return;
         }
         match self.tsx.handle_request(now, request, flow.is_reliable()) {
             Incoming::NewRequest { key, request } => {
-                self.replies.insert(key.clone(), flow);
+                self.replies.insert(key.clone(), flow.clone());
                 self.dispatch(
                     now,
                     unix_now,
                     snapshot,
                     Responder::Tsx(&key),
                     &request,
-                    source,
+                    &flow,
                 );
             }
             Incoming::Cancel { key, request, .. } => {
@@ -295,8 +444,9 @@ impl Core {
         snapshot: &Snapshot,
         key: Responder<'_>,
         request: &Request,
-        source: SocketAddr,
+        flow: &Flow,
     ) {
+        let source = flow.remote;
         let tables = self.tables.load();
         let contacts = contact_ips(request);
         // type=acl objects: before anything else, answered 403 (res_pjsip_acl).
@@ -526,6 +676,13 @@ impl Core {
                 ];
                 self.answer(now, key, request, 200, &headers);
             }
+            Method::Register => {
+                if let Some(id) = &identified {
+                    let usernames: Vec<&str> =
+                        credentials.iter().map(|c| c.username.as_str()).collect();
+                    self.register(now, unix_now, snapshot, key, request, id, &usernames, flow);
+                }
+            }
             Method::Ack => {}
             _ => {
                 let headers = [(HeaderName::Allow, Bytes::from_static(ALLOW.as_bytes()))];
@@ -746,3 +903,7 @@ mod tests;
 #[cfg(test)]
 #[path = "outgoing_tests.rs"]
 mod outgoing_tests;
+
+#[cfg(test)]
+#[path = "registrations_tests.rs"]
+mod registrations_tests;

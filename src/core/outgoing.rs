@@ -44,6 +44,8 @@ pub enum CoreEvent {
         /// How.
         outcome: Outcome,
     },
+    /// A contact's qualify status changed.
+    ContactStatus(super::StatusChange),
 }
 
 /// A request in flight.

@@ -201,8 +201,8 @@ fn routed_methods_without_a_usage_get_501_after_identification() {
     let snap = snapshot(CONF);
     let mut core = core();
     let text = String::from_utf8_lossy(&options("x", "z9hG4bKm", ""))
-        .replace("OPTIONS sip:", "REGISTER sip:")
-        .replace("1 OPTIONS", "1 REGISTER");
+        .replace("OPTIONS sip:", "BYE sip:")
+        .replace("1 OPTIONS", "1 BYE");
     core.handle_received(
         Instant::now(),
         0,

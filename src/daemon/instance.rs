@@ -35,6 +35,15 @@ pub(crate) struct Instance {
     tables: crate::core::SharedTables,
     /// Unidentified requests per source address (`pjsip show unidentified_requests`).
     unidentified: Arc<crate::core::Unidentified>,
+    /// Registered contacts.
+    location: Arc<crate::location::Location>,
+    /// Outbound registrations' states, published by the queues.
+    registrations: Arc<crate::core::RegistrationStates>,
+    /// The contact database's file and counters, once open.
+    contact_db: std::sync::OnceLock<(
+        std::path::PathBuf,
+        Arc<crate::location::persist::PersistStats>,
+    )>,
     /// The running SIP transports, once started.
     transports: std::sync::OnceLock<Arc<crate::transport::TransportHandle>>,
     /// `pjsip set logger`: runtime state, kept apart from configuration so a reload does not
@@ -60,6 +69,9 @@ impl Instance {
             build_cache: Mutex::new(None),
             tables: crate::core::SharedTables::default(),
             unidentified: Arc::default(),
+            location: Arc::default(),
+            contact_db: std::sync::OnceLock::new(),
+            registrations: Arc::default(),
             transports: std::sync::OnceLock::new(),
             sip_logger: crate::transport::SipLogger::default(),
             started: now,
@@ -81,6 +93,58 @@ impl Instance {
     /// The unidentified-request table the SIP core fills.
     pub(crate) fn unidentified(&self) -> Arc<crate::core::Unidentified> {
         self.unidentified.clone()
+    }
+
+    /// Opens the contact database under `data_dir`, puts its contacts back into the
+    /// location service and writes every later change to it. Problems (a corrupt file,
+    /// an unwritable directory) are logged; the daemon runs on either way.
+    pub(crate) fn open_contact_db(&self, data_dir: &Path) -> crate::location::persist::Writer {
+        use crate::location::persist;
+        let path = persist::default_path(data_dir);
+        let opened = persist::open(&path, unix_now());
+        for p in &opened.problems {
+            tracing::error!("{p}");
+        }
+        let snapshot = self.store.snapshot();
+        let restored = opened.bindings.len();
+        self.location.restore(opened.bindings, |aor| {
+            matches!(
+                snapshot.get(crate::config::types::Kind::Aor, aor).map(|o| &o.object),
+                Some(crate::config::types::Object::Aor(a)) if a.qualify_frequency > 0
+            )
+        });
+        self.location.persist_to(opened.sink);
+        let _ = self.contact_db.set((path.clone(), opened.stats));
+        self.drop_orphan_contacts();
+        tracing::info!(
+            "contact database {}: {restored} contacts restored, {} kept",
+            path.display(),
+            self.location.len()
+        );
+        opened.writer
+    }
+
+    /// Removes the registered contacts whose AOR or endpoint is no longer configured
+    /// (Asterisk keeps them until they expire; they could not be reached anyway, and would
+    /// come back to life if an object of that name were created again).
+    pub(crate) fn drop_orphan_contacts(&self) {
+        let snapshot = self.store.snapshot();
+        self.location.retain_aors(|b| {
+            snapshot
+                .get(crate::config::types::Kind::Aor, &b.aor)
+                .is_some()
+                && (b.endpoint.is_empty() || snapshot.endpoint(&b.endpoint).is_some())
+        });
+    }
+
+    /// Outbound registrations' states.
+    pub(crate) fn registrations(&self) -> Arc<crate::core::RegistrationStates> {
+        self.registrations.clone()
+    }
+
+    /// The location service.
+    pub(crate) fn location(&self) -> Arc<crate::location::Location> {
+        self.location.clone()
     }
 
     /// extensions.conf and acl.conf as the SIP core sees them.
@@ -166,6 +230,7 @@ impl Instance {
         notify::reloading();
         let mut note = self.reload_settings();
         let result = self.reload_pjsip_conf();
+        self.drop_orphan_contacts();
         if let Err(e) = self.load_tables() {
             note = Some(match note.take() {
                 Some(n) => format!("{n}\n{e}; keeping the previous dialplan and named ACLs"),
@@ -395,6 +460,142 @@ impl cli::Daemon for Instance {
         ]
     }
 
+    fn registrar_counters(&self) -> Vec<(String, String)> {
+        let mut rows = vec![(
+            "Contacts held:".to_string(),
+            self.location.len().to_string(),
+        )];
+        if let Some((path, stats)) = self.contact_db.get() {
+            let queued = self.location.queued_changes();
+            let done = stats.written() + stats.failed();
+            rows.push(("Database:".into(), path.display().to_string()));
+            rows.push(("Database writes:".into(), stats.written().to_string()));
+            rows.push(("Database batches:".into(), stats.batches().to_string()));
+            rows.push(("Database failed:".into(), stats.failed().to_string()));
+            rows.push((
+                "Database pending:".into(),
+                queued.saturating_sub(done).to_string(),
+            ));
+        }
+        rows
+    }
+
+    fn live(&self) -> cli::Live {
+        let unix_now = unix_now();
+        let mut contacts: Vec<cli::ContactRow> = self
+            .location
+            .all(unix_now)
+            .into_iter()
+            .map(|e| {
+                let b = &e.binding;
+                cli::ContactRow {
+                    aor: b.aor.clone(),
+                    uri: b.uri.clone(),
+                    hash: b.hash.0.clone(),
+                    dynamic: true,
+                    status: e.status.short().to_string(),
+                    rtt_ms: e.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                    details: vec![
+                        ("endpoint".into(), b.endpoint.clone()),
+                        ("expiration_time".into(), b.expires_at.to_string()),
+                        ("expires_in".into(), b.remaining(unix_now).to_string()),
+                        ("user_agent".into(), b.user_agent.clone()),
+                        ("path".into(), b.path.join(",")),
+                        ("source".into(), format!("{}:{}", b.protocol, b.source)),
+                        ("transport".into(), b.transport.clone()),
+                        ("via_addr".into(), b.via_addr.clone()),
+                        ("via_port".into(), b.via_port.to_string()),
+                        ("call_id".into(), b.call_id.clone()),
+                        ("registered_uri".into(), b.registered_uri.clone()),
+                        ("instance".into(), b.instance.clone().unwrap_or_default()),
+                        ("prune_on_boot".into(), yes_no(b.prune_on_boot).into()),
+                    ],
+                }
+            })
+            .collect();
+        contacts.extend(self.location.static_statuses().into_iter().map(
+            |(aor, hash, status, rtt)| cli::ContactRow {
+                aor: aor.clone(),
+                uri: String::new(),
+                hash: hash.0,
+                dynamic: false,
+                status: status.short().to_string(),
+                rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0),
+                details: Vec::new(),
+            },
+        ));
+        let registrations = self
+            .registrations
+            .all()
+            .into_iter()
+            .map(|(name, r)| cli::RegistrationRow {
+                name,
+                status: r.status.as_str().to_string(),
+                next_secs: r.next_attempt_unix.map(|t| t as i64 - unix_now as i64),
+            })
+            .collect();
+        cli::Live {
+            contacts,
+            registrations,
+        }
+    }
+
+    fn sip_action(&self, action: cli::SipAction) -> Result<String, String> {
+        use crate::core::{Command, OutRegCommand, owner};
+        let Some(queues) = self.transports.get().and_then(|t| t.queues()) else {
+            return Err("SIP is not running".into());
+        };
+        let wait = std::time::Duration::from_secs(2);
+        let n = queues.len();
+        let broadcast = |cmd: Command| -> usize {
+            (0..n)
+                .filter_map(|q| queues.command_blocking(q, cmd.clone(), wait))
+                .sum()
+        };
+        let one = |name: &str, cmd: Command| -> usize {
+            queues
+                .command_blocking(owner(name, n), cmd, wait)
+                .unwrap_or(0)
+        };
+        let register = matches!(action, cli::SipAction::Register(_));
+        match action {
+            cli::SipAction::Qualify(endpoint) => {
+                let snapshot = self.store.snapshot();
+                let Some(e) = snapshot.endpoint(&endpoint) else {
+                    return Err(format!("Unable to retrieve endpoint {endpoint}"));
+                };
+                let aors: Vec<String> = e.aors.iter().map(|a| a.as_str().to_string()).collect();
+                for aor in &aors {
+                    one(aor, Command::Qualify(vec![aor.clone()]));
+                }
+                Ok(format!(
+                    "Qualifying {} AOR(s) of endpoint {endpoint}",
+                    aors.len()
+                ))
+            }
+            cli::SipAction::Register(name) | cli::SipAction::Unregister(name) => {
+                let cmd = if register {
+                    OutRegCommand::Register(name.clone())
+                } else {
+                    OutRegCommand::Unregister(name.clone())
+                };
+                let done = if name == "*all" {
+                    broadcast(Command::Registration(cmd))
+                } else {
+                    one(&name, Command::Registration(cmd))
+                };
+                if done == 0 {
+                    return Err(format!("Unable to retrieve registration {name}"));
+                }
+                Ok(if register {
+                    format!("Re-registering {name}")
+                } else {
+                    format!("Unregistering {name}")
+                })
+            }
+        }
+    }
+
     fn listeners(&self) -> Vec<cli::Listener> {
         let Some(t) = self.transports.get() else {
             return Vec::new();
@@ -526,4 +727,16 @@ impl Observer for LogObserver {
             tracing::debug!("deleted {}", o.key);
         }
     }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// Wall-clock seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

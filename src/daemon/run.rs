@@ -103,6 +103,9 @@ async fn serve(
         }
     };
     tracing::info!("control socket listening at {}", socket_path.display());
+    // Registered contacts back from the database before SIP starts: a phone registered
+    // before a crash is reachable as soon as the daemon answers.
+    let contact_db = instance.open_contact_db(&data_dir);
 
     let mut stop = instance.stop_requested();
     let daemon: Arc<dyn cli::Daemon> = instance.clone();
@@ -116,11 +119,18 @@ async fn serve(
         crate::core::CoreShared {
             tables: instance.tables(),
             unidentified: instance.unidentified(),
+            location: instance.location(),
+            registrations: instance.registrations(),
         },
         stop.clone(),
     )
     .await;
     instance.set_transports(sip.handle.clone());
+    let location = instance.location();
+    sip.handle.on_connection_closed(Box::new(move |id| {
+        location.connection_closed(id);
+    }));
+    tokio::spawn(sweep_contacts(instance.location(), stop.clone()));
     notify::spawn_watchdog(instance.store().clone(), stop.clone());
     notify::ready(&format!("{loaded} objects loaded"));
     tracing::info!("ready: {loaded} objects loaded");
@@ -159,6 +169,27 @@ async fn serve(
         Err(e) => tracing::error!("control server task failed: {e}"),
     }
     sip.join().await;
+    if !contact_db.flush_and_stop(BLOCKING_GRACE) {
+        tracing::error!("the contact database writer did not finish in time");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Removes expired contacts every few seconds (they are also dropped whenever their AOR
+/// is touched), until `stop` turns true.
+async fn sweep_contacts(
+    location: Arc<crate::location::Location>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                location.sweep(super::instance::unix_now());
+            }
+            _ = stop.changed() => break,
+        }
+    }
 }

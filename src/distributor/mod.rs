@@ -35,7 +35,7 @@ pub const ROUTED: [Method; 6] = [
 ];
 
 /// The Allow header: the methods served to completion today.
-pub const ALLOW: &str = "OPTIONS, ACK, CANCEL";
+pub const ALLOW: &str = "OPTIONS, REGISTER, ACK, CANCEL";
 
 /// Asterisk's distributor pool size: a prime, so Call-ID hashes spread evenly.
 pub const DEFAULT_QUEUES: usize = 31;

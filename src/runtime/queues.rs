@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::core::Core;
+use crate::core::{Command, Core};
 use crate::sip::Message;
 use crate::sorcery::Store;
 use crate::transport::{Flow, Outbound};
@@ -27,10 +27,19 @@ pub struct Work {
     pub message: Message,
 }
 
+/// What a queue is given: a message, or an operator's command with where to answer.
+/// Messages are the hot path and stay unboxed; commands are rare.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Job {
+    Message(Work),
+    Command(Command, std::sync::mpsc::Sender<usize>),
+}
+
 /// The pool.
 #[derive(Clone)]
 pub struct QueuePool {
-    queues: Arc<Vec<mpsc::Sender<Work>>>,
+    queues: Arc<Vec<mpsc::Sender<Job>>>,
 }
 
 impl QueuePool {
@@ -70,13 +79,33 @@ impl QueuePool {
     /// Queues `work` on queue `queue`, or hands it back when that queue is full (or gone).
     pub fn try_send(&self, queue: usize, work: Work) -> Result<(), Box<Work>> {
         match self.queues.get(queue) {
-            Some(q) => q.try_send(work).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => {
-                    Box::new(w)
-                }
-            }),
+            Some(q) => match q.try_send(Job::Message(work)) {
+                Ok(()) => Ok(()),
+                Err(e) => match e.into_inner() {
+                    Job::Message(w) => Err(Box::new(w)),
+                    // Only messages are sent here.
+                    Job::Command(..) => Ok(()),
+                },
+            },
             None => Err(Box::new(work)),
         }
+    }
+
+    /// Gives `command` to queue `queue` and waits (at most `wait`, on a blocking thread)
+    /// for its answer: how many objects it applied to. `None` when the queue is gone,
+    /// full or did not answer in time.
+    pub fn command_blocking(
+        &self,
+        queue: usize,
+        command: Command,
+        wait: std::time::Duration,
+    ) -> Option<usize> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.queues
+            .get(queue)?
+            .try_send(Job::Command(command, tx))
+            .ok()?;
+        rx.recv_timeout(wait).ok()
     }
 }
 
@@ -85,7 +114,7 @@ const BATCH: usize = 64;
 
 async fn run(
     mut core: Core,
-    mut rx: mpsc::Receiver<Work>,
+    mut rx: mpsc::Receiver<Job>,
     store: Arc<Store>,
     outbound: Outbound,
     mut stop: watch::Receiver<bool>,
@@ -96,6 +125,10 @@ async fn run(
     let sleep = tokio::time::sleep_until(far());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
+    // Usages (outbound registration, qualify) look at the configuration at least once a
+    // second, so a registration starts without waiting for traffic.
+    let mut usages = tokio::time::interval(std::time::Duration::from_secs(1));
+    usages.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let wake = core.poll_timeout();
         if wake != armed {
@@ -103,17 +136,29 @@ async fn run(
             armed = wake;
         }
         tokio::select! {
-            work = rx.recv() => {
-                let Some(mut work) = work else { break };
+            job = rx.recv() => {
+                let Some(mut job) = job else { break };
                 let snapshot = store.snapshot();
                 let unix_now = unix_now();
                 for _ in 0..BATCH {
-                    core.handle_message(Instant::now(), unix_now, &snapshot, work.flow, work.message);
+                    match job {
+                        Job::Message(work) => core.handle_message(
+                            Instant::now(),
+                            unix_now,
+                            &snapshot,
+                            work.flow,
+                            work.message,
+                        ),
+                        Job::Command(command, reply) => {
+                            let n = core.command(Instant::now(), unix_now, &command);
+                            let _ = reply.send(n);
+                        }
+                    }
                     while let Some(t) = core.poll_transmit() {
                         outbound.send(t);
                     }
                     match rx.try_recv() {
-                        Ok(next) => work = next,
+                        Ok(next) => job = next,
                         Err(_) => break,
                     }
                 }
@@ -122,10 +167,60 @@ async fn run(
                 armed = None;
                 core.handle_timeout(Instant::now());
             }
-            _ = stop.changed() => break,
+            _ = usages.tick() => {}
+            _ = stop.changed() => {
+                shutdown(&mut core, &mut rx, &store, &outbound).await;
+                break;
+            }
         }
+        core.run_usages(Instant::now(), unix_now(), &store.snapshot());
+        // Events nobody consumed (AMI will): dropped, so they do not pile up.
+        while core.poll_event().is_some() {}
         while let Some(t) = core.poll_transmit() {
             outbound.send(t);
+        }
+    }
+}
+
+/// How long un-REGISTERs may take at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Unregisters the queue's outbound registrations and waits (bounded) for their answers,
+/// which still arrive while the receive tasks drain.
+async fn shutdown(
+    core: &mut Core,
+    rx: &mut mpsc::Receiver<Job>,
+    store: &Store,
+    outbound: &Outbound,
+) {
+    let snapshot = store.snapshot();
+    core.shutdown_usages(Instant::now(), unix_now(), &snapshot);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    loop {
+        while let Some(t) = core.poll_transmit() {
+            outbound.send(t);
+        }
+        core.run_usages(Instant::now(), unix_now(), &snapshot);
+        if core.usages_done() {
+            return;
+        }
+        let wake = core.poll_timeout().map_or(deadline, |t| {
+            tokio::time::Instant::from_std(t).min(deadline)
+        });
+        tokio::select! {
+            job = rx.recv() => match job {
+                Some(Job::Message(w)) => {
+                    core.handle_message(Instant::now(), unix_now(), &snapshot, w.flow, w.message);
+                }
+                Some(Job::Command(_, reply)) => {
+                    let _ = reply.send(0);
+                }
+                None => return,
+            },
+            _ = tokio::time::sleep_until(wake) => core.handle_timeout(Instant::now()),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return;
         }
     }
 }

@@ -26,7 +26,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_message: 64 * 1024,
-            max_headers: 256,
+            // Bounded by max_message anyway; room for a REGISTER with hundreds of
+            // Contact fields, which the registrar refuses with the right answer (403).
+            max_headers: 1024,
             max_line: 8 * 1024,
         }
     }

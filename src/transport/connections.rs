@@ -26,11 +26,17 @@ struct Inner {
     per_transport: HashMap<Arc<str>, usize>,
 }
 
+/// Called with the id of each connection that closes.
+pub type CloseHook = Box<dyn Fn(ConnectionId) + Send + Sync>;
+
 /// The registry. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Connections {
     inner: Arc<Mutex<Inner>>,
     next: Arc<AtomicU64>,
+    /// Told of every closed connection (the location service drops the contacts that
+    /// lived on it).
+    on_close: Arc<std::sync::OnceLock<CloseHook>>,
 }
 
 /// Why a message could not be handed to a connection.
@@ -110,6 +116,15 @@ impl Connections {
         if let Some(n) = inner.per_transport.get_mut(&entry.transport) {
             *n = n.saturating_sub(1);
         }
+        drop(inner);
+        if let Some(hook) = self.on_close.get() {
+            hook(id);
+        }
+    }
+
+    /// Calls `hook` with the id of every connection that closes from now on (set once).
+    pub fn on_close(&self, hook: CloseHook) {
+        let _ = self.on_close.set(hook);
     }
 
     /// Hands `bytes` to connection `id`, or when it is gone to another live connection of

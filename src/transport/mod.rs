@@ -14,6 +14,7 @@ mod connections;
 mod flow;
 mod logger;
 mod outbound;
+mod route;
 mod stream;
 mod tls;
 mod udp;
@@ -34,6 +35,7 @@ pub use connections::{Connections, Registration, SendError};
 pub use flow::{ConnectionId, Flow, Received, Transmit, is_reliable, protocol_name};
 pub use logger::{LoggerMode, SipLogger};
 pub use outbound::Outbound;
+pub use route::UdpRoutes;
 pub use tls::{TlsContext, TlsSetupError};
 
 use crate::auth::{NonceKey, Verifier};
@@ -135,6 +137,8 @@ pub struct Listener {
 /// The running transports, as the daemon's commands see them.
 pub struct TransportHandle {
     listeners: Vec<Listener>,
+    /// The queues, for operators' commands (set once they run).
+    queues: std::sync::OnceLock<QueuePool>,
     connections: Connections,
     tls: Vec<(String, Arc<TlsContext>)>,
     distributor: Arc<Distributor>,
@@ -152,9 +156,19 @@ impl TransportHandle {
         self.connections.count(transport)
     }
 
+    /// Calls `hook` with the id of every connection that closes.
+    pub fn on_connection_closed(&self, hook: connections::CloseHook) {
+        self.connections.on_close(hook);
+    }
+
     /// Open connections in all.
     pub fn open_connections(&self) -> usize {
         self.connections.total()
+    }
+
+    /// The serialized queues, once SIP runs.
+    pub fn queues(&self) -> Option<&QueuePool> {
+        self.queues.get()
     }
 
     /// The distributor and its counters.
@@ -293,6 +307,7 @@ pub async fn start(
     let distributor = Arc::new(Distributor::new(tuning.queues, seed));
     let mut tasks = JoinSet::new();
     let handle = Arc::new(TransportHandle {
+        queues: std::sync::OnceLock::new(),
         listeners,
         connections,
         tls,
@@ -311,11 +326,17 @@ pub async fn start(
         Duration::from_millis(u64::from(system.timer_b)),
     );
     let verifier = Verifier::new(key, "asterisk");
+    let network: Arc<dyn crate::core::Network> = Arc::new(UdpRoutes::new(handle.listeners.clone()));
     let cores = (0..distributor.queues())
         .map(|i| {
             Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
                 .with_shared(&core)
                 .with_queue(i)
+                .with_usages(
+                    distributor.queues(),
+                    core.registrations.clone(),
+                    network.clone(),
+                )
         })
         .collect();
     let queues = QueuePool::start(
@@ -326,6 +347,7 @@ pub async fn start(
         &stop,
         &mut tasks,
     );
+    let _ = handle.queues.set(queues.clone());
     let shared = Arc::new(Shared {
         distributor,
         queues,

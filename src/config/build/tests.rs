@@ -136,7 +136,7 @@ fn dangling_references_are_warnings_naming_the_option() {
 
 #[test]
 fn unsupported_options_are_reported_once_per_option() {
-    let r = built("[a]\ntype=aor\nqualify_frequency=60\n[b]\ntype=aor\nqualify_frequency=30\n");
+    let r = built("[a]\ntype=aor\nmailboxes=1@x\n[b]\ntype=aor\nmailboxes=2@x\n");
     let notices: Vec<&Diagnostic> = r
         .diagnostics
         .iter()
@@ -148,7 +148,7 @@ fn unsupported_options_are_reported_once_per_option() {
             .message
             .contains("accepted, not yet supported (also used by 1 other aor)")
     );
-    assert_eq!(notices[0].option.as_deref(), Some("qualify_frequency"));
+    assert_eq!(notices[0].option.as_deref(), Some("mailboxes"));
     assert_eq!(notices[0].location.as_ref().map(|l| l.line), Some(3));
 }
 

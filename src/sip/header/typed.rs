@@ -68,7 +68,13 @@ pub fn parse_max_forwards(value: &[u8]) -> Result<u8, ParseError> {
 /// A delta-seconds field (Expires, Min-Expires): values beyond 2^32-1 are an error rather
 /// than being silently clamped (RFC 4475 3.1.2.4 sends `Expires: 10000000000`).
 pub fn parse_delta_seconds(value: &[u8], hdr: &'static str) -> Result<u32, ParseError> {
-    parse_u32(trim(value)).ok_or(ParseError::header(hdr, "not an integer 0-4294967295"))
+    let v = trim(value);
+    // RFC 3261 10.2.1.1 / RFC 4475 3.1.2.2: an overlarge delta is taken as the largest
+    // value (the registrar then clamps it to maximum_expiration); only non-digits are bad.
+    if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
+        return Ok(parse_u32(v).unwrap_or(u32::MAX));
+    }
+    Err(ParseError::header(hdr, "not an integer 0-4294967295"))
 }
 
 /// Content-Length: a non-negative integer (RFC 4475 3.1.2.3 ncl sends `-999`).
@@ -223,9 +229,12 @@ mod tests {
     }
 
     #[test]
-    fn rfc4475_3_1_2_4_absurd_expires_is_an_error() {
+    fn rfc4475_3_1_2_4_absurd_expires_is_taken_as_the_largest_value() {
         assert_eq!(parse_delta_seconds(b"3600", "Expires"), Ok(3600));
-        assert!(parse_delta_seconds(b"10000000000", "Expires").is_err());
+        assert_eq!(parse_delta_seconds(b"10000000000", "Expires"), Ok(u32::MAX));
+        assert!(parse_delta_seconds(b"-1", "Expires").is_err());
+        assert!(parse_delta_seconds(b"soon", "Expires").is_err());
+        assert!(parse_delta_seconds(b"", "Expires").is_err());
     }
 
     #[test]

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Registered contacts survive the daemon (the contact database, <data_dir>/contacts.db),
+# over UDP on 127.0.0.1, with the SIPp scenarios of testsuite/sipp/:
+#   survives-kill     a contact registered with Expires: 300 is back after `kill -9` and a
+#                     restart on the same directory: a query REGISTER lists it with
+#                     ;expires <= 300 (and `pjsip show contacts` does, once it lists
+#                     registered contacts)
+#   expired-in-death  a contact registered with Expires: 5 (minimum_expiration=1), the daemon
+#                     killed with -9, restarted 6 s later: the contact is gone
+#   corrupt-database  the daemon stopped, garbage written over data/contacts.db: the daemon
+#                     starts, logs a warning or error naming contacts.db, and serves REGISTER
+# Every case runs and is reported; the script fails at the end if any case failed.
+# PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for tool in sipp python3; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
+done
+. testsuite/lib/daemon.sh
+started=$SECONDS
+
+# Ports free for UDP and TCP on 127.0.0.1, with port+2 free for UDP too (SIPp's media port
+# and media port+2), at least 3 apart.
+mapfile -t ports < <(python3 - 12 <<'PY'
+import random, socket, sys
+want = int(sys.argv[1])
+def free(port):
+    socks = []
+    try:
+        for p, kind in ((port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM), (port + 2, socket.SOCK_DGRAM)):
+            socks.append(socket.socket(socket.AF_INET, kind))
+            socks[-1].bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+found = [p for p in random.sample(range(20000, 60000, 3), 4 * want) if free(p)][:want]
+if len(found) < want:
+    sys.exit("not enough free ports")
+print("\n".join(map(str, found)))
+PY
+)
+((${#ports[@]} == 12)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
+sip_port=${ports[0]}
+p_pers=${ports[1]} p_short=${ports[2]} p_corrupt=${ports[3]} next_media=4
+
+cat >"$dir/pjsip.conf" <<CONF
+[transport-udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:$sip_port
+
+[rpers]
+type=endpoint
+context=default
+identify_by=username
+aors=rpers
+
+[rpers]
+type=aor
+max_contacts=1
+
+[rshort]
+type=endpoint
+context=default
+identify_by=username
+aors=rshort
+
+[rshort]
+type=aor
+max_contacts=1
+minimum_expiration=1
+
+[rcorrupt]
+type=endpoint
+context=default
+identify_by=username
+aors=rcorrupt
+
+[rcorrupt]
+type=aor
+max_contacts=1
+CONF
+write_settings
+start_daemon daemon-1.log
+log=$dir/daemon-1.log
+
+failures=()
+fail() { # case message
+    failures+=("$1: $2")
+    echo "FAIL: $1: $2" >&2
+}
+sipp_failed() { # id message
+    fail "$1" "$2"
+    [ -s "$dir/$1.err" ] && { echo "--- SIPp errors ($1):" >&2; tail -c 1500 "$dir/$1.err" >&2; echo >&2; }
+    return 0
+}
+
+# sipp_run ID SCENARIO LOCAL_PORT [sipp options...]: one call from 127.0.0.1:LOCAL_PORT.
+sipp_run() {
+    local id=$1 scenario=$2 lport=$3 mport=${ports[next_media]}
+    shift 3
+    next_media=$((next_media + 1))
+    timeout 30 sipp "127.0.0.1:$sip_port" -sf "testsuite/sipp/$scenario" -t u1 -i 127.0.0.1 \
+        -p "$lport" -mp "$mport" -m 1 -nostdin -timeout 20s -recv_timeout 5s -cid_str "$id-%u@%s" \
+        -trace_err -error_file "$dir/$id.err" -trace_msg -message_file "$dir/$id.msg" "$@" >"$dir/$id.out" 2>&1
+}
+
+# cli_lists AOR URI: `pjsip show contacts` has a row for that contact: its Aor/ContactUri
+# column is AOR/URI (cut to the column's width, as Asterisk does) and its Hash column is the
+# start of the MD5 of URI.
+cli_lists() {
+    local want="$1/$2" hash
+    hash=$(printf '%s' "$2" | md5sum | cut -c1-10)
+    rx "pjsip show contacts" 2>/dev/null | awk -v want="$want" -v hash="$hash" '
+        $1 == "Contact:" && length($2) >= 20 && index(want, $2) == 1 && $3 == hash { found = 1 }
+        END { exit !found }'
+}
+
+# kill_daemon: kill -9, and reap it.
+kill_daemon() {
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=""
+}
+
+# stop_daemon: SIGTERM, bounded wait (10 s), then -9.
+stop_daemon() {
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill_daemon
+}
+
+# --- survives-kill and expired-in-death: register both, kill -9, restart 6 s after the
+# short one was registered.
+pers_uri="sip:rpers@127.0.0.1:$p_pers;transport=UDP"
+sipp_run pers-register register-bind.xml "$p_pers" -s rpers -key expires 300 \
+    || sipp_failed pers-register "survives-kill: REGISTER with Expires: 300 did not get 200"
+short_at=$SECONDS
+sipp_run short-register register-bind.xml "$p_short" -s rshort -key expires 5 \
+    || sipp_failed short-register "expired-in-death: REGISTER with Expires: 5 did not get 200"
+# Durable once the 200 is sent (the database commits within milliseconds): wait until the
+# CLI shows the contact, or 1 s when the CLI does not list registered contacts.
+cli_saw=no
+for _ in $(seq 1 10); do
+    if cli_lists rpers "$pers_uri"; then cli_saw=yes; break; fi
+    sleep 0.1
+done
+[ "$cli_saw" = yes ] || echo "NOTE: pjsip show contacts does not list rpers/$pers_uri; going on after 1 s" >&2
+kill_daemon
+while ((SECONDS - short_at < 7)); do sleep 0.2; done # more than 6 s after it was registered
+start_daemon daemon-2.log
+log=$dir/daemon-2.log
+
+before=${#failures[@]}
+sipp_run pers-query register-query-bind.xml "$p_pers" -s rpers \
+    || sipp_failed pers-query "survives-kill: after kill -9 and a restart, a query does not list sip:rpers@127.0.0.1:$p_pers;transport=UDP with ;expires <= 300"
+if [ "$cli_saw" = yes ] && ! cli_lists rpers "$pers_uri"; then
+    fail survives-kill "after kill -9 and a restart, pjsip show contacts does not list rpers/$pers_uri"
+fi
+[ "${#failures[@]}" -eq "$before" ] && echo "ok: survives-kill"
+
+before=${#failures[@]}
+sipp_run short-query register-query-none.xml "$p_short" -s rshort \
+    || sipp_failed short-query "expired-in-death: a contact registered for 5 s before kill -9 is listed after a restart 6 s later"
+if rx "pjsip show contacts" 2>/dev/null | grep -qF "rshort/"; then
+    fail expired-in-death "pjsip show contacts lists an rshort contact after it expired"
+fi
+[ "${#failures[@]}" -eq "$before" ] && echo "ok: expired-in-death"
+
+# --- corrupt-database
+before=${#failures[@]}
+stop_daemon
+if [ ! -e "$dir/data/contacts.db" ]; then
+    fail corrupt-database "there is no $dir/data/contacts.db after registrations and a stop (the daemon writes no contact database)"
+fi
+rm -f "$dir/data/contacts.db-wal" "$dir/data/contacts.db-shm"
+head -c 4096 /dev/urandom >"$dir/data/contacts.db"
+printf 'this is not an SQLite database\n' >>"$dir/data/contacts.db"
+start_daemon daemon-3.log
+log=$dir/daemon-3.log
+found=no
+for _ in $(seq 1 30); do
+    if grep -E ' (WARN|ERROR) ' "$log" | grep -qF "contacts.db"; then found=yes; break; fi
+    sleep 0.1
+done
+[ "$found" = yes ] || fail corrupt-database "no WARN or ERROR line naming contacts.db in the log of a start on a corrupt database"
+sipp_run corrupt-register register-bind.xml "$p_corrupt" -s rcorrupt -key expires 300 \
+    || sipp_failed corrupt-register "after a start on a corrupt database, REGISTER did not get 200"
+sipp_run corrupt-query register-query-bind.xml "$p_corrupt" -s rcorrupt \
+    || sipp_failed corrupt-query "after a start on a corrupt database, a query did not list the contact just registered"
+[ "${#failures[@]}" -eq "$before" ] && echo "ok: corrupt-database"
+
+if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+    failures+=("daemon: it exited during the run")
+fi
+if ((${#failures[@]})); then
+    echo "FAIL: register persistence: ${#failures[@]} failure(s) ($((SECONDS - started)) s):" >&2
+    printf '  %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+echo "register persistence: 3 cases passed in $((SECONDS - started)) s"
