@@ -23,7 +23,7 @@ use crate::auth::{ClientAuth, DigestCredentials, NonceKey, Verdict, Verifier};
 use crate::config::types::{Auth, IdentifyMethod, Kind, Object};
 use crate::dialplan::Dialplan;
 use crate::distributor::ALLOW;
-use crate::identify::{Trace, global, identify_with};
+use crate::identify::{Identified, Identifier, Trace, global, identify_with};
 use crate::location::Location;
 use crate::sip::{
     HeaderName, Host, Message, Method, NameAddr, Request, StatusCode, Uri, response_bytes,
@@ -205,6 +205,20 @@ impl Core {
         Some(id)
     }
 
+    /// Gives up on a request sent with [`Core::send_request`]: its client transaction
+    /// ends at once (no more retransmissions) and no outcome will be reported.
+    pub fn abandon(&mut self, id: RequestId) {
+        let key = self
+            .outgoing
+            .iter()
+            .find(|(_, p)| p.id == id)
+            .map(|(k, _)| k.clone());
+        if let Some(key) = key {
+            self.outgoing.remove(&key);
+            self.tsx.abandon_client(&key);
+        }
+    }
+
     /// The next event for the core's user (a sent request's outcome).
     pub fn poll_event(&mut self) -> Option<CoreEvent> {
         self.events.pop_front()
@@ -299,6 +313,11 @@ impl Core {
         for s in sends {
             let id = self.send_request(now, s.flow, s.request, s.auths);
             self.qualifier.sent(s.token, id);
+        }
+        // Probes past their qualify_timeout: counted as failures already; stop their
+        // retransmissions (a dead contact would otherwise keep 32 s of them going).
+        for id in self.qualifier.take_abandoned() {
+            self.abandon(id);
         }
         for c in changes {
             match c.rtt {
@@ -395,11 +414,15 @@ impl Core {
             }
             Message::Request(r) => r,
         };
-        if request.method == Method::Options && !has_to_tag(&request) {
-            // Out-of-dialog OPTIONS are answered statelessly (RFC 3261 8.2.7), as Kamailio
-            // does: a transaction would hold ~1 kB for 32 s per request over UDP, so an
-            // OPTIONS flood (or a busy monitoring system) would cost memory without bound
-            // in time; a retransmission is simply answered again, with the same To tag.
+        if answered_statelessly(&request) {
+            // Out-of-dialog OPTIONS, and REGISTERs without credentials (their answer is a
+            // challenge, or for an endpoint without auth an idempotent binding update),
+            // are answered statelessly (RFC 3261 8.2.7), as Kamailio does: a transaction
+            // would hold ~1 kB for 32 s per request over UDP, so a flood (or a busy
+            // monitoring system, or every phone's first REGISTER) would cost memory
+            // without bound in time; a retransmission is simply answered again, with the
+            // same To tag. A REGISTER with credentials keeps its transaction: its
+            // retransmission must get the same 200, not a nonce-count replay refusal.
             self.stats.stateless += 1;
             self.dispatch(
                 now,
@@ -485,7 +508,11 @@ impl Core {
             credentials: &credentials,
             request,
         };
-        let identified = identify_with(snapshot, &facts, &mut Trace::quiet());
+        // `line` first: a request to an outbound registration's Contact belongs to that
+        // registration's endpoint, whatever address the provider sends it from.
+        let identified = self
+            .line_endpoint(request, snapshot)
+            .or_else(|| identify_with(snapshot, &facts, &mut Trace::quiet()));
         let method = request.method.as_str();
         // For log lines only.
         let from_text = || {
@@ -691,6 +718,22 @@ impl Core {
         }
     }
 
+    /// The endpoint of the outbound registration whose `line` token the Request-URI
+    /// carries.
+    fn line_endpoint(&self, request: &Request, snapshot: &Snapshot) -> Option<Identified> {
+        let Uri::Sip(uri) = &request.uri else {
+            return None;
+        };
+        let token = uri.params.value("line")?;
+        let (registration, endpoint) = self.outregs.states().by_line(token)?;
+        snapshot.endpoint(&endpoint)?;
+        Some(Identified {
+            endpoint,
+            by: Identifier::Line,
+            detail: format!("line of registration '{registration}'"),
+        })
+    }
+
     /// Sends a final response through the request's server transaction.
     fn answer(
         &mut self,
@@ -814,6 +857,22 @@ impl Core {
             self.events
                 .push_back(CoreEvent::Completed { id: p.id, outcome });
         }
+    }
+}
+
+/// Out-of-dialog OPTIONS, and out-of-dialog REGISTER without credentials.
+fn answered_statelessly(request: &Request) -> bool {
+    match request.method {
+        Method::Options => !has_to_tag(request),
+        Method::Register => {
+            !has_to_tag(request)
+                && request.headers.get(&HeaderName::Authorization).is_none()
+                && request
+                    .headers
+                    .get(&HeaderName::ProxyAuthorization)
+                    .is_none()
+        }
+        _ => false,
     }
 }
 

@@ -230,3 +230,25 @@ fn rfc3261_17_1_2_2_no_answer_ends_as_a_timeout_after_timer_f() {
     }
     panic!("no timeout by {:?}", now - start);
 }
+
+#[test]
+fn an_abandoned_request_is_not_retransmitted_and_reports_nothing() {
+    let (mut core, _) = core();
+    let start = Instant::now();
+    let flow = Flow::udp("t", UAS.parse().expect("addr"));
+    let id = core
+        .send_request(start, flow, options(), Vec::new())
+        .expect("sent");
+    assert!(core.poll_transmit().is_some(), "the first copy goes out");
+    core.abandon(id);
+    for _ in 0..100 {
+        let Some(at) = core.poll_timeout() else { break };
+        if at > start + Duration::from_secs(40) {
+            break;
+        }
+        core.handle_timeout(at);
+    }
+    core.handle_timeout(start + Duration::from_secs(40));
+    assert!(core.poll_transmit().is_none(), "no retransmission");
+    assert!(core.poll_event().is_none(), "no outcome");
+}

@@ -12,6 +12,13 @@
 //! - Any response counts as an answer (even 404 or 501), only 2xx with
 //!   `qualify_2xx_only`; 401/407 are answered with the endpoint's `outbound_auth` when
 //!   `authenticate_qualify` is on. The round-trip time is updated on every answer.
+//! - No answer within `qualify_timeout` is a miss, detected at that moment (the schedule's
+//!   1 s scan only sends probes); an answer that comes later is ignored.
+//!
+//! A status held by the rule keeps its round-trip time: a Reachable contact that missed one
+//! probe still shows the RTT of its last answer. When an AOR stops qualifying (reload with
+//! `qualify_frequency=0`), its contacts go back to NonQualified and the answers of probes
+//! still in flight are ignored.
 //!
 //! Registered contacts are probed over the flow they registered on (their source address
 //! and connection: the NAT binding the phone keeps open), static ones at their URI.
@@ -61,10 +68,14 @@ pub(crate) struct Qualifier {
     /// AORs owned by this queue that qualify.
     aors: Vec<String>,
     next_scan: Option<Instant>,
+    /// The earliest `qualify_timeout` of the probes in flight (maybe of one answered since).
+    next_deadline: Option<Instant>,
     tracks: HashMap<Key, Track>,
     in_flight: HashMap<RequestId, Probe>,
     /// Probes handed to the core, not yet given an id.
     waiting: HashMap<u64, Probe>,
+    /// Probes past their timeout whose transactions the core must end.
+    abandoned: Vec<RequestId>,
     /// Ids of in-flight probes by contact, so a contact has one probe at a time.
     busy: HashSet<Key>,
     /// AORs to probe at the next scan regardless of schedule (`pjsip qualify`).
@@ -101,7 +112,10 @@ impl Qualifier {
             // Nothing to do until the configuration changes (the queue is kicked then).
             return None;
         }
-        self.next_scan
+        [self.next_scan, self.next_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Probes the contacts of `aors` at the next scan.
@@ -110,12 +124,22 @@ impl Qualifier {
         self.next_scan = Some(now);
     }
 
-    /// Re-reads which AORs qualify when the configuration changed.
-    fn reconcile(&mut self, snapshot: &Snapshot, queue: usize, queues: usize, now: Instant) {
+    /// Re-reads which AORs qualify when the configuration changed; the contacts of those
+    /// that no longer do are NonQualified again, and their probes forgotten.
+    fn reconcile(
+        &mut self,
+        snapshot: &Snapshot,
+        location: &Location,
+        unix_now: u64,
+        queue: usize,
+        queues: usize,
+        now: Instant,
+    ) {
         if self.generation == Some(snapshot.generation()) {
             return;
         }
         self.generation = Some(snapshot.generation());
+        let before = std::mem::take(&mut self.aors);
         self.aors = snapshot
             .all(Kind::Aor)
             .filter_map(|o| match &o.object {
@@ -129,7 +153,18 @@ impl Qualifier {
             })
             .collect();
         let kept: HashSet<&str> = self.aors.iter().map(String::as_str).collect();
+        for name in before.iter().filter(|a| !kept.contains(a.as_str())) {
+            unqualify(name, snapshot, location, unix_now);
+        }
         self.tracks.retain(|k, _| kept.contains(k.0.as_str()));
+        let gone = |p: &Probe| !kept.contains(p.key.0.as_str());
+        for p in self.in_flight.values().chain(self.waiting.values()) {
+            if gone(p) {
+                self.busy.remove(&p.key);
+            }
+        }
+        self.in_flight.retain(|_, p| !gone(p));
+        self.waiting.retain(|_, p| !gone(p));
         if !self.aors.is_empty() && self.next_scan.is_none() {
             self.next_scan = Some(now);
         }
@@ -148,25 +183,29 @@ impl Qualifier {
         queues: usize,
         changes: &mut Vec<StatusChange>,
     ) -> Vec<Send> {
-        self.reconcile(snapshot, queue, queues, now);
+        self.reconcile(snapshot, location, unix_now, queue, queues, now);
         let mut sends = Vec::new();
+        // Probes past their qualify_timeout fail then, not at the next scan.
+        if self.next_deadline.is_some_and(|t| t <= now) {
+            let late: Vec<RequestId> = self
+                .in_flight
+                .iter()
+                .filter(|(_, p)| p.deadline <= now)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in late {
+                if let Some(p) = self.in_flight.remove(&id) {
+                    self.busy.remove(&p.key);
+                    self.result(location, p, Status::Unreachable, None, changes);
+                    self.abandoned.push(id);
+                }
+            }
+            self.next_deadline = self.in_flight.values().map(|p| p.deadline).min();
+        }
         if self.next_scan.is_some_and(|t| t > now) {
             return sends;
         }
         self.next_scan = Some(now + SCAN);
-        // Timed out probes.
-        let late: Vec<RequestId> = self
-            .in_flight
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in late {
-            if let Some(p) = self.in_flight.remove(&id) {
-                self.busy.remove(&p.key);
-                self.result(location, p, Status::Unreachable, None, changes);
-            }
-        }
         let forced: HashSet<String> = self.forced.drain(..).collect();
         let aors = self.aors.clone();
         for name in aors
@@ -252,6 +291,11 @@ impl Qualifier {
         sends
     }
 
+    /// Probes given up on since the last call: the core ends their transactions.
+    pub fn take_abandoned(&mut self) -> Vec<RequestId> {
+        std::mem::take(&mut self.abandoned)
+    }
+
     /// Records the id the core gave the probe `token` (none: it could not be sent).
     pub fn sent(&mut self, token: u64, id: Option<RequestId>) {
         let Some(p) = self.waiting.remove(&token) else {
@@ -259,6 +303,8 @@ impl Qualifier {
         };
         match id {
             Some(id) => {
+                self.next_deadline =
+                    Some(self.next_deadline.map_or(p.deadline, |d| d.min(p.deadline)));
                 self.in_flight.insert(id, p);
             }
             None => {
@@ -282,12 +328,14 @@ impl Qualifier {
             return false;
         };
         self.busy.remove(&p.key);
-        let answered = match outcome {
-            Outcome::Response(r) => !p.two_xx_only || (200..300).contains(&r.status.code()),
-            // A challenge we could not answer is still an answer from a live device.
-            Outcome::AuthFailed { .. } => !p.two_xx_only,
-            Outcome::Timeout | Outcome::TransportError => false,
-        };
+        // An answer after qualify_timeout is a miss, even when it came before the timer.
+        let answered = now <= p.deadline
+            && match outcome {
+                Outcome::Response(r) => !p.two_xx_only || (200..300).contains(&r.status.code()),
+                // A challenge we could not answer is still an answer from a live device.
+                Outcome::AuthFailed { .. } => !p.two_xx_only,
+                Outcome::Timeout | Outcome::TransportError => false,
+            };
         if answered {
             let rtt = now.saturating_duration_since(p.sent);
             self.result(location, p, Status::Reachable, Some(rtt), changes);
@@ -306,12 +354,17 @@ impl Qualifier {
         changes: &mut Vec<StatusChange>,
     ) {
         let (aor, hash) = &p.key;
-        let current = if p.is_static {
-            location.static_status(aor, hash).map(|s| s.0)
+        let (current, last_rtt) = if p.is_static {
+            location.static_status(aor, hash)
         } else {
-            location.contacts_status(aor, hash)
+            // Expired or not (Unix time 0): the status of an expired binding is moot.
+            location
+                .contacts(aor, 0)
+                .into_iter()
+                .find(|e| &e.binding.hash == hash)
+                .map(|e| (e.status, e.rtt))
         }
-        .unwrap_or(Status::Unknown);
+        .unwrap_or((Status::Unknown, None));
         let track = self.tracks.entry(p.key.clone()).or_default();
         let new = if observed == current {
             track.pending = None;
@@ -332,7 +385,12 @@ impl Qualifier {
                 current
             }
         };
-        let rtt = if new == Status::Reachable { rtt } else { None };
+        // A Reachable status held through a miss keeps the RTT of its last answer.
+        let rtt = if new == Status::Reachable {
+            rtt.or(last_rtt)
+        } else {
+            None
+        };
         if p.is_static {
             location.set_static_status(aor, hash, new, rtt);
         } else {
@@ -345,6 +403,20 @@ impl Qualifier {
                 status: new,
                 rtt,
             });
+        }
+    }
+}
+
+/// The contacts of `name`, which no longer qualifies: NonQualified, without an RTT.
+fn unqualify(name: &str, snapshot: &Snapshot, location: &Location, unix_now: u64) {
+    let Some(Object::Aor(aor)) = snapshot.get(Kind::Aor, name).map(|o| &o.object) else {
+        return;
+    };
+    for t in targets(name, aor, location, unix_now) {
+        if !t.is_static {
+            location.set_status(name, &t.hash, Status::NonQualified, None);
+        } else if location.static_status(name, &t.hash).is_some() {
+            location.set_static_status(name, &t.hash, Status::NonQualified, None);
         }
     }
 }
@@ -481,3 +553,7 @@ fn options_request(
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "qualify_tests.rs"]
+mod tests;

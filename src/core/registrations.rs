@@ -212,7 +212,6 @@ impl OutRegs {
     }
 
     /// The shared states.
-    #[cfg(test)]
     pub fn states(&self) -> &Arc<RegistrationStates> {
         &self.states
     }

@@ -97,6 +97,9 @@ pub enum Identifier {
     RequestUri,
     /// The `anonymous` endpoint.
     Anonymous,
+    /// The `line` parameter of the Request-URI names an outbound registration's Contact
+    /// (Asterisk's unnamed identifier that runs before the others).
+    Line,
 }
 
 impl Identifier {
@@ -109,6 +112,7 @@ impl Identifier {
             Self::Header => "header",
             Self::RequestUri => "request_uri",
             Self::Anonymous => "anonymous",
+            Self::Line => "line",
         }
     }
 
@@ -266,6 +270,8 @@ pub fn identify_with<F: Facts + ?Sized>(
             Identifier::Header => by_header(snapshot, facts, trace),
             Identifier::RequestUri => by_request_uri(snapshot, facts, trace),
             Identifier::Anonymous => by_anonymous(snapshot, facts, trace),
+            // Needs the outbound registrations' tokens: the SIP core checks it first.
+            Identifier::Line => None,
         };
         if found.is_some() {
             return found;

@@ -463,6 +463,13 @@ impl TsxLayer {
         self.timers.peek().map(|Reverse(d)| d.at)
     }
 
+    /// Ends a client transaction without a word: no more retransmissions, no event (its
+    /// user gave up on it, e.g. a qualify OPTIONS past qualify_timeout). Its timer entry
+    /// is skipped when it comes due. False when there was no such transaction.
+    pub fn abandon_client(&mut self, key: &ClientKey) -> bool {
+        self.clients.remove(key).is_some()
+    }
+
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(Reverse(d)) = self.timers.peek().cloned() {

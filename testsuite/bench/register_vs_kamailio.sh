@@ -4,10 +4,12 @@
 # SIPp scenario (testsuite/bench/sipp-register-auth-load.xml, users from an injection file).
 # pjsipd gets USERS endpoints with their aor and auth (password "secret"); Kamailio checks
 # the same password for every user (its bench config), so it does less work per request.
-# Then: pjsipd's RSS with every contact held, and a restart (kill -9, start) timed until
-# the daemon answers with every contact back from its database.
+# Part 2: 100,000 contacts registered (CONTACTS=...) on a daemon with 10,000 endpoints of
+# max_contacts=10, its RSS, then kill -9 and a restart timed until every contact is back
+# from the database.
 # Usage: testsuite/bench/register_vs_kamailio.sh [RATE ...]   (default: 2000 5000 8000)
-#        USERS=100000 (default) distinct users; each run registers RATE*10 of them.
+#        USERS=100000 (default) distinct users; each run registers RATE*10 of them (the
+#        next ones each run, wrapping around).
 # Needs: target/release/pjsipd (cargo build --release), sipp (sip-tester), kamailio.
 # Loopback only; every run is bounded (10 s of load, 90 s timeout).
 set -euo pipefail
@@ -88,18 +90,49 @@ for rate in "${rates[@]}"; do
     offset=$((offset + rate * 10))
 done
 
-# Fill up to USERS contacts at a gentle rate if the runs did not, then measure.
-held() { "$bin" --config-dir "$dir" -rx "pjsip show registrar" | awk -F: '/Contacts held/ {gsub(/ /,"",$2); print $2}'; }
-have=$(held)
-if [ "${have:-0}" -lt "$users" ]; then
-    offset=0
-    run pjsipd-fill "$pj_port" 5000 >/dev/null || true
-    while [ "$(held)" -lt "$users" ] && [ "$offset" -lt "$users" ]; do
-        offset=$((offset + 50000)); run pjsipd-fill "$pj_port" 5000 >/dev/null || true
-    done
-fi
+kill -9 "$pj_pid" 2>/dev/null || true
+
+# Part 2: 100,000 registered contacts held by one daemon (10,000 endpoints with
+# max_contacts=10 by default, PER_AOR=N to change: the configuration's own memory, about
+# 7 kB per endpoint+aor+auth, would otherwise hide the contacts'), its RSS, then kill -9
+# and a restart timed until every contact is back. Every 200 OK lists all the AOR's
+# bindings, and over UDP its transaction keeps it 32 s (Timer J): PER_AOR=100 at 2,000/s
+# holds some 64,000 such answers of ~7 kB at the peak.
+contacts=${CONTACTS:-100000}
+per_user=${PER_AOR:-10}
+nusers=$(( (contacts + per_user - 1) / per_user ))
+rm -rf "$dir/data" "$dir/run"
+python3 - "$dir" "$pj_port" "$nusers" "$per_user" <<'PY'
+import sys
+d, port, n, per = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with open(f"{d}/pjsip.conf", "w") as f:
+    f.write(f"[t]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:{port}\n\n")
+    f.write(f"[ep](!)\ntype=endpoint\ncontext=default\n[aor](!)\ntype=aor\nmax_contacts={per}\n"
+            "maximum_expiration=3600\n[auth](!)\ntype=auth\npassword=secret\n\n")
+    for i in range(1, n + 1):
+        u = f"u{i:07d}"
+        f.write(f"[{u}](ep)\nauth={u}\naors={u}\n[{u}](aor)\n[{u}](auth)\nusername={u}\n")
+with open(f"{d}/fill.csv", "w") as f:
+    f.write("SEQUENTIAL\n")
+    for k in range(per):
+        for i in range(1, n + 1):
+            u = f"u{i:07d}"
+            f.write(f"{u};[authentication username={u} password=secret];{k}\n")
+PY
+# One contact per call: the Contact user names the call.
+sed 's#Contact: <sip:\[field0\]@#Contact: <sip:[field0]-[field2]@#' \
+    testsuite/bench/sipp-register-auth-load.xml >"$dir/fill.xml"
+start_pjsipd
+for _ in $(seq 1 300); do "$bin" --config-dir "$dir" -rx "core show version" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "pjsipd VmRSS with $nusers endpoints and no contact: $(grep VmRSS /proc/$pj_pid/status | awk '{print $2/1024 " MB"}')"
+timeout 150 sipp "127.0.0.1:$pj_port" -sf "$dir/fill.xml" -inf "$dir/fill.csv" -i 127.0.0.1 -p 0 \
+    -r "${FILL_RATE:-2000}" -m "$contacts" -l 50000 -buff_size 4194304 -nostdin -timeout 110s >/dev/null 2>&1 || true
+held() { "$bin" --config-dir "$dir" -rx "pjsip show registrar" 2>/dev/null | awk -F: '/Contacts held/ {gsub(/ /,"",$2); print $2}'; }
 "$bin" --config-dir "$dir" -rx "pjsip show registrar"
-echo "pjsipd VmRSS with $(held) contacts: $(grep VmRSS /proc/$pj_pid/status | awk '{print $2/1024 " MB"}')"
+echo "pjsipd VmRSS with $(held) contacts, right after the load: $(grep VmRSS /proc/$pj_pid/status | awk '{print $2/1024 " MB"}')"
+# Transactions of the load end after Timer J (32 s over UDP).
+sleep 40
+echo "pjsipd VmRSS with $(held) contacts, 40 s later: $(grep VmRSS /proc/$pj_pid/status | awk '{print $2/1024 " MB"}')"
 # Let the database writer catch up, then kill -9 and time the restart.
 for _ in $(seq 1 100); do
     pending=$("$bin" --config-dir "$dir" -rx "pjsip show registrar" | awk -F: '/Database pending/ {gsub(/ /,"",$2); print $2}')
@@ -109,10 +142,10 @@ before=$(held)
 kill -9 "$pj_pid"; wait "$pj_pid" 2>/dev/null || true
 t0=$(date +%s.%N)
 start_pjsipd
-for _ in $(seq 1 300); do
-    n=$("$bin" --config-dir "$dir" -rx "pjsip show registrar" 2>/dev/null | awk -F: '/Contacts held/ {gsub(/ /,"",$2); print $2}' || true)
+for _ in $(seq 1 600); do
+    n=$(held || true)
     [ -n "$n" ] && [ "$n" -ge "$before" ] && break
-    sleep 0.05
+    sleep 0.02
 done
 t1=$(date +%s.%N)
 echo "restart after kill -9: $(held) of $before contacts back, serving after $(python3 -c "print(f'{$t1-$t0:.2f}')") s"

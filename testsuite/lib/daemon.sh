@@ -19,7 +19,7 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     fi
-    rm -rf "$dir"
+    [ -n "${KEEP_DIR:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
