@@ -9,6 +9,8 @@
 #                     killed with -9, restarted 6 s later: the contact is gone
 #   corrupt-database  the daemon stopped, garbage written over data/contacts.db: the daemon
 #                     starts, logs a warning or error naming contacts.db, and serves REGISTER
+#   config-removal    the endpoint and AOR of a registered contact removed from pjsip.conf:
+#                     `pjsip reload` removes the contact, and it is not back after a restart
 # Every case runs and is reported; the script fails at the end if any case failed.
 # PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing).
 set -euo pipefail
@@ -196,6 +198,38 @@ sipp_run corrupt-query register-query-bind.xml "$p_corrupt" -s rcorrupt \
     || sipp_failed corrupt-query "after a start on a corrupt database, a query did not list the contact just registered"
 [ "${#failures[@]}" -eq "$before" ] && echo "ok: corrupt-database"
 
+# --- config-removal: the rcorrupt endpoint and AOR leave pjsip.conf; a reload removes the
+# contact registered above (from memory and from the database: it is not back after a
+# restart).
+before=${#failures[@]}
+python3 - "$dir/pjsip.conf" <<'PY'
+import re, sys
+p = sys.argv[1]
+text = open(p).read()
+text = re.sub(r"\[rcorrupt\]\n(?:[^\[\n][^\n]*\n|\n)*", "", text)
+open(p, "w").write(text)
+PY
+if grep -q rcorrupt "$dir/pjsip.conf"; then
+    fail config-removal "could not remove rcorrupt from pjsip.conf"
+fi
+rx "pjsip reload" >/dev/null || fail config-removal "pjsip reload failed"
+removed=no
+for _ in $(seq 1 30); do
+    if grep -qF "from AOR 'rcorrupt' due to configuration change" "$log"; then removed=yes; break; fi
+    sleep 0.1
+done
+[ "$removed" = yes ] || fail config-removal "no 'Removed contact ... from AOR 'rcorrupt' due to configuration change' line after the reload"
+if rx "pjsip show contacts" 2>/dev/null | grep -qF "rcorrupt/"; then
+    fail config-removal "pjsip show contacts still lists an rcorrupt contact after its AOR was removed"
+fi
+stop_daemon
+start_daemon daemon-4.log
+log=$dir/daemon-4.log
+if rx "pjsip show contacts" 2>/dev/null | grep -qF "rcorrupt/"; then
+    fail config-removal "the removed AOR's contact is back after a restart"
+fi
+[ "${#failures[@]}" -eq "$before" ] && echo "ok: config-removal"
+
 if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
     failures+=("daemon: it exited during the run")
 fi
@@ -204,4 +238,4 @@ if ((${#failures[@]})); then
     printf '  %s\n' "${failures[@]}" >&2
     exit 1
 fi
-echo "register persistence: 3 cases passed in $((SECONDS - started)) s"
+echo "register persistence: 4 cases passed in $((SECONDS - started)) s"
