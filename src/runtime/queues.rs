@@ -40,6 +40,8 @@ enum Job {
 #[derive(Clone)]
 pub struct QueuePool {
     queues: Arc<Vec<mpsc::Sender<Job>>>,
+    /// Turns true once every queue task has ended (after its shutdown work).
+    finished: watch::Receiver<bool>,
 }
 
 impl QueuePool {
@@ -53,17 +55,38 @@ impl QueuePool {
         stop: &watch::Receiver<bool>,
         tasks: &mut JoinSet<()>,
     ) -> Self {
+        let (finished_tx, finished) = watch::channel(false);
+        let finished_tx = Arc::new(finished_tx);
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(cores.len()));
+        if cores.is_empty() {
+            finished_tx.send_replace(true);
+        }
         let queues = cores
             .into_iter()
             .map(|core| {
                 let (tx, rx) = mpsc::channel(depth.max(1));
-                tasks.spawn(run(core, rx, store.clone(), outbound.clone(), stop.clone()));
+                let (running, finished_tx) = (running.clone(), finished_tx.clone());
+                let work = run(core, rx, store.clone(), outbound.clone(), stop.clone());
+                tasks.spawn(async move {
+                    work.await;
+                    if running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                        finished_tx.send_replace(true);
+                    }
+                });
                 tx
             })
             .collect();
         Self {
             queues: Arc::new(queues),
+            finished,
         }
+    }
+
+    /// Turns true once every queue has ended, after the stop signal and the queues'
+    /// shutdown work (un-REGISTERs): receiving must go on until then, or the answers to
+    /// that work would never arrive.
+    pub fn finished(&self) -> watch::Receiver<bool> {
+        self.finished.clone()
     }
 
     /// Number of queues.

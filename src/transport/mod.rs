@@ -348,6 +348,9 @@ pub async fn start(
         &mut tasks,
     );
     let _ = handle.queues.set(queues.clone());
+    // Sockets are read until the queues have finished their shutdown work, so that the
+    // answers to the un-REGISTERs sent then still arrive.
+    let receiving = queues.finished();
     let shared = Arc::new(Shared {
         distributor,
         queues,
@@ -367,7 +370,7 @@ pub async fn start(
                         id.clone(),
                         socket.clone(),
                         shared.clone(),
-                        stop.clone(),
+                        receiving.clone(),
                     ));
                 }
             }
@@ -379,7 +382,7 @@ pub async fn start(
                     layer,
                     keepalive,
                     shared.clone(),
-                    stop.clone(),
+                    receiving.clone(),
                 ));
             }
         }
