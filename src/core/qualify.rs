@@ -439,22 +439,22 @@ impl Target {
                 Some((flow.clone(), local))
             }
             None => {
-                let remote = uri_addr(&self.uri)?;
+                let remote = uri_addr(&self.uri, network)?;
                 network.route(None, remote)
             }
         }
     }
 }
 
-/// The address of an IP-literal SIP URI (host names are not resolved yet).
-fn uri_addr(uri: &str) -> Option<SocketAddr> {
+/// The address of a SIP URI: its IP, or what the daemon resolved its host name to.
+fn uri_addr(uri: &str, network: &dyn Network) -> Option<SocketAddr> {
     let Ok(Uri::Sip(sip)) = Uri::parse(uri.as_bytes()) else {
         return None;
     };
-    let ip = match sip.host {
-        Host::Ipv4(ip) => IpAddr::V4(ip),
-        Host::Ipv6(ip) => IpAddr::V6(ip),
-        Host::Domain(_) => return None,
+    let ip = match &sip.host {
+        Host::Ipv4(ip) => IpAddr::V4(*ip),
+        Host::Ipv6(ip) => IpAddr::V6(*ip),
+        Host::Domain(name) => network.resolve(name)?,
     };
     Some(SocketAddr::new(ip, sip.port.unwrap_or(5060)))
 }

@@ -9,10 +9,10 @@
 //! displayed times); the network is asked through [`Network`] which transport and local
 //! address reach a registrar.
 //!
-//! Limits for now: the registrar (or outbound proxy) must be an IP literal (a host name is
-//! logged once and the registration is Rejected: no DNS resolution yet), and only UDP can
-//! send (no outgoing TCP/TLS connections yet: a registration over TCP, TLS or WS is logged
-//! and stays Unregistered).
+//! Host names of server_uri and outbound_proxy are looked up in what the daemon resolved
+//! at load ([`Network::resolve`], A/AAAA; no NAPTR/SRV yet); one that did not resolve is a
+//! transport error, retried after retry_interval. Only UDP can send (no outgoing TCP/TLS
+//! connections yet: a registration over TCP, TLS or WS is logged and stays Unregistered).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -45,6 +45,12 @@ pub fn owner(name: &str, queues: usize) -> usize {
 pub trait Network: Send + Sync {
     /// The flow and local address, or `None` when no transport reaches `remote`.
     fn route(&self, transport: Option<&str>, remote: SocketAddr) -> Option<(Flow, SocketAddr)>;
+    /// The address a host name of the configuration resolved to (looked up, never
+    /// waited for: the daemon resolves names when it loads the configuration).
+    fn resolve(&self, host: &str) -> Option<std::net::IpAddr> {
+        let _ = host;
+        None
+    }
 }
 
 /// No network at all (a core without transports, and the default).
@@ -155,7 +161,9 @@ struct Entry {
 
 /// Why a REGISTER cannot be sent.
 enum Unsupported {
-    /// Permanently rejected (a host name).
+    /// A host name that did not resolve: a transport error, retried.
+    Unresolved(String),
+    /// Permanently rejected (an invalid URI).
     Reject(String),
     /// Stays Unregistered (not UDP).
     Halt(String),
@@ -289,8 +297,9 @@ impl OutRegs {
         let seed = next_random(&mut self.rng);
         let mut machine = OutboundRegistration::new(name, config, now, seed);
         // Found at once rather than at the first attempt, so that the CLI shows it.
-        match check(&machine, snapshot) {
+        match check(&machine, snapshot, &*self.network) {
             Ok(_) => {}
+            Err(Unsupported::Unresolved(why)) => tracing::warn!("{why}"),
             Err(Unsupported::Reject(why)) => {
                 tracing::error!("{why}");
                 machine.reject(now);
@@ -504,7 +513,11 @@ fn outbound_auths(snapshot: &Snapshot, config: &Registration) -> Vec<Auth> {
 }
 
 /// Where the machine's REGISTERs go, or why they cannot be sent yet.
-fn check(machine: &OutboundRegistration, snapshot: &Snapshot) -> Result<SocketAddr, Unsupported> {
+fn check(
+    machine: &OutboundRegistration,
+    snapshot: &Snapshot,
+    network: &dyn Network,
+) -> Result<SocketAddr, Unsupported> {
     let name = machine.name();
     let Some(hop) = machine.next_hop() else {
         return Err(Unsupported::Reject(format!(
@@ -532,14 +545,17 @@ fn check(machine: &OutboundRegistration, snapshot: &Snapshot) -> Result<SocketAd
     match &hop.host {
         Host::Ipv4(ip) => Ok(SocketAddr::new((*ip).into(), port)),
         Host::Ipv6(ip) => Ok(SocketAddr::new((*ip).into(), port)),
-        Host::Domain(host) => Err(Unsupported::Reject(format!(
-            "Outbound registration '{name}': '{host}' is a host name; host names are not resolved yet, use an IP address in {}",
-            if machine.config().outbound_proxy.0.is_empty() {
-                "server_uri"
-            } else {
-                "outbound_proxy"
-            }
-        ))),
+        Host::Domain(host) => match network.resolve(host) {
+            Some(ip) => Ok(SocketAddr::new(ip, port)),
+            None => Err(Unsupported::Unresolved(format!(
+                "Outbound registration '{name}': host '{host}' of {} did not resolve",
+                if machine.config().outbound_proxy.0.is_empty() {
+                    "server_uri"
+                } else {
+                    "outbound_proxy"
+                }
+            ))),
+        },
     }
 }
 
@@ -555,8 +571,13 @@ fn dispatch(
     attempt: Attempt,
     send: &mut dyn FnMut(Flow, Request, Vec<Auth>) -> Option<RequestId>,
 ) {
-    let remote = match check(&e.machine, snapshot) {
+    let remote = match check(&e.machine, snapshot, network) {
         Ok(remote) => remote,
+        Err(Unsupported::Unresolved(why)) => {
+            tracing::error!("{why}");
+            e.machine.on_outcome(now, &Outcome::TransportError);
+            return;
+        }
         Err(Unsupported::Reject(why)) => {
             tracing::error!("{why}");
             e.machine.reject(now);

@@ -52,6 +52,10 @@ impl Network for FakeNetwork {
         }
         Some((flow, "192.0.2.1:5060".parse().expect("address")))
     }
+
+    fn resolve(&self, host: &str) -> Option<std::net::IpAddr> {
+        (host == "sip.carrier.example").then(|| [192, 0, 2, 40].into())
+    }
 }
 
 /// What the fake `send` was given.
@@ -401,15 +405,26 @@ fn shutdown_unregisters_the_registered_ones_at_once() {
 }
 
 #[test]
-fn a_host_name_is_rejected_at_once_and_never_sent() {
+fn a_host_name_is_sent_to_where_the_daemon_resolved_it() {
     let text = BASE.to_string()
-        + "[trunk]\ntype=registration\nserver_uri=sip:sip.carrier.example\n\
+        + "[trunk]\ntype=registration\nserver_uri=sip:sip.carrier.example:5070\n\
            client_uri=sip:pbx@carrier.example\n";
     let mut h = Harness::new(&text);
-    let s = h.state("trunk");
-    assert_eq!(s.status, Status::Rejected);
-    assert_eq!(s.state, State::RejectedPermanent);
-    assert!(h.until(100).is_empty());
+    let sent = h.until(20);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.remote.to_string(), "192.0.2.40:5070");
+    assert_eq!(sent[0].2.uri.to_string(), "sip:sip.carrier.example:5070");
+}
+
+#[test]
+fn a_host_name_that_did_not_resolve_is_retried_not_rejected() {
+    let text = BASE.to_string()
+        + "[trunk]\ntype=registration\nserver_uri=sip:nowhere.example\n\
+           client_uri=sip:pbx@carrier.example\n";
+    let mut h = Harness::new(&text);
+    assert_ne!(h.state("trunk").state, State::RejectedPermanent);
+    assert!(h.until(30).is_empty());
+    assert_eq!(h.state("trunk").state, State::RejectedTemporary);
     // An outbound proxy with an address reaches it.
     reload(
         &h.store,
@@ -419,7 +434,7 @@ fn a_host_name_is_rejected_at_once_and_never_sent() {
     let sent = h.until(110);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1.remote.to_string(), "192.0.2.30:5060");
-    assert_eq!(sent[0].2.uri.to_string(), "sip:sip.carrier.example");
+    assert_eq!(sent[0].2.uri.to_string(), "sip:nowhere.example");
 }
 
 #[test]

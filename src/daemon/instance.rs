@@ -37,6 +37,8 @@ pub(crate) struct Instance {
     unidentified: Arc<crate::core::Unidentified>,
     /// Registered contacts.
     location: Arc<crate::location::Location>,
+    /// Host names of the configuration, resolved at every load.
+    hosts: Arc<crate::transport::HostCache>,
     /// Outbound registrations' states, published by the queues.
     registrations: Arc<crate::core::RegistrationStates>,
     /// The contact database's file and counters, once open.
@@ -72,6 +74,7 @@ impl Instance {
             location: Arc::default(),
             contact_db: std::sync::OnceLock::new(),
             registrations: Arc::default(),
+            hosts: Arc::default(),
             transports: std::sync::OnceLock::new(),
             sip_logger: crate::transport::SipLogger::default(),
             started: now,
@@ -135,6 +138,24 @@ impl Instance {
                 .is_some()
                 && (b.endpoint.is_empty() || snapshot.endpoint(&b.endpoint).is_some())
         });
+    }
+
+    /// The resolved host names.
+    pub(crate) fn hosts(&self) -> Arc<crate::transport::HostCache> {
+        self.hosts.clone()
+    }
+
+    /// Resolves the host names the SIP side will send to (registrars, proxies, static
+    /// contacts), so that no queue ever waits for DNS; a name that does not resolve is
+    /// logged and retried at the next reload.
+    fn resolve_hosts(&self) {
+        let names = host_names(&self.store.snapshot());
+        if names.is_empty() {
+            return;
+        }
+        for name in self.hosts.refresh(names, RESOLVE_WITHIN) {
+            tracing::warn!("host '{name}' of the configuration did not resolve");
+        }
     }
 
     /// Outbound registrations' states.
@@ -213,6 +234,7 @@ impl Instance {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = (errors == 0).then_some(built.cache);
         log_identify_overlaps(&self.store.snapshot());
+        self.resolve_hosts();
         release_free_memory();
         // An unreadable extensions.conf is fatal at start, as an unreadable pjsip.conf is.
         check_extensions_conf(&self.paths.extensions_conf)?;
@@ -231,6 +253,7 @@ impl Instance {
         let mut note = self.reload_settings();
         let result = self.reload_pjsip_conf();
         self.drop_orphan_contacts();
+        self.resolve_hosts();
         if let Err(e) = self.load_tables() {
             note = Some(match note.take() {
                 Some(n) => format!("{n}\n{e}; keeping the previous dialplan and named ACLs"),
@@ -739,4 +762,37 @@ pub(crate) fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// How long a load waits for DNS.
+const RESOLVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The host names (not IP literals) of registrations' server_uri and outbound_proxy, and
+/// of AORs' static contacts and outbound_proxy.
+fn host_names(snapshot: &Snapshot) -> Vec<String> {
+    use crate::config::types::{Kind, Object};
+    use crate::sip::{Host, Uri};
+    let mut uris: Vec<&str> = Vec::new();
+    for o in snapshot.all(Kind::Registration) {
+        if let Object::Registration(r) = &o.object {
+            uris.push(&r.server_uri.0);
+            uris.push(&r.outbound_proxy.0);
+        }
+    }
+    for o in snapshot.all(Kind::Aor) {
+        if let Object::Aor(a) = &o.object {
+            uris.extend(a.contact.0.iter().map(|c| c.0.as_str()));
+            uris.push(&a.outbound_proxy.0);
+        }
+    }
+    uris.into_iter()
+        .filter(|u| !u.is_empty())
+        .filter_map(|u| match Uri::parse(u.as_bytes()) {
+            Ok(Uri::Sip(sip)) => match sip.host {
+                Host::Domain(name) => Some(name),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }

@@ -144,6 +144,7 @@ async fn serve(
             location: instance.location(),
             registrations: instance.registrations(),
         },
+        instance.hosts(),
         stop.clone(),
     )
     .await;

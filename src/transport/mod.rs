@@ -14,6 +14,7 @@ mod connections;
 mod flow;
 mod logger;
 mod outbound;
+mod resolve;
 mod route;
 mod stream;
 mod tls;
@@ -35,6 +36,7 @@ pub use connections::{Connections, Registration, SendError};
 pub use flow::{ConnectionId, Flow, Received, Transmit, is_reliable, protocol_name};
 pub use logger::{LoggerMode, SipLogger};
 pub use outbound::Outbound;
+pub use resolve::HostCache;
 pub use route::UdpRoutes;
 pub use tls::{TlsContext, TlsSetupError};
 
@@ -229,6 +231,7 @@ pub async fn start(
     logger: SipLogger,
     tuning: Tuning,
     core: CoreShared,
+    hosts: Arc<HostCache>,
     stop: watch::Receiver<bool>,
 ) -> SipService {
     let snapshot = store.snapshot();
@@ -326,7 +329,8 @@ pub async fn start(
         Duration::from_millis(u64::from(system.timer_b)),
     );
     let verifier = Verifier::new(key, "asterisk");
-    let network: Arc<dyn crate::core::Network> = Arc::new(UdpRoutes::new(handle.listeners.clone()));
+    let network: Arc<dyn crate::core::Network> =
+        Arc::new(UdpRoutes::new(handle.listeners.clone()).with_hosts(hosts));
     let cores = (0..distributor.queues())
         .map(|i| {
             Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))

@@ -20,6 +20,8 @@ pub struct UdpRoutes {
     /// Our address towards each remote address, for listeners bound to 0.0.0.0 or `::`
     /// (one entry per registrar or proxy address: bounded by the configuration).
     local_ips: Mutex<HashMap<IpAddr, IpAddr>>,
+    /// Host names resolved by the daemon at load.
+    hosts: std::sync::Arc<super::HostCache>,
 }
 
 impl UdpRoutes {
@@ -28,7 +30,14 @@ impl UdpRoutes {
         Self {
             listeners,
             local_ips: Mutex::default(),
+            hosts: std::sync::Arc::default(),
         }
+    }
+
+    /// Looks host names up in `hosts`.
+    pub fn with_hosts(mut self, hosts: std::sync::Arc<super::HostCache>) -> Self {
+        self.hosts = hosts;
+        self
     }
 
     /// The local address the system would send from towards `remote`: a connected UDP
@@ -55,6 +64,16 @@ impl UdpRoutes {
 }
 
 impl Network for UdpRoutes {
+    fn resolve(&self, host: &str) -> Option<IpAddr> {
+        // An address of a family some UDP socket can reach (`localhost` may list ::1
+        // first on a daemon that only listens on IPv4).
+        self.hosts.lookup(host, |ip| {
+            self.listeners
+                .iter()
+                .any(|l| l.protocol == TransportProtocol::Udp && l.local.is_ipv4() == ip.is_ipv4())
+        })
+    }
+
     fn route(&self, transport: Option<&str>, remote: SocketAddr) -> Option<(Flow, SocketAddr)> {
         let same_family = |l: &&Listener| l.local.is_ipv4() == remote.is_ipv4();
         let listener = match transport {

@@ -9,6 +9,8 @@
 #                  Request-URI = server_uri, the first REGISTER 1 s after the daemon started;
 #                  a 200 granting ;expires=12 is refreshed 2 s later (12 - 10), same Call-ID,
 #                  higher CSeq; `pjsip show registrations` says Registered
+#   dns            server_uri=sip:localhost:PORT: the name resolved at load, the REGISTER
+#                  goes to 127.0.0.1 with Request-URI sip:localhost:PORT; 200, refreshed
 #   auth           401 with a fixed nonce (realm test.example.com, no qop): the REGISTER is
 #                  sent again at once with username="alice", that nonce, uri = Request-URI
 #                  and the exact digest response (computed here); then 200, Registered
@@ -218,6 +220,7 @@ retry_interval=2
 expiration=30
 CONF
         reg outreg-200
+        reg outreg-dns | sed "s#^server_uri=sip:127.0.0.1:#server_uri=sip:localhost:#"
         reg outreg-auth "outbound_auth=alice"
         reg outreg-auth-loop "outbound_auth=alice"
         reg outreg-403
@@ -243,6 +246,7 @@ wait_bound "$kport" || { cat "$dir/kamailio.log" >&2; echo "FAIL: Kamailio did n
 # The registrars, then the daemon.
 nonce=4e6f6e63652d666978656430303031 # the fixed nonce of outreg-auth.xml
 sipp_uas outreg-200 outreg-200.xml
+sipp_uas outreg-dns outreg-dns.xml
 # The digest depends on outreg-auth's port: the one sipp_uas takes next.
 response=$(python3 - "sip:127.0.0.1:${ports[next_port]}" "$nonce" <<'PY'
 import hashlib, sys
@@ -309,6 +313,11 @@ case_200() {
     fi
     local ms=$((first - $(date -d "$ready" +%s%3N)))
     ((ms >= 900 && ms <= 2000)) || fail 200 "the first REGISTER came ${ms} ms after the daemon was ready; want 1000..2000"
+}
+
+case_dns() {
+    sipp_done outreg-dns "no REGISTER with Request-URI sip:localhost:${SIPP_PORT[outreg-dns]} reached 127.0.0.1 (server_uri with a host name), or no refresh after the 200" || return 0
+    check_status dns outreg-dns Registered
 }
 
 case_auth() {
@@ -407,7 +416,7 @@ case_shutdown() {
     return 0
 }
 
-cases=(reload unregister 200 auth auth-loop 403 403-retry 503-retry retry-after 423 kamailio shutdown)
+cases=(reload unregister 200 dns auth auth-loop 403 403-retry 503-retry retry-after 423 kamailio shutdown)
 for c in "${cases[@]}"; do
     before=${#failures[@]}
     "case_${c//-/_}"
