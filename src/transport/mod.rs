@@ -224,6 +224,8 @@ enum Bound {
 /// Binds the transports of the current configuration and serves them until `stop` turns
 /// true. A transport that cannot start is logged and skipped (the others serve). TLS file
 /// names are relative to `config_dir`; the nonce key lives in `data_dir`.
+// Each argument is one piece of the daemon the transports are wired to.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     store: Arc<Store>,
     config_dir: &Path,
