@@ -234,7 +234,8 @@ impl Core {
 }
 
 /// The AOR a REGISTER's To names among the endpoint's `aors`: `user@host`, then
-/// `user@<domain_alias of host>`, then `user` (Asterisk's find_registrar_aor).
+/// `user@<domain_alias of host>`, then `user` (Asterisk's find_registrar_aor). Compared in
+/// place: this runs for every REGISTER.
 fn find_aor<'a>(
     snapshot: &'a Snapshot,
     aors: &[crate::config::options::Name],
@@ -246,20 +247,25 @@ fn find_aor<'a>(
         Some(Object::DomainAlias(a)) => Some(a.domain.as_str()),
         _ => None,
     };
-    let mut candidates = vec![format!("{user}@{host}")];
-    if let Some(a) = alias {
-        candidates.push(format!("{user}@{a}"));
-    }
-    candidates.push(user.to_string());
-    candidates.into_iter().find_map(|c| {
-        if !aors.iter().any(|a| a.as_str() == c) {
-            return None;
-        }
-        match snapshot.get(Kind::Aor, &c).map(|o| &o.object) {
-            Some(Object::Aor(aor)) => Some((c, aor)),
-            _ => None,
-        }
-    })
+    let at = |name: &str, domain: &str| {
+        name.strip_prefix(user)
+            .and_then(|rest| rest.strip_prefix('@'))
+            .is_some_and(|d| d == domain)
+    };
+    let pick = |wanted: &dyn Fn(&str) -> bool| {
+        aors.iter()
+            .map(|a| a.as_str())
+            .find(|a| wanted(a))
+            .and_then(
+                |name| match snapshot.get(Kind::Aor, name).map(|o| &o.object) {
+                    Some(Object::Aor(aor)) => Some((name.to_string(), aor)),
+                    _ => None,
+                },
+            )
+    };
+    pick(&|a| at(a, host))
+        .or_else(|| alias.and_then(|d| pick(&|a| at(a, d))))
+        .or_else(|| pick(&|a| a == user))
 }
 
 fn header_text(request: &Request, name: &HeaderName) -> String {
