@@ -44,56 +44,17 @@ done
 kamailio=$(command -v kamailio || echo /usr/sbin/kamailio)
 [ -x "$kamailio" ] || { echo "FAIL: kamailio is missing (testsuite/run installs it)" >&2; exit 1; }
 . testsuite/lib/daemon.sh
+. testsuite/lib/cases.sh
 started=$SECONDS
 
 # Ports free for UDP on 127.0.0.1, with port+2 free too (SIPp binds its media port and media
 # port+2), at least 3 apart; taken in order.
 want_ports=40
-mapfile -t ports < <(python3 - "$want_ports" <<'PY'
-import random, socket, sys
-want = int(sys.argv[1])
-def free(port):
-    socks = []
-    try:
-        for p in (port, port + 2):
-            socks.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-            socks[-1].bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-candidates = random.sample(range(20000, 60000, 3), 4 * want)
-found = [p for p in candidates if free(p)][:want]
-if len(found) < want:
-    sys.exit("not enough free ports")
-print("\n".join(map(str, found)))
-PY
-)
-((${#ports[@]} == want_ports)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
-next_port=0
-take_port() {
-    ((next_port < ${#ports[@]})) || { echo "FAIL: out of free ports" >&2; exit 1; }
-    port=${ports[next_port]}
-    next_port=$((next_port + 1))
-}
+# Ports free for UDP and TCP (testsuite/lib/cases.sh), taken in order.
+free_ports "$want_ports"
 take_port; dport=$port # the daemon's UDP transport
 take_port; kport=$port # Kamailio
 
-failures=()
-fail() { # case message
-    failures+=("$1: $2")
-    echo "FAIL: $1: $2" >&2
-}
-# sipp_failed ID MESSAGE: fail, with what SIPp reported (its error file and the errors it
-# printed, not its statistics screen).
-sipp_failed() {
-    fail "$1" "$2"
-    [ -s "$dir/$1.err" ] && { echo "--- SIPp errors ($1):" >&2; tail -c 1500 "$dir/$1.err" >&2; echo >&2; }
-    grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}' "$dir/$1.out" 2>/dev/null | tail -5 >&2
-    return 0
-}
 
 # Background processes, stopped by the cleanup hook if still running.
 declare -A SIPP_PID=() SIPP_PORT=()

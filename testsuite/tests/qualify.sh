@@ -32,40 +32,14 @@ for tool in sipp python3 md5sum; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
 done
 . testsuite/lib/daemon.sh
+. testsuite/lib/cases.sh
 started=$SECONDS
 
 # UDP ports free on 127.0.0.1 with port+2 free too (SIPp binds its media port and media
 # port+2), at least 3 apart; taken in order.
 want_ports=16
-mapfile -t ports < <(python3 - "$want_ports" <<'PY'
-import random, socket, sys
-want = int(sys.argv[1])
-def free(port):
-    socks = []
-    try:
-        for p, kind in ((port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM), (port + 2, socket.SOCK_DGRAM)):
-            socks.append(socket.socket(socket.AF_INET, kind))
-            socks[-1].bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-candidates = random.sample(range(20000, 60000, 3), 4 * want)
-found = [p for p in candidates if free(p)][:want]
-if len(found) < want:
-    sys.exit("not enough free ports")
-print("\n".join(map(str, found)))
-PY
-)
-((${#ports[@]} == want_ports)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
-next_port=0
-take_port() {
-    ((next_port < ${#ports[@]})) || { echo "FAIL: out of free ports" >&2; exit 1; }
-    port=${ports[next_port]}
-    next_port=$((next_port + 1))
-}
+# Ports free for UDP and TCP (testsuite/lib/cases.sh), taken in order.
+free_ports "$want_ports"
 take_port; dport=$port       # the daemon
 take_port; p_reach=$port     # SIPp: reachable
 take_port; p_dead=$port      # nobody
@@ -76,11 +50,6 @@ take_port; p_reg=$port       # SIPp: registered (its socket)
 take_port; p_regc=$port      # nobody: the registered Contact's port
 take_port; p_late=$port      # SIPp: late
 
-failures=()
-fail() { # id message
-    failures+=("$1: $2")
-    echo "FAIL: $1: $2" >&2
-}
 
 # Background SIPps by id: their pids, stopped on exit.
 declare -A SIPP_PID=()
@@ -131,13 +100,6 @@ calls() {
     tr -d '\r' <"$dir/$1.msg" 2>/dev/null | grep -E '^Call-ID: qualify-' | sort -u | wc -l
 }
 
-# sipp_failed ID MESSAGE: fail, with what SIPp reported.
-sipp_failed() {
-    fail "$1" "$2"
-    [ -s "$dir/$1.err" ] && { echo "--- SIPp errors ($1):" >&2; tail -c 1500 "$dir/$1.err" >&2; echo >&2; }
-    grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}' "$dir/$1.out" 2>/dev/null | tail -5 >&2
-    return 0
-}
 
 # wait_bound PORT: something listens on 127.0.0.1:PORT/udp (within 5 s).
 wait_bound() {

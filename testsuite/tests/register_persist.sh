@@ -19,32 +19,11 @@ for tool in sipp python3; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
 done
 . testsuite/lib/daemon.sh
+. testsuite/lib/cases.sh
 started=$SECONDS
 
-# Ports free for UDP and TCP on 127.0.0.1, with port+2 free for UDP too (SIPp's media port
-# and media port+2), at least 3 apart.
-mapfile -t ports < <(python3 - 12 <<'PY'
-import random, socket, sys
-want = int(sys.argv[1])
-def free(port):
-    socks = []
-    try:
-        for p, kind in ((port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM), (port + 2, socket.SOCK_DGRAM)):
-            socks.append(socket.socket(socket.AF_INET, kind))
-            socks[-1].bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-found = [p for p in random.sample(range(20000, 60000, 3), 4 * want) if free(p)][:want]
-if len(found) < want:
-    sys.exit("not enough free ports")
-print("\n".join(map(str, found)))
-PY
-)
-((${#ports[@]} == 12)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
+# Ports free for UDP and TCP (testsuite/lib/cases.sh), taken in order.
+free_ports 12
 sip_port=${ports[0]}
 p_pers=${ports[1]} p_short=${ports[2]} p_corrupt=${ports[3]} next_media=4
 
@@ -89,16 +68,6 @@ write_settings
 start_daemon daemon-1.log
 log=$dir/daemon-1.log
 
-failures=()
-fail() { # case message
-    failures+=("$1: $2")
-    echo "FAIL: $1: $2" >&2
-}
-sipp_failed() { # id message
-    fail "$1" "$2"
-    [ -s "$dir/$1.err" ] && { echo "--- SIPp errors ($1):" >&2; tail -c 1500 "$dir/$1.err" >&2; echo >&2; }
-    return 0
-}
 
 # sipp_run ID SCENARIO LOCAL_PORT [sipp options...]: one call from 127.0.0.1:LOCAL_PORT.
 sipp_run() {

@@ -40,42 +40,14 @@ for tool in sipp python3; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
 done
 . testsuite/lib/daemon.sh
+. testsuite/lib/cases.sh
 started=$SECONDS
 
 # Ports free for UDP and TCP on 127.0.0.1 and ::1, with port+2 free for UDP too (SIPp binds
 # its media port and media port+2), at least 3 apart; taken in order.
 want_ports=200
-mapfile -t ports < <(python3 - "$want_ports" 127.0.0.1 ::1 <<'PY'
-import random, socket, sys
-want, hosts = int(sys.argv[1]), sys.argv[2:]
-def free(port):
-    socks = []
-    try:
-        for host in hosts:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            for p, kind in ((port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM), (port + 2, socket.SOCK_DGRAM)):
-                socks.append(socket.socket(family, kind))
-                socks[-1].bind((host, p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-candidates = random.sample(range(20000, 60000, 3), 4 * want)
-found = [p for p in candidates if free(p)][:want]
-if len(found) < want:
-    sys.exit("not enough free ports")
-print("\n".join(map(str, found)))
-PY
-)
-((${#ports[@]} == want_ports)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
-next_port=0
-take_port() {
-    ((next_port < ${#ports[@]})) || { echo "FAIL: out of free ports" >&2; exit 1; }
-    port=${ports[next_port]}
-    next_port=$((next_port + 1))
-}
+# Ports free for UDP and TCP (testsuite/lib/cases.sh), taken in order.
+free_ports "$want_ports" 127.0.0.1 ::1
 take_port; port4=$port
 take_port; port6=$port
 
@@ -159,19 +131,6 @@ declare -A LOCAL=([udp4]=127.0.0.1 [udp6]=::1 [tcp4]=127.0.0.1 [tcp6]=::1)
 declare -A HOST=([udp4]=127.0.0.1 [udp6]="[::1]" [tcp4]=127.0.0.1 [tcp6]="[::1]")
 declare -A REMOTE=([udp4]="127.0.0.1:$port4" [udp6]="[::1]:$port6" [tcp4]="127.0.0.1:$port4" [tcp6]="[::1]:$port6")
 
-failures=()
-fail() { # id message
-    failures+=("$1: $2")
-    echo "FAIL: $1: $2" >&2
-}
-# sipp_failed ID MESSAGE: fail, with what SIPp reported (its error file and the errors it
-# printed, not its statistics screen).
-sipp_failed() {
-    fail "$1" "$2"
-    [ -s "$dir/$1.err" ] && { echo "--- SIPp errors ($1):" >&2; tail -c 1500 "$dir/$1.err" >&2; echo >&2; }
-    grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}' "$dir/$1.out" 2>/dev/null | tail -5 >&2
-    return 0
-}
 
 # sipp_run ID TRANSPORT SCENARIO [sipp options...]: one call from LOCAL[TRANSPORT] on a
 # fresh port (left in $lport); the Call-ID is ID-1@LOCAL_IP; files ID.{err,msg,log,out} in

@@ -1,0 +1,60 @@
+# Shared by the SIPp scenario scripts of testsuite/tests/: free ports, and the bookkeeping of
+# cases that all run and are reported before the script fails. Source it after daemon.sh.
+
+# free_ports N HOST...: fills `ports` with N ports, at least 3 apart, free for UDP and TCP on
+# every HOST (default 127.0.0.1), with port+2 free for UDP too (SIPp binds its media port
+# and media port+2); exits with FAIL when there are not enough. One python3 run: starting
+# it is slow on a busy machine.
+free_ports() {
+    local want=$1
+    shift
+    mapfile -t ports < <(python3 - "$want" "${@:-127.0.0.1}" <<'PY'
+import random, socket, sys
+want, hosts = int(sys.argv[1]), sys.argv[2:]
+def free(port):
+    socks = []
+    try:
+        for host in hosts:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            for p, kind in ((port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM), (port + 2, socket.SOCK_DGRAM)):
+                socks.append(socket.socket(family, kind))
+                socks[-1].bind((host, p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+candidates = random.sample(range(20000, 60000, 3), 4 * want)
+found = [p for p in candidates if free(p)][:want]
+if len(found) < want:
+    sys.exit("not enough free ports")
+print("\n".join(map(str, found)))
+PY
+    )
+    ((${#ports[@]} == want)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
+    next_port=0
+}
+
+# take_port: the next port of `ports` into `port`.
+take_port() {
+    ((next_port < ${#ports[@]})) || { echo "FAIL: out of free ports" >&2; exit 1; }
+    port=${ports[next_port]}
+    next_port=$((next_port + 1))
+}
+
+failures=()
+# fail CASE MESSAGE: records a failed check (the script goes on, and fails at the end).
+fail() {
+    failures+=("$1: $2")
+    echo "FAIL: $1: $2" >&2
+}
+
+# sipp_failed ID MESSAGE: fail, with what SIPp reported (its error file $dir/ID.err and the
+# errors it printed in $dir/ID.out, not its statistics screen).
+sipp_failed() {
+    fail "$1" "$2"
+    [ -s "$dir/$1.err" ] && { echo "--- SIPp errors ($1):" >&2; tail -c 1500 "$dir/$1.err" >&2; echo >&2; }
+    grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}' "$dir/$1.out" 2>/dev/null | tail -5 >&2
+    return 0
+}
