@@ -58,3 +58,30 @@ sipp_failed() {
     grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}' "$dir/$1.out" 2>/dev/null | tail -5 >&2
     return 0
 }
+
+# transports_conf PORT4 PORT6: pjsip.conf sections for UDP and TCP on 127.0.0.1:PORT4 and
+# [::1]:PORT6 (transport-udp, transport-udp6, transport-tcp, transport-tcp6).
+transports_conf() {
+    local port4=$1 port6=$2
+    cat <<CONF
+[transport-udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:$port4
+
+[transport-udp6]
+type=transport
+protocol=udp
+bind=[::1]:$port6
+
+[transport-tcp]
+type=transport
+protocol=tcp
+bind=127.0.0.1:$port4
+
+[transport-tcp6]
+type=transport
+protocol=tcp
+bind=[::1]:$port6
+CONF
+}

@@ -77,25 +77,7 @@ user() {
 type=global
 endpoint_identifier_order=username,ip,header
 
-[transport-udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:$port4
-
-[transport-udp6]
-type=transport
-protocol=udp
-bind=[::1]:$port6
-
-[transport-tcp]
-type=transport
-protocol=tcp
-bind=127.0.0.1:$port4
-
-[transport-tcp6]
-type=transport
-protocol=tcp
-bind=[::1]:$port6
+$(transports_conf "$port4" "$port6")
 CONF
     for t in udp4 udp6 tcp4 tcp6; do
         user "rauth-$t" "auth=rauth-$t-auth" $'max_contacts=1\nminimum_expiration=5\ndefault_expiration=30'

@@ -40,25 +40,7 @@ cat >"$dir/pjsip.conf" <<CONF
 type=global
 endpoint_identifier_order=ip,username,header
 
-[transport-udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:$port4
-
-[transport-udp6]
-type=transport
-protocol=udp
-bind=[::1]:$port6
-
-[transport-tcp]
-type=transport
-protocol=tcp
-bind=127.0.0.1:$port4
-
-[transport-tcp6]
-type=transport
-protocol=tcp
-bind=[::1]:$port6
+$(transports_conf "$port4" "$port6")
 
 ; Identified by From user, digest auth.
 [alice-auth]
