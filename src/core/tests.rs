@@ -375,3 +375,57 @@ fn rfc3261_8_2_7_out_of_dialog_options_is_answered_statelessly_and_identically()
     );
     assert_eq!(core.stats().stateless, 2);
 }
+
+/// Routes everything over one UDP transport from 192.0.2.1.
+struct OneTransport;
+
+impl Network for OneTransport {
+    fn route(&self, _: Option<&str>, remote: SocketAddr) -> Option<(Flow, SocketAddr)> {
+        Some((
+            Flow::udp("transport-udp", remote),
+            "192.0.2.1:5060".parse().ok()?,
+        ))
+    }
+}
+
+#[test]
+fn a_request_to_a_registrations_line_is_from_its_endpoint() {
+    let conf = "[carrier]\ntype=endpoint\ncontext=default\n\
+                [carrier-reg]\ntype=registration\nserver_uri=sip:192.0.2.10\n\
+                client_uri=sip:pbx@192.0.2.10\nline=yes\nendpoint=carrier\n\
+                [alice]\ntype=endpoint\nauth=alice\n[alice]\ntype=auth\nusername=alice\n\
+                password=wonderland\n";
+    let snap = snapshot(conf);
+    let states = Arc::new(RegistrationStates::default());
+    let mut core = core().with_usages(1, states.clone(), Arc::new(OneTransport));
+    let now = Instant::now();
+    core.run_usages(now, 0, &snap);
+    let token = states
+        .get("carrier-reg")
+        .and_then(|s| s.line)
+        .expect("a line token is published");
+    // From an address nobody identifies, as a user that needs auth: without the line
+    // parameter that is a challenge; with it, the carrier's endpoint (no auth) answers.
+    let with_line = String::from_utf8_lossy(&options("alice", "z9hG4bKl1", "")).replace(
+        "OPTIONS sip:192.0.2.1 ",
+        &format!("OPTIONS sip:192.0.2.1;line={token} "),
+    );
+    core.handle_received(
+        now,
+        0,
+        &snap,
+        rx("203.0.113.7:5060", Bytes::from(with_line)),
+    );
+    core.handle_received(
+        now,
+        0,
+        &snap,
+        rx("203.0.113.7:5060", options("alice", "z9hG4bKl2", "")),
+    );
+    let got: Vec<u16> = answers(&mut core)
+        .iter()
+        .filter(|(to, _)| to.to_string() == "203.0.113.7:5060")
+        .map(|(_, m)| status(m))
+        .collect();
+    assert_eq!(got, vec![200, 401]);
+}
