@@ -138,6 +138,14 @@ impl Instance {
                 .is_some()
                 && (b.endpoint.is_empty() || snapshot.endpoint(&b.endpoint).is_some())
         });
+        self.location.retain_static(|aor, hash| {
+            matches!(
+                snapshot.get(crate::config::types::Kind::Aor, aor).map(|o| &o.object),
+                Some(crate::config::types::Object::Aor(a))
+                    if a.qualify_frequency > 0
+                        && a.contact.0.iter().any(|c| crate::location::ContactHash::of(&c.0) == *hash)
+            )
+        });
     }
 
     /// The resolved host names.

@@ -383,6 +383,16 @@ impl Location {
             .insert((aor.to_string(), hash.clone()), (status, rtt));
     }
 
+    /// Forgets the statuses of static contacts `keep` refuses (gone from the
+    /// configuration, or no longer qualified), so that a contact configured again starts
+    /// from Unknown.
+    pub fn retain_static(&self, keep: impl Fn(&str, &ContactHash) -> bool) {
+        self.statics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(aor, hash), _| keep(aor, hash));
+    }
+
     /// Every qualified static contact: (AOR, hash, status, rtt).
     pub fn static_statuses(&self) -> Vec<(String, ContactHash, Status, Option<Duration>)> {
         self.statics

@@ -68,3 +68,17 @@ fn sweep_and_connection_close_remove_only_their_bindings() {
     assert_eq!(left[0].binding.uri, "sip:bob@10.0.0.3");
     assert_eq!(loc.len(), 1);
 }
+
+#[test]
+fn static_statuses_are_kept_until_refused() {
+    let loc = Location::new();
+    let h = ContactHash::of("sip:gw@192.0.2.1");
+    loc.set_static_status("gw", &h, Status::Reachable, None);
+    loc.set_static_status("old", &h, Status::Unreachable, None);
+    loc.retain_static(|aor, _| aor == "gw");
+    assert_eq!(
+        loc.static_status("gw", &h).map(|s| s.0),
+        Some(Status::Reachable)
+    );
+    assert!(loc.static_status("old", &h).is_none());
+}
