@@ -11,8 +11,9 @@
 //!
 //! Host names of server_uri and outbound_proxy are looked up in what the daemon resolved
 //! at load ([`Network::resolve`], A/AAAA; no NAPTR/SRV yet); one that did not resolve is a
-//! transport error, retried after retry_interval. Only UDP can send (no outgoing TCP/TLS
-//! connections yet: a registration over TCP, TLS or WS is logged and stays Unregistered).
+//! transport error, retried after retry_interval. REGISTERs go over UDP or TCP (the transport
+//! layer opens the connection); TLS and WebSocket are not there yet: such a registration is
+//! logged and stays Unregistered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -512,6 +513,15 @@ fn outbound_auths(snapshot: &Snapshot, config: &Registration) -> Vec<Auth> {
         .collect()
 }
 
+/// The first `type=transport` over TCP (for a `;transport=tcp` registrar when the
+/// registration names no transport).
+fn first_tcp_transport(snapshot: &Snapshot) -> Option<String> {
+    snapshot.all(Kind::Transport).find_map(|o| match &o.object {
+        Object::Transport(t) if t.protocol == TransportProtocol::Tcp => Some(o.id().to_string()),
+        _ => None,
+    })
+}
+
 /// Where the machine's REGISTERs go, or why they cannot be sent yet.
 fn check(
     machine: &OutboundRegistration,
@@ -525,20 +535,31 @@ fn check(
         )));
     };
     let transport_param = hop.params.value("transport").unwrap_or("udp");
-    if hop.secure || !transport_param.eq_ignore_ascii_case("udp") {
+    if hop.secure
+        || !(transport_param.eq_ignore_ascii_case("udp")
+            || transport_param.eq_ignore_ascii_case("tcp"))
+    {
         return Err(Unsupported::Halt(format!(
-            "Outbound registration '{name}': '{hop}' needs TCP or TLS; only UDP registrations are supported for now"
+            "Outbound registration '{name}': '{hop}' needs TLS or WebSocket; only UDP and TCP registrations are supported for now"
         )));
     }
     let transport = &machine.config().transport;
     if !transport.is_empty()
         && let Some(Object::Transport(t)) =
             snapshot.get(Kind::Transport, transport).map(|o| &o.object)
-        && t.protocol != TransportProtocol::Udp
+        && !matches!(t.protocol, TransportProtocol::Udp | TransportProtocol::Tcp)
     {
         return Err(Unsupported::Halt(format!(
-            "Outbound registration '{name}': transport '{transport}' is {}; only UDP registrations are supported for now",
+            "Outbound registration '{name}': transport '{transport}' is {}; only UDP and TCP registrations are supported for now",
             crate::transport::protocol_name(t.protocol)
+        )));
+    }
+    if transport.is_empty()
+        && transport_param.eq_ignore_ascii_case("tcp")
+        && first_tcp_transport(snapshot).is_none()
+    {
+        return Err(Unsupported::Halt(format!(
+            "Outbound registration '{name}': '{hop}' asks for TCP and there is no TCP transport"
         )));
     }
     let port = hop.port.unwrap_or(5060);
@@ -590,7 +611,23 @@ fn dispatch(
         }
     };
     let config = e.machine.config();
-    let transport = (!config.transport.is_empty()).then_some(config.transport.as_str());
+    let wants_tcp = e
+        .machine
+        .next_hop()
+        .and_then(|h| {
+            h.params
+                .value("transport")
+                .map(|t| t.eq_ignore_ascii_case("tcp"))
+        })
+        .unwrap_or(false);
+    let default_tcp = (config.transport.is_empty() && wants_tcp)
+        .then(|| first_tcp_transport(snapshot))
+        .flatten();
+    let transport = if config.transport.is_empty() {
+        default_tcp.as_deref()
+    } else {
+        Some(config.transport.as_str())
+    };
     let Some((flow, local)) = network.route(transport, remote) else {
         tracing::error!(
             "Outbound registration '{}': no {} transport reaches {remote}",
@@ -600,9 +637,12 @@ fn dispatch(
         e.machine.on_outcome(now, &Outcome::TransportError);
         return;
     };
-    if flow.protocol != TransportProtocol::Udp {
+    if !matches!(
+        flow.protocol,
+        TransportProtocol::Udp | TransportProtocol::Tcp
+    ) {
         tracing::error!(
-            "Outbound registration '{}': transport '{}' is {}; only UDP registrations are supported for now",
+            "Outbound registration '{}': transport '{}' is {}; only UDP and TCP registrations are supported for now",
             e.name,
             flow.transport,
             flow.protocol_name()

@@ -438,15 +438,33 @@ fn a_host_name_that_did_not_resolve_is_retried_not_rejected() {
 }
 
 #[test]
-fn a_tcp_registration_stays_unregistered() {
+fn a_tcp_registration_goes_over_tcp_and_tls_stays_unregistered() {
+    // Named transport.
     let mut h = Harness::new(&(BASE.to_string() + &registration("trunk", "transport=tcp\n")));
-    assert_eq!(h.state("trunk").status, Status::Unregistered);
-    assert!(h.until(100).is_empty());
-    assert_eq!(h.regs.poll_timeout(), None);
+    let sent = h.until(20);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.protocol, TransportProtocol::Tcp);
+    assert!(
+        sent[0]
+            .2
+            .headers
+            .get(&crate::sip::HeaderName::Via)
+            .is_some_and(|v| v.starts_with(b"SIP/2.0/TCP "))
+    );
+    // `;transport=tcp` in server_uri: the first TCP transport.
     let mut h = Harness::new(
         &(BASE.to_string()
             + "[trunk]\ntype=registration\nserver_uri=sip:192.0.2.10\\;transport=tcp\n\
                client_uri=sip:pbx@192.0.2.10\n"),
+    );
+    let sent = h.until(20);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(&*sent[0].1.transport, "tcp");
+    // TLS is not there yet.
+    let mut h = Harness::new(
+        &(BASE.to_string()
+            + "[trunk]\ntype=registration\nserver_uri=sips:192.0.2.10\n\
+               client_uri=sips:pbx@192.0.2.10\n"),
     );
     assert!(h.until(100).is_empty());
     assert_eq!(h.state("trunk").state, State::Unregistered);

@@ -365,6 +365,14 @@ pub async fn start(
         tuning,
         store,
     });
+    // TCP messages to peers without a connection (outbound REGISTERs over TCP) open one.
+    let (connect_tx, connect_rx) = tokio::sync::mpsc::unbounded_channel();
+    shared.outbound.connect_with(connect_tx);
+    tasks.spawn(stream::connector(
+        connect_rx,
+        shared.clone(),
+        receiving.clone(),
+    ));
     let receivers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);

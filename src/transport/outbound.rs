@@ -18,6 +18,8 @@ pub struct Outbound {
     udp: Arc<HashMap<Arc<str>, Arc<UdpSocket>>>,
     connections: Connections,
     logger: SipLogger,
+    /// Where TCP messages without a connection go to have one opened.
+    connector: Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Transmit>>>,
 }
 
 impl Outbound {
@@ -31,7 +33,13 @@ impl Outbound {
             udp: Arc::new(udp),
             connections,
             logger,
+            connector: Arc::default(),
         }
+    }
+
+    /// Hands TCP messages that have no connection to `connector`, which opens one.
+    pub(super) fn connect_with(&self, connector: tokio::sync::mpsc::UnboundedSender<Transmit>) {
+        let _ = self.connector.set(connector);
     }
 
     /// The connection registry.
@@ -45,11 +53,22 @@ impl Outbound {
         self.logger
             .transmitted(flow.protocol_name(), flow.remote, &t.bytes);
         if flow.is_reliable() {
-            match self
-                .connections
-                .send(flow.connection, &flow.transport, flow.remote, t.bytes)
-            {
+            match self.connections.send(
+                flow.connection,
+                &flow.transport,
+                flow.remote,
+                t.bytes.clone(),
+            ) {
                 Ok(()) => {}
+                // A request of ours opens a connection; a response never does (its
+                // client's connection is gone, and its source port listens to nobody).
+                Err(SendError::Gone)
+                    if flow.protocol == crate::config::types::TransportProtocol::Tcp
+                        && !t.bytes.starts_with(b"SIP/2.0 ")
+                        && self
+                            .connector
+                            .get()
+                            .is_some_and(|c| c.send(t.clone()).is_ok()) => {}
                 Err(SendError::Gone) => tracing::debug!(
                     "transport '{}': no connection to {} any more; message dropped",
                     flow.transport,

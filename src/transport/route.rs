@@ -1,9 +1,9 @@
 //! Which listening socket sends a request the daemon originates (an outbound REGISTER),
 //! and the local address to write into its Via and Contact.
 //!
-//! Only UDP can originate requests today (no outgoing TCP/TLS connections): with no
-//! transport named, the first UDP listener of the remote's address family is used; a named
-//! transport is returned whatever its protocol, for the caller to refuse.
+//! With no transport named, the first UDP listener of the remote's address family is used;
+//! a named transport is returned whatever its protocol (over TCP the message opens a
+//! connection, `stream::connector`; TLS and WebSocket are for the caller to refuse).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};

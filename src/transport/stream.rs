@@ -104,7 +104,7 @@ async fn handle(
 ) {
     let handshake = shared.tuning.message_timeout;
     match layer {
-        Layer::Tcp => serve(socket, flow, shared, stop).await,
+        Layer::Tcp => serve(socket, flow, shared, stop, None).await,
         Layer::Ws => super::ws::serve(socket, flow, shared, stop).await,
         Layer::Tls(ctx) | Layer::Wss(ctx) => {
             let acceptor = TlsAcceptor::from(ctx.current());
@@ -116,7 +116,7 @@ async fn handle(
             if flow.protocol == TransportProtocol::Wss {
                 super::ws::serve(tls, flow, shared, stop).await;
             } else {
-                serve(tls, flow, shared, stop).await;
+                serve(tls, flow, shared, stop, None).await;
             }
         }
     }
@@ -151,6 +151,94 @@ pub(super) async fn handshake_within<T, E: std::fmt::Display>(
     }
 }
 
+/// Opens connections for messages to peers the daemon has no connection to (an outbound
+/// REGISTER over TCP, a request to a contact whose connection closed): one connect per
+/// peer at a time, messages queued until it is up, then served like an accepted one.
+pub(super) async fn connector(
+    mut rx: mpsc::UnboundedReceiver<super::Transmit>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    type Key = (Arc<str>, std::net::SocketAddr);
+    let mut connecting: std::collections::HashMap<Key, mpsc::UnboundedSender<Bytes>> =
+        std::collections::HashMap::new();
+    let mut stop_connecting = stop.clone();
+    loop {
+        let t = tokio::select! {
+            t = rx.recv() => match t {
+                Some(t) => t,
+                None => break,
+            },
+            _ = stop_connecting.changed() => break,
+        };
+        let flow = t.flow;
+        // Connected since it was queued here: send over it.
+        if shared
+            .outbound
+            .connections()
+            .send(None, &flow.transport, flow.remote, t.bytes.clone())
+            .is_ok()
+        {
+            continue;
+        }
+        let key = (flow.transport.clone(), flow.remote);
+        if let Some(queue) = connecting.get(&key)
+            && queue.send(t.bytes.clone()).is_ok()
+        {
+            continue;
+        }
+        connecting.retain(|_, q| !q.is_closed());
+        if shared.outbound.connections().total() >= shared.tuning.max_connections {
+            tracing::warn!(
+                "transport '{}': connection limit reached; no connection to {}",
+                flow.transport,
+                flow.remote
+            );
+            continue;
+        }
+        let (queue, queued) = mpsc::unbounded_channel();
+        let _ = queue.send(t.bytes);
+        connecting.insert(key, queue);
+        tokio::spawn(connect(flow, shared.clone(), stop.clone(), queued));
+    }
+}
+
+/// Connects to `flow.remote` (TCP), then serves the connection.
+async fn connect(
+    flow: Flow,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    queued: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let limit = shared.tuning.message_timeout;
+    let socket = match tokio::time::timeout(limit, TcpStream::connect(flow.remote)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "transport '{}': cannot connect to {}: {e}",
+                flow.transport,
+                flow.remote
+            );
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(
+                "transport '{}': connecting to {} timed out",
+                flow.transport,
+                flow.remote
+            );
+            return;
+        }
+    };
+    let _ = socket.set_nodelay(true);
+    tracing::debug!(
+        "transport '{}': connected to {}",
+        flow.transport,
+        flow.remote
+    );
+    serve(socket, flow, shared, stop, Some(queued)).await;
+}
+
 /// Registers a connection and starts its writer; `None` when the limit is reached.
 pub(super) fn register(
     flow: &mut Flow,
@@ -174,13 +262,27 @@ pub(super) fn register(
 }
 
 /// Serves one TCP or TLS connection until it closes, times out or `stop` turns true.
-async fn serve<S>(stream: S, mut flow: Flow, shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
-where
+/// `queued`: messages waiting for a connection the daemon opened, written first.
+async fn serve<S>(
+    stream: S,
+    mut flow: Flow,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    queued: Option<mpsc::UnboundedReceiver<Bytes>>,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let Some((reg, tx, rx)) = register(&mut flow, &shared) else {
         return;
     };
+    if let Some(mut queued) = queued {
+        // Registered first, so that later messages find the connection in the registry;
+        // closed before draining, so that none is left behind in this channel.
+        queued.close();
+        while let Ok(bytes) = queued.try_recv() {
+            let _ = tx.try_send(bytes);
+        }
+    }
     let (mut reader, writer) = tokio::io::split(stream);
     let keep_alive = shared.keep_alive();
     let mut writer = tokio::spawn(write_loop(writer, rx, keep_alive));

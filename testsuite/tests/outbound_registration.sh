@@ -11,6 +11,9 @@
 #                  higher CSeq; `pjsip show registrations` says Registered
 #   dns            server_uri=sip:localhost:PORT: the name resolved at load, the REGISTER
 #                  goes to 127.0.0.1 with Request-URI sip:localhost:PORT; 200, refreshed
+#   tcp            transport=transport-tcp, server_uri ;transport=tcp: the daemon connects to a
+#                  SIPp registrar over TCP, TCP Via, Contact ;transport=tcp; refreshed over
+#                  the same connection 2 s later
 #   auth           401 with a fixed nonce (realm test.example.com, no qop): the REGISTER is
 #                  sent again at once with username="alice", that nonce, uri = Request-URI
 #                  and the exact digest response (computed here); then 200, Registered
@@ -75,7 +78,7 @@ cleanup_hooks+=(stop_helpers)
 # wait_bound PORT: something listens on UDP 127.0.0.1:PORT (within 5 s).
 wait_bound() {
     for _ in $(seq 1 50); do
-        [ -n "$(ss -Hlun "sport = :$1")" ] && return 0
+        [ -n "$(ss -Hlntu "sport = :$1")" ] && return 0
         sleep 0.1
     done
     return 1
@@ -165,6 +168,11 @@ type=transport
 protocol=udp
 bind=127.0.0.1:$dport
 
+[transport-tcp]
+type=transport
+protocol=tcp
+bind=127.0.0.1:$dport
+
 [alice]
 type=auth
 auth_type=userpass
@@ -182,6 +190,7 @@ expiration=30
 CONF
         reg outreg-200
         reg outreg-dns | sed "s#^server_uri=sip:127.0.0.1:#server_uri=sip:localhost:#"
+        reg outreg-tcp "transport=transport-tcp" | sed 's#^server_uri=.*#&\\;transport=tcp#'
         reg outreg-auth "outbound_auth=alice"
         reg outreg-auth-loop "outbound_auth=alice"
         reg outreg-403
@@ -208,6 +217,7 @@ wait_bound "$kport" || { cat "$dir/kamailio.log" >&2; echo "FAIL: Kamailio did n
 nonce=4e6f6e63652d666978656430303031 # the fixed nonce of outreg-auth.xml
 sipp_uas outreg-200 outreg-200.xml
 sipp_uas outreg-dns outreg-dns.xml
+sipp_uas outreg-tcp outreg-tcp.xml -t t1
 # The digest depends on outreg-auth's port: the one sipp_uas takes next.
 response=$(python3 - "sip:127.0.0.1:${ports[next_port]}" "$nonce" <<'PY'
 import hashlib, sys
@@ -279,6 +289,11 @@ case_200() {
 case_dns() {
     sipp_done outreg-dns "no REGISTER with Request-URI sip:localhost:${SIPP_PORT[outreg-dns]} reached 127.0.0.1 (server_uri with a host name), or no refresh after the 200" || return 0
     check_status dns outreg-dns Registered
+}
+
+case_tcp() {
+    sipp_done outreg-tcp "no REGISTER over TCP (TCP Via, Contact ;transport=tcp, Expires: 30), or no refresh over the same connection after the 200" || return 0
+    check_status tcp outreg-tcp Registered
 }
 
 case_auth() {
@@ -377,7 +392,7 @@ case_shutdown() {
     return 0
 }
 
-cases=(reload unregister 200 dns auth auth-loop 403 403-retry 503-retry retry-after 423 kamailio shutdown)
+cases=(reload unregister 200 dns tcp auth auth-loop 403 403-retry 503-retry retry-after 423 kamailio shutdown)
 for c in "${cases[@]}"; do
     before=${#failures[@]}
     "case_${c//-/_}"
