@@ -224,9 +224,11 @@ impl Location {
             if entries.is_empty() {
                 shard.aors.remove(aor);
             }
+            // Queued under the lock: two updates of one AOR reach the database in the
+            // order they were made.
+            self.emit(changes);
         }
         self.adjust(delta);
-        self.emit(changes);
         result
     }
 
@@ -276,8 +278,8 @@ impl Location {
     /// Removes the bindings matching `which` from every AOR; returns them.
     fn remove_where(&self, why: Removal, which: impl Fn(&Binding) -> bool) -> Vec<Binding> {
         let mut removed = Vec::new();
-        let mut changes = Vec::new();
         for mut shard in self.shards() {
+            let mut changes = Vec::new();
             shard.aors.retain(|_, list| {
                 list.retain(|e| {
                     if which(&e.binding) {
@@ -293,9 +295,10 @@ impl Location {
                 });
                 !list.is_empty()
             });
+            // Under the shard's lock, as in update_aor.
+            self.emit(changes);
         }
         self.adjust(-(removed.len() as i64));
-        self.emit(changes);
         for b in &removed {
             tracing::info!(
                 "Removed contact '{}' from AOR '{}' due to {}",
