@@ -82,7 +82,13 @@ impl<M: TsxMessage> ServerTsx<M> {
 
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output<M>> {
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            // Drained: a transaction waits up to 32 s in Completed (Timer J) with nothing
+            // to send; its output buffer need not wait with it.
+            self.out = VecDeque::new();
+        }
+        o
     }
 
     /// When [`ServerTsx::handle_timeout`] must next be called.
