@@ -85,3 +85,31 @@ protocol=tcp
 bind=[::1]:$port6
 CONF
 }
+
+# run_case CASE [TRANSPORT]: runs the function case_CASE (dashes as underscores) with
+# TRANSPORT, and says "ok: CASE [over TRANSPORT]" when it recorded no failure.
+run_case() {
+    local c=$1 before=${#failures[@]}
+    shift
+    "case_${c//-/_}" "$@"
+    [ "${#failures[@]}" -eq "$before" ] && echo "ok: $c${1:+ over $1}"
+    return 0
+}
+
+# finish TITLE SUMMARY: fails with every recorded failure (a daemon that died or panicked
+# counts; one the script stopped on purpose has an empty `pid`), else prints
+# "TITLE: SUMMARY in N s". Needs `started` (SECONDS at the start).
+finish() {
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        failures+=("daemon: it exited during the run")
+    fi
+    if grep -qsF "panicked" "$dir"/*.log; then
+        failures+=("daemon: it panicked (see its log)")
+    fi
+    if ((${#failures[@]})); then
+        echo "FAIL: $1: ${#failures[@]} failure(s) ($((SECONDS - started)) s):" >&2
+        printf '  %s\n' "${failures[@]}" >&2
+        exit 1
+    fi
+    echo "$1: $2 in $((SECONDS - started)) s"
+}

@@ -394,17 +394,6 @@ case_shutdown() {
 
 cases=(reload unregister 200 dns tcp auth auth-loop 403 403-retry 503-retry retry-after 423 kamailio shutdown)
 for c in "${cases[@]}"; do
-    before=${#failures[@]}
-    "case_${c//-/_}"
-    [ "${#failures[@]}" -eq "$before" ] && echo "ok: $c"
+    run_case "$c"
 done
-if grep -F "panicked" "$dir/daemon.log" >&2; then
-    fail daemon "it panicked"
-fi
-
-if ((${#failures[@]})); then
-    echo "FAIL: outbound registration: ${#failures[@]} failure(s) in ${#cases[@]} cases ($((SECONDS - started)) s):" >&2
-    printf '  %s\n' "${failures[@]}" >&2
-    exit 1
-fi
-echo "outbound registration: ${#cases[@]} cases passed in $((SECONDS - started)) s"
+finish "outbound registration" "${#cases[@]} cases passed"

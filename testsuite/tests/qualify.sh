@@ -356,15 +356,6 @@ case_qualify_off() {
 # In the order their windows close: the registration lasts 6 s, the hysteresis SIPp 10.
 cases=(registered reachable unreachable late 2xx-only command hysteresis qualify-off)
 for c in "${cases[@]}"; do
-    before=${#failures[@]}
-    "case_${c//-/_}"
-    [ "${#failures[@]}" -eq "$before" ] && echo "ok: $c"
+    run_case "$c"
 done
-kill -0 "$pid" 2>/dev/null || failures+=("daemon: it exited during the run")
-
-if ((${#failures[@]})); then
-    echo "FAIL: qualify: ${#failures[@]} failure(s) in ${#cases[@]} cases ($((SECONDS - started)) s):" >&2
-    printf '  %s\n' "${failures[@]}" >&2
-    exit 1
-fi
-echo "qualify: ${#cases[@]} cases passed in $((SECONDS - started)) s"
+finish "qualify" "${#cases[@]} cases passed"

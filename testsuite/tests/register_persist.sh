@@ -199,12 +199,4 @@ if rx "pjsip show contacts" 2>/dev/null | grep -qF "rcorrupt/"; then
 fi
 [ "${#failures[@]}" -eq "$before" ] && echo "ok: config-removal"
 
-if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
-    failures+=("daemon: it exited during the run")
-fi
-if ((${#failures[@]})); then
-    echo "FAIL: register persistence: ${#failures[@]} failure(s) ($((SECONDS - started)) s):" >&2
-    printf '  %s\n' "${failures[@]}" >&2
-    exit 1
-fi
-echo "register persistence: 4 cases passed in $((SECONDS - started)) s"
+finish "register persistence" "4 cases passed"

@@ -281,16 +281,7 @@ for t in "${transports[@]}"; do
     if [[ $t == tcp* ]]; then cases=("${tcp_cases[@]}"); else cases=("${udp_cases[@]}"); fi
     for c in "${cases[@]}"; do
         total=$((total + 1))
-        before=${#failures[@]}
-        "case_${c//-/_}" "$t"
-        [ "${#failures[@]}" -eq "$before" ] && echo "ok: $c over $t"
+        run_case "$c" "$t"
     done
 done
-kill -0 "$pid" 2>/dev/null || failures+=("daemon: it exited during the run")
-
-if ((${#failures[@]})); then
-    echo "FAIL: sipp register: ${#failures[@]} failure(s) in $total cases ($((SECONDS - started)) s):" >&2
-    printf '  %s\n' "${failures[@]}" >&2
-    exit 1
-fi
-echo "sipp register: $total cases passed over ${transports[*]} in $((SECONDS - started)) s"
+finish "sipp register" "$total cases passed over ${transports[*]}"

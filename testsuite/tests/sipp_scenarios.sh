@@ -277,16 +277,7 @@ for t in "${transports[@]}"; do
     for c in "${cases[@]}"; do
         [[ $t == *6 && $v4_only == *" $c "* ]] && continue
         total=$((total + 1))
-        before=${#failures[@]}
-        "case_${c//-/_}" "$t"
-        [ "${#failures[@]}" -eq "$before" ] && echo "ok: $c over $t"
+        run_case "$c" "$t"
     done
 done
-kill -0 "$pid" 2>/dev/null || failures+=("daemon: it exited during the run")
-
-if ((${#failures[@]})); then
-    echo "FAIL: sipp scenarios: ${#failures[@]} failure(s) in $total cases:" >&2
-    printf '  %s\n' "${failures[@]}" >&2
-    exit 1
-fi
-echo "sipp scenarios: $total cases passed over ${transports[*]} in $((SECONDS - started)) s"
+finish "sipp scenarios" "$total cases passed over ${transports[*]}"
