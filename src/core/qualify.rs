@@ -208,6 +208,8 @@ impl Qualifier {
         self.next_scan = Some(now + SCAN);
         let forced: HashSet<String> = self.forced.drain(..).collect();
         let aors = self.aors.clone();
+        // Every contact seen in this scan: the tracks of the others are forgotten.
+        let mut live: HashSet<Key> = HashSet::new();
         for name in aors
             .iter()
             .chain(forced.iter().filter(|f| !aors.contains(f)))
@@ -221,6 +223,7 @@ impl Qualifier {
             }
             for target in targets(name, aor, location, unix_now) {
                 let key = (name.clone(), target.hash.clone());
+                live.insert(key.clone());
                 if self.busy.contains(&key) {
                     continue;
                 }
@@ -273,19 +276,6 @@ impl Qualifier {
             }
         }
         // Forget contacts that are gone.
-        let live: HashSet<Key> = aors
-            .iter()
-            .flat_map(|a| {
-                let aor = match snapshot.get(Kind::Aor, a).map(|o| &o.object) {
-                    Some(Object::Aor(x)) => Some(x),
-                    _ => None,
-                };
-                aor.map(|x| targets(a, x, location, unix_now))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| (a.clone(), t.hash))
-            })
-            .collect();
         self.tracks
             .retain(|k, _| live.contains(k) || self.busy.contains(k));
         sends
