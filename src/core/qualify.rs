@@ -234,7 +234,7 @@ impl Qualifier {
                 }
                 track.due =
                     Some(now + Duration::from_secs(u64::from(aor.qualify_frequency.max(1))));
-                let Some((flow, local)) = target.route(network) else {
+                let Some((flow, local)) = target.route(network, snapshot) else {
                     continue;
                 };
                 self.calls += 1;
@@ -422,7 +422,7 @@ struct Target {
 }
 
 impl Target {
-    fn route(&self, network: &dyn Network) -> Option<(Flow, SocketAddr)> {
+    fn route(&self, network: &dyn Network, snapshot: &Snapshot) -> Option<(Flow, SocketAddr)> {
         match &self.flow {
             Some(flow) => {
                 let (_, local) = network.route(Some(&flow.transport), flow.remote)?;
@@ -430,7 +430,21 @@ impl Target {
             }
             None => {
                 let remote = uri_addr(&self.uri, network)?;
-                network.route(None, remote)
+                // A `;transport=tcp` contact over the first TCP transport (the transport
+                // layer opens the connection); TLS and WebSocket cannot be opened yet.
+                let Ok(Uri::Sip(sip)) = Uri::parse(self.uri.as_bytes()) else {
+                    return None;
+                };
+                match sip.params.value("transport").map(str::to_ascii_lowercase) {
+                    _ if sip.secure => None,
+                    None => network.route(None, remote),
+                    Some(t) if t == "udp" => network.route(None, remote),
+                    Some(t) if t == "tcp" => {
+                        let tcp = super::registrations::first_tcp_transport(snapshot)?;
+                        network.route(Some(&tcp), remote)
+                    }
+                    Some(_) => None,
+                }
             }
         }
     }

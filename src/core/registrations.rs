@@ -515,7 +515,7 @@ fn outbound_auths(snapshot: &Snapshot, config: &Registration) -> Vec<Auth> {
 
 /// The first `type=transport` over TCP (for a `;transport=tcp` registrar when the
 /// registration names no transport).
-fn first_tcp_transport(snapshot: &Snapshot) -> Option<String> {
+pub(crate) fn first_tcp_transport(snapshot: &Snapshot) -> Option<String> {
     snapshot.all(Kind::Transport).find_map(|o| match &o.object {
         Object::Transport(t) if t.protocol == TransportProtocol::Tcp => Some(o.id().to_string()),
         _ => None,

@@ -18,6 +18,8 @@
 #                on (qualify-register.xml), answering the OPTIONS out of call on the socket it
 #                registered from: the OPTIONS go over the registration's flow (SIPp's
 #                address:port) with the contact URI as Request-URI; Reachable and Avail
+#   tcp-static   static contact=...;transport=tcp at a SIPp over TCP: the daemon opens the
+#                connection (its first TCP transport) and the contact is Reachable
 #   2xx-only     a SIPp answering 404: qualify_2xx_only=yes makes it Unreachable (Unavail),
 #                without it a 404 is an answer (Reachable, Avail)
 #   command      qualify_frequency=300 (no periodic probe after the first): `pjsip qualify
@@ -37,7 +39,7 @@ started=$SECONDS
 
 # UDP ports free on 127.0.0.1 with port+2 free too (SIPp binds its media port and media
 # port+2), at least 3 apart; taken in order.
-want_ports=16
+want_ports=20
 # Ports free for UDP and TCP (testsuite/lib/cases.sh), taken in order.
 free_ports "$want_ports"
 take_port; dport=$port       # the daemon
@@ -49,6 +51,7 @@ take_port; p_cmd=$port       # SIPp: command
 take_port; p_reg=$port       # SIPp: registered (its socket)
 take_port; p_regc=$port      # nobody: the registered Contact's port
 take_port; p_late=$port      # SIPp: late
+take_port; p_tcp=$port       # SIPp over TCP: tcp-static
 
 
 # Background SIPps by id: their pids, stopped on exit.
@@ -169,12 +172,23 @@ u_2xx="sip:only2xx@127.0.0.1:$p_404"
 u_cmd="sip:cmd@127.0.0.1:$p_cmd"
 u_reg="sip:qreg@127.0.0.1:$p_regc"
 u_late="sip:late@127.0.0.1:$p_late"
+u_tcp="sip:tcp@127.0.0.1:$p_tcp;transport=tcp"
 {
     cat <<CONF
 [transport-udp]
 type=transport
 protocol=udp
 bind=127.0.0.1:$dport
+
+[transport-tcp]
+type=transport
+protocol=tcp
+bind=127.0.0.1:$dport
+
+[qtcp]
+type=aor
+contact=${u_tcp/;/\\;}
+qualify_frequency=1
 
 [qreach]
 type=aor
@@ -223,6 +237,12 @@ sipp_start hysteresis "$p_flap" qualify-uas-flap.xml -m 10
 sipp_start 2xx-only "$p_404" qualify-uas-404.xml
 sipp_start command "$p_cmd" qualify-uas-200.xml -m 2
 sipp_start late "$p_late" qualify-uas-late.xml
+sipp_start tcp-static "$p_tcp" qualify-uas-200.xml -t t1
+for _ in $(seq 1 50); do
+    [ -n "$(ss -Hlnt "sport = :$p_tcp")" ] && break
+    sleep 0.1
+done
+[ -n "$(ss -Hlnt "sport = :$p_tcp")" ] || { cat "$dir/tcp-static.out" >&2; echo "FAIL: SIPp did not listen on TCP 127.0.0.1:$p_tcp" >&2; exit 1; }
 for p in "$p_reach" "$p_flap" "$p_404" "$p_cmd" "$p_late"; do
     wait_bound "$p" || { for id in "${!SIPP_PID[@]}"; do cat "$dir/$id.out" >&2; done; echo "FAIL: SIPp did not bind 127.0.0.1:$p" >&2; exit 1; }
 done
@@ -246,6 +266,14 @@ case_reachable() {
         sleep 0.1
     done
     sipp_failed "$id" "SIPp got $(calls "$id") OPTIONS (Call-IDs) in 5 s with qualify_frequency=1, not 3"
+}
+
+case_tcp_static() {
+    local id=tcp-static
+    wait_status qtcp "$u_tcp" Reachable 5 \
+        || { fail "$id" "no \"Contact qtcp/$u_tcp is now Reachable\" in the daemon log within 5 s"; return; }
+    grep -q "TCP message received" "$dir/$id.msg" \
+        || fail "$id" "SIPp got no OPTIONS over TCP"
 }
 
 case_unreachable() {
@@ -354,7 +382,7 @@ case_qualify_off() {
 }
 
 # In the order their windows close: the registration lasts 6 s, the hysteresis SIPp 10.
-cases=(registered reachable unreachable late 2xx-only command hysteresis qualify-off)
+cases=(registered reachable tcp-static unreachable late 2xx-only command hysteresis qualify-off)
 for c in "${cases[@]}"; do
     run_case "$c"
 done
