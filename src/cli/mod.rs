@@ -104,6 +104,8 @@ pub struct RegistrationRow {
     pub status: String,
     /// Seconds to the next attempt (negative: that long ago).
     pub next_secs: Option<i64>,
+    /// Run-time details for `pjsip show registration <id>`.
+    pub details: Vec<(String, String)>,
 }
 
 /// A listening SIP socket, as `pjsip show transports` lists it.

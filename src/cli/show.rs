@@ -94,7 +94,14 @@ fn one(snap: &Snapshot, live: &Live, kind: Kind, id: &str) -> Reply {
     header(&mut out, kind);
     out.push('\n');
     tree(&mut out, snap, live, &rel, o);
-    parameters(&mut out, &params(o));
+    let mut rows = params(o);
+    if kind == Kind::Registration
+        && let Some(r) = live.registrations.iter().find(|r| r.name == o.id())
+    {
+        rows.extend(r.details.iter().cloned());
+        rows.sort();
+    }
+    parameters(&mut out, &rows);
     Reply::ok(out)
 }
 

@@ -328,3 +328,77 @@ fn show_endpoint_lists_permit_and_deny_rules_apart() {
     assert_eq!(line("deny").as_deref(), Some("0.0.0.0/0"), "{}", r.text);
     assert_eq!(line("permit").as_deref(), Some("10.0.0.0/8"), "{}", r.text);
 }
+
+/// A daemon with a registered contact and a registration's run-time state.
+struct LiveDaemon(FakeDaemon);
+
+impl Daemon for LiveDaemon {
+    fn snapshot(&self) -> Arc<crate::sorcery::Snapshot> {
+        self.0.snapshot()
+    }
+    fn reload(&self) -> Result<String, String> {
+        self.0.reload()
+    }
+    fn stop_gracefully(&self) {}
+    fn uptime_secs(&self) -> u64 {
+        1
+    }
+    fn last_reload_secs(&self) -> u64 {
+        1
+    }
+    fn live(&self) -> Live {
+        Live {
+            contacts: vec![ContactRow {
+                aor: "6002".into(),
+                uri: "sip:6002@192.0.2.20:5062".into(),
+                hash: "0123456789abcdef0123456789abcdef".into(),
+                dynamic: true,
+                status: "Avail".into(),
+                rtt_ms: Some(12.3456),
+                details: vec![("user_agent".into(), "Phone/1.0".into())],
+            }],
+            registrations: vec![RegistrationRow {
+                name: "trunk-reg-0".into(),
+                status: "Registered".into(),
+                next_secs: Some(3570),
+                details: vec![("last_response (run time)".into(), "200".into())],
+            }],
+        }
+    }
+}
+
+#[test]
+fn registered_contacts_and_registration_states_are_listed() {
+    let d = LiveDaemon(FakeDaemon::new(CONF));
+    let contacts = execute(&d, "pjsip show contacts");
+    assert!(contacts.ok);
+    let row = contacts
+        .text
+        .lines()
+        .find(|l| l.contains("6002/sip:6002@192.0.2.20"))
+        .unwrap_or_else(|| panic!("{}", contacts.text));
+    assert!(row.contains("0123456789 Avail"), "{row}");
+    assert!(row.trim_end().ends_with("12.346"), "{row}");
+    // The static contact of 6001 is listed too, not qualified.
+    assert!(contacts.text.contains("NonQual"), "{}", contacts.text);
+    let one = execute(
+        &d,
+        "pjsip show contact 6002;@0123456789abcdef0123456789abcdef",
+    );
+    assert!(one.ok && one.text.contains("Phone/1.0"), "{}", one.text);
+    let regs = execute(&d, "pjsip show registrations");
+    assert!(
+        regs.text.contains("Registered       (exp. 3570s)"),
+        "{}",
+        regs.text
+    );
+    let reg = execute(&d, "pjsip show registration trunk-reg-0");
+    assert!(
+        reg.text.contains("last_response (run time)"),
+        "{}",
+        reg.text
+    );
+    // An endpoint with a reachable registered contact is not Unavailable.
+    let eps = execute(&d, "pjsip show endpoint 6002");
+    assert!(eps.text.contains("Not in use"), "{}", eps.text);
+}

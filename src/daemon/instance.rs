@@ -563,6 +563,22 @@ impl cli::Daemon for Instance {
                 name,
                 status: r.status.as_str().to_string(),
                 next_secs: r.next_attempt_unix.map(|t| t as i64 - unix_now as i64),
+                details: vec![
+                    ("state (run time)".into(), r.state.as_str().to_string()),
+                    (
+                        "last_response (run time)".into(),
+                        r.last_code.map_or_else(|| "none".into(), |c| c.to_string()),
+                    ),
+                    (
+                        "granted_expiration (run time)".into(),
+                        r.granted_expires
+                            .map_or_else(|| "none".into(), |e| e.to_string()),
+                    ),
+                    (
+                        "line_token (run time)".into(),
+                        r.line.clone().unwrap_or_default(),
+                    ),
+                ],
             })
             .collect();
         cli::Live {
