@@ -1,5 +1,10 @@
 # Shared by the SIPp scenario scripts of testsuite/tests/: free ports, and the bookkeeping of
 # cases that all run and are reported before the script fails. Source it after daemon.sh.
+#
+# Convention: no `grep -q` at the end of a pipeline whose input may be large (logs, SIPp
+# traces). grep -q exits at the first match, the writer then dies of SIGPIPE, and under
+# `set -o pipefail` the pipeline fails although it matched (an intermittent false FAIL);
+# write `grep PATTERN >/dev/null` instead.
 
 # free_ports N HOST...: fills `ports` with N ports, at least 3 apart, free for UDP and TCP on
 # every HOST (default 127.0.0.1), with port+2 free for UDP too (SIPp binds its media port

@@ -295,10 +295,10 @@ case_late() {
         || fail "$id" "pjsip show contacts does not show qlate/$u_late Unavail with RTT nan"
     # SIPp did answer (late).
     for _ in $(seq 1 20); do
-        tr -d '\r' <"$dir/$id.msg" | grep -q '^SIP/2.0 200 OK$' && break
+        tr -d '\r' <"$dir/$id.msg" | grep '^SIP/2.0 200 OK$' >/dev/null && break
         sleep 0.1
     done
-    tr -d '\r' <"$dir/$id.msg" | grep -q '^SIP/2.0 200 OK$' \
+    tr -d '\r' <"$dir/$id.msg" | grep '^SIP/2.0 200 OK$' >/dev/null \
         || sipp_failed "$id" "SIPp sent no (late) 200"
     if status_lines qlate "$u_late" | grep -q Reachable; then
         fail "$id" "an answer after qualify_timeout counted: $(grep -F "Contact qlate/" "$dir/daemon.log" | head -3)"
@@ -330,7 +330,7 @@ case_registered() {
     sipp_wait "$id" 10 \
         || sipp_failed "$id" "REGISTER, 4 s, un-REGISTER did not get 200, 200"
     # Nobody listens at the contact's port: the answered OPTIONS came to SIPp's socket.
-    tr -d '\r' <"$dir/$id.msg" | grep -qxF "OPTIONS $u_reg SIP/2.0" \
+    tr -d '\r' <"$dir/$id.msg" | grep -xF "OPTIONS $u_reg SIP/2.0" >/dev/null \
         || fail "$id" "SIPp (127.0.0.1:$p_reg, the registration's source) got no \"OPTIONS $u_reg SIP/2.0\": $(grep -E '^OPTIONS ' "$dir/$id.msg" | sort -u | paste -sd, || true)"
 }
 

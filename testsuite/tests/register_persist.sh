@@ -157,7 +157,7 @@ start_daemon daemon-3.log
 log=$dir/daemon-3.log
 found=no
 for _ in $(seq 1 30); do
-    if grep -E ' (WARN|ERROR) ' "$log" | grep -qF "contacts.db"; then found=yes; break; fi
+    if grep -E ' (WARN|ERROR) ' "$log" | grep -F "contacts.db" >/dev/null; then found=yes; break; fi
     sleep 0.1
 done
 [ "$found" = yes ] || fail corrupt-database "no WARN or ERROR line naming contacts.db in the log of a start on a corrupt database"

@@ -180,7 +180,7 @@ case_auth_wrong() {
         || { sipp_failed "$id" "OPTIONS from alice with a wrong password did not get 401 then 401 again"; return; }
     if ! wait_log "(callid: $id-1@${LOCAL[$1]}) - Failed to authenticate" \
         || ! grep -F "(callid: $id-1@${LOCAL[$1]}) - Failed to authenticate" "$dir/daemon.log" \
-            | grep -q "Request 'OPTIONS' from '<sip:alice@"; then
+            | grep "Request 'OPTIONS' from '<sip:alice@" >/dev/null; then
         fail "$id" "no \"Request 'OPTIONS' from '<sip:alice@...>' ... (callid: $id-1@${LOCAL[$1]}) - Failed to authenticate\" in the daemon log"
     fi
 }

@@ -149,7 +149,7 @@ report() { grep -v 'DEBUG' "$dir/$1.out" || true; }
 reached() { # id method
     grep -F "Request '$2' from '<sip:" "$dir/daemon.log" \
         | grep -F "' failed for '127.0.0.1:${RUN_PORT[$1]}' (callid: " \
-        | grep -q -- ") - No matching endpoint found$"
+        | grep -- ") - No matching endpoint found$" >/dev/null
 }
 
 for m in "${methods[@]}"; do
@@ -170,11 +170,11 @@ for m in "${methods[@]}"; do
         elif grep -q "extension '.*' exists\|we have [0-9]* extensions" <<<"$out" || ! grep -q "found nothing" <<<"$out"; then
             fail "$id" "svwar found extensions: the answer for '$u' differs from the answer for an unknown user"
         elif ! grep -q "Ok SIP device found" <<<"$out" \
-            || ! grep -E "Response: 'SIP/2.0 (401 Unauthorized|100 Trying)\\\\r\\\\n" <<<"$out" | grep -qF "From: \"$u\"<sip:$u@"; then
+            || ! grep -E "Response: 'SIP/2.0 (401 Unauthorized|100 Trying)\\\\r\\\\n" <<<"$out" | grep -F "From: \"$u\"<sip:$u@" >/dev/null; then
             # (an INVITE's 100 Trying may be the answer svwar quotes: it comes first)
             fail "$id" "svwar did not get a 401 for '$u' equal to the unknown extension's; svwar said: $out"
         elif grep -F "Request '$m' from '<sip:$u@" "$dir/daemon.log" \
-            | grep -qF "' failed for '127.0.0.1:${RUN_PORT[$id]}' "; then
+            | grep -F "' failed for '127.0.0.1:${RUN_PORT[$id]}' " >/dev/null; then
             fail "$id" "the daemon did not identify '$u' (it logged a failure for it)"
         fi
     done
