@@ -118,3 +118,23 @@ finish() {
     fi
     echo "$1: $2 in $((SECONDS - started)) s"
 }
+
+# wait_log TEXT: the daemon log ($dir/daemon.log) has a line containing TEXT (within 3 s).
+wait_log() {
+    for _ in $(seq 1 30); do
+        grep -qF -- "$1" "$dir/daemon.log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# cli_lists AOR URI: `pjsip show contacts` has a row for that contact: its Aor/ContactUri
+# column is AOR/URI (cut to the column's width, as Asterisk does) and its Hash column is the
+# start of the MD5 of URI.
+cli_lists() {
+    local want="$1/$2" hash
+    hash=$(printf '%s' "$2" | md5sum | cut -c1-10)
+    rx "pjsip show contacts" 2>/dev/null | awk -v want="$want" -v hash="$hash" '
+        $1 == "Contact:" && length($2) >= 20 && index(want, $2) == 1 && $3 == hash { found = 1 }
+        END { exit !found }'
+}

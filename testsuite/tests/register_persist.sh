@@ -79,16 +79,6 @@ sipp_run() {
         -trace_err -error_file "$dir/$id.err" -trace_msg -message_file "$dir/$id.msg" "$@" >"$dir/$id.out" 2>&1
 }
 
-# cli_lists AOR URI: `pjsip show contacts` has a row for that contact: its Aor/ContactUri
-# column is AOR/URI (cut to the column's width, as Asterisk does) and its Hash column is the
-# start of the MD5 of URI.
-cli_lists() {
-    local want="$1/$2" hash
-    hash=$(printf '%s' "$2" | md5sum | cut -c1-10)
-    rx "pjsip show contacts" 2>/dev/null | awk -v want="$want" -v hash="$hash" '
-        $1 == "Contact:" && length($2) >= 20 && index(want, $2) == 1 && $3 == hash { found = 1 }
-        END { exit !found }'
-}
 
 # kill_daemon: kill -9, and reap it.
 kill_daemon() {

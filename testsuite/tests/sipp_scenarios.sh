@@ -129,14 +129,6 @@ sipp_run() {
         -trace_logs -log_file "$dir/$id.log" "$@" >"$dir/$id.out" 2>&1
 }
 
-# wait_log TEXT: the daemon log has a line containing TEXT (within 3 s).
-wait_log() {
-    for _ in $(seq 1 30); do
-        grep -qF -- "$1" "$dir/daemon.log" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # logged_messages DIRECTION CALL-ID FIRST-LINE-REGEX: how many messages of the traffic log
 # ("Received" or "Transmitting") have that Call-ID and a first line matching the regex.
