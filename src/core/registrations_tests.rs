@@ -255,13 +255,19 @@ fn the_register_goes_out_with_its_auths_and_the_ok_registers() {
     assert_eq!(expires(&refresh[0].2), Some(3600));
 }
 
-#[test]
-fn an_unchanged_reload_keeps_the_registration() {
-    let text = BASE.to_string() + &registration("trunk", "");
-    let mut h = Harness::new(&text);
+/// A harness whose first REGISTER (at 10 s) was answered 200.
+fn registered(text: &str) -> Harness {
+    let mut h = Harness::new(text);
     let sent = h.until(10);
     let (id, _, request, _) = &sent[0];
     h.answer(10, *id, request, 200, &[]);
+    h
+}
+
+#[test]
+fn an_unchanged_reload_keeps_the_registration() {
+    let text = BASE.to_string() + &registration("trunk", "");
+    let mut h = registered(&text);
     reload(
         &h.store,
         &(text.clone() + "[other-auth]\ntype=auth\nusername=x\npassword=y\n"),
