@@ -36,9 +36,12 @@ pub mod dialplan;
 pub mod distributor;
 pub mod identify;
 pub mod location;
+pub mod media;
 pub mod outreg;
+pub mod pbx;
 pub mod registrar;
 pub mod runtime;
+pub mod sdp;
 pub mod sip;
 pub mod sorcery;
 #[cfg(test)]

@@ -33,6 +33,7 @@
 //! (Asterisk itself, asked with no caller id, skips restricted extensions: that is
 //! [`CallerId::Number`] with an empty number.)
 
+pub mod exec;
 mod load;
 pub mod pattern;
 #[cfg(test)]

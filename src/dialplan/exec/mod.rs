@@ -1,0 +1,1 @@
+//! Running the dialplan: variables, functions, expressions and applications.
