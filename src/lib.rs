@@ -32,6 +32,7 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod daemon;
+pub mod dialog;
 pub mod dialplan;
 pub mod distributor;
 pub mod identify;
@@ -42,6 +43,7 @@ pub mod pbx;
 pub mod registrar;
 pub mod runtime;
 pub mod sdp;
+pub mod session;
 pub mod sip;
 pub mod sorcery;
 #[cfg(test)]

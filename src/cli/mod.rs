@@ -5,8 +5,11 @@
 //! The control socket ([`crate::control`]) carries commands in and answers out. Output follows
 //! the layout of Asterisk's `pjsip show` commands so admins' habits and scripts carry over.
 
+mod channels;
 mod format;
 mod show;
+
+pub use channels::ChannelRow;
 
 use std::sync::Arc;
 
@@ -53,6 +56,23 @@ pub trait Daemon: Send + Sync {
     fn sip_action(&self, action: SipAction) -> Result<String, String> {
         let _ = action;
         Err("SIP is not running".to_string())
+    }
+    /// Live channels with their media counters.
+    fn channels(&self) -> Vec<ChannelRow> {
+        Vec::new()
+    }
+    /// Hangs up a channel by name (or `all`).
+    fn channel_hangup(&self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err("No channels are running".to_string())
+    }
+    /// extensions.conf and acl.conf in use.
+    fn tables(&self) -> std::sync::Arc<crate::core::Tables> {
+        std::sync::Arc::default()
+    }
+    /// Re-reads extensions.conf (and acl.conf).
+    fn reload_dialplan(&self) -> Result<String, String> {
+        Err("dialplan reload is not available".to_string())
     }
 }
 
@@ -244,6 +264,17 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "Print SIP traffic (all, none, or to and from one address)",
     ),
     ("pjsip reload", "Re-read pjsip.conf and apply what changed"),
+    (
+        "core show channels [concise|count]",
+        "List the live channels",
+    ),
+    (
+        "core show channel <name>",
+        "Show a channel, with its media counters",
+    ),
+    ("channel request hangup <name>|all", "Hang a channel up"),
+    ("dialplan show [context]", "Show the dialplan"),
+    ("dialplan reload", "Re-read extensions.conf"),
     ("core show version", "Show the version"),
     ("core show uptime", "Show how long the daemon has run"),
     ("core stop gracefully", "Stop the daemon after current work"),
@@ -272,6 +303,16 @@ pub fn execute(daemon: &dyn Daemon, line: &str) -> Reply {
         | ["module", "reload", "res_pjsip.so" | "res_pjsip"]
         | ["core", "reload"] => match daemon.reload() {
             Ok(summary) => Reply::ok(format!("{summary}\n")),
+            Err(why) => Reply::fail(format!("{why}\n")),
+        },
+        ["core", "show", "channels"] => channels::show_channels(daemon, None),
+        ["core", "show", "channels", mode] => channels::show_channels(daemon, Some(mode)),
+        ["core", "show", "channel", _] => channels::show_channel(daemon, words[3]),
+        ["channel", "request", "hangup", _] => channels::hangup(daemon, words[3]),
+        ["dialplan", "show"] => channels::dialplan_show(daemon, None),
+        ["dialplan", "show", _] => channels::dialplan_show(daemon, Some(words[2])),
+        ["dialplan", "reload"] => match daemon.reload_dialplan() {
+            Ok(text) => Reply::ok(format!("{text}\n")),
             Err(why) => Reply::fail(format!("{why}\n")),
         },
         ["pjsip", "test", "identify", ..] => identify_test(&daemon.snapshot(), &words[3..]),

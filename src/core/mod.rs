@@ -45,6 +45,7 @@ pub struct CoreStats {
     pub stateless: u64,
 }
 
+pub(crate) mod calls;
 mod outgoing;
 pub(crate) mod qualify;
 mod register;
@@ -53,6 +54,8 @@ pub use qualify::StatusChange;
 pub use registrations::{Network, OutRegCommand, RegistrationState, RegistrationStates, owner};
 pub mod unidentified;
 
+pub(crate) use calls::uri_target;
+pub use calls::{OutgoingCall, hostport, split_callerid};
 pub use outgoing::{CoreEvent, Outcome, RequestId};
 pub use unidentified::Unidentified;
 
@@ -80,6 +83,8 @@ pub struct CoreShared {
     pub location: Arc<Location>,
     /// Outbound registrations' states, for the CLI.
     pub registrations: Arc<RegistrationStates>,
+    /// Which queue each dialog lives on (the distributor's table).
+    pub dialogs: Arc<crate::distributor::DialogTable>,
 }
 
 /// An operator's request to a queue.
@@ -123,6 +128,12 @@ pub struct Core {
     qualifier: qualify::Qualifier,
     /// Which transport and local address reach a peer.
     network: Arc<dyn Network>,
+    /// INVITE sessions.
+    calls: calls::Calls,
+    /// Which queue each dialog lives on (shared with the distributor).
+    dialogs: Arc<crate::distributor::DialogTable>,
+    /// The `[system]` timers (T1, T2 for 2xx retransmissions).
+    timers: TimerConfig,
 }
 
 /// How a request is answered.
@@ -161,6 +172,9 @@ impl Core {
             outregs: registrations::OutRegs::default(),
             qualifier: qualify::Qualifier::default(),
             network: Arc::new(registrations::NoNetwork),
+            calls: calls::Calls::default(),
+            dialogs: Arc::default(),
+            timers,
         }
     }
 
@@ -219,6 +233,23 @@ impl Core {
         }
     }
 
+    /// The next session event (for the PBX), leaving the usages' events in place.
+    pub fn poll_session_event(&mut self) -> Option<crate::session::SessionEvent> {
+        let i = self
+            .events
+            .iter()
+            .position(|e| matches!(e, CoreEvent::Session(_)))?;
+        match self.events.remove(i) {
+            Some(CoreEvent::Session(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// extensions.conf and acl.conf as they are now.
+    pub fn tables(&self) -> Arc<Tables> {
+        self.tables.load_full()
+    }
+
     /// The next event for the core's user (a sent request's outcome).
     pub fn poll_event(&mut self) -> Option<CoreEvent> {
         self.events.pop_front()
@@ -247,6 +278,7 @@ impl Core {
             self.tsx.poll_timeout(),
             self.outregs.poll_timeout(),
             self.qualifier.poll_timeout(),
+            self.calls.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -363,6 +395,9 @@ impl Core {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tsx.handle_timeout(now);
         self.drain(now);
+        if self.calls.poll_timeout().is_some_and(|t| t <= now) {
+            self.session_timeouts(now);
+        }
     }
 
     /// Uses `tables` for ACLs and extensions.
@@ -377,6 +412,7 @@ impl Core {
             .with_tables(shared.tables.clone())
             .with_unidentified(shared.unidentified.clone());
         core.location = shared.location.clone();
+        core.dialogs = shared.dialogs.clone();
         core
     }
 
@@ -435,6 +471,17 @@ impl Core {
             return;
         }
         match self.tsx.handle_request(now, request, flow.is_reliable()) {
+            Incoming::NewRequest { key, request } if has_to_tag(&request) => {
+                // Within a dialog: the session's, or 481. No identification or
+                // authentication (the dialog was authenticated when it was made).
+                self.replies.insert(key.clone(), flow.clone());
+                if !self.session_request(now, Some(&key), &request, &flow) {
+                    self.answer(now, Responder::Tsx(&key), &request, 481, &[]);
+                }
+            }
+            Incoming::Ack(request) => {
+                let _ = self.session_request(now, None, &request, &flow);
+            }
             Incoming::NewRequest { key, request } => {
                 self.replies.insert(key.clone(), flow.clone());
                 self.dispatch(
@@ -446,10 +493,15 @@ impl Core {
                     &flow,
                 );
             }
-            Incoming::Cancel { key, request, .. } => {
-                // No INVITE sessions yet: nothing a CANCEL could match.
+            Incoming::Cancel {
+                key,
+                invite,
+                request,
+            } => {
                 self.replies.insert(key.clone(), flow);
-                self.answer(now, Responder::Tsx(&key), &request, 481, &[]);
+                if !self.session_cancel(now, &key, invite.as_ref(), &request) {
+                    self.answer(now, Responder::Tsx(&key), &request, 481, &[]);
+                }
             }
             Incoming::Rejected { key, .. } => {
                 self.replies.insert(key, flow);
@@ -710,6 +762,13 @@ impl Core {
                     self.register(now, unix_now, snapshot, key, request, id, &usernames, flow);
                 }
             }
+            Method::Invite => match (key, &identified) {
+                (Responder::Tsx(k), Some(id)) => {
+                    let endpoint = id.endpoint.clone();
+                    self.incoming_invite(now, snapshot, k, request, flow, &endpoint);
+                }
+                _ => self.answer(now, key, request, 500, &[]),
+            },
             Method::Ack => {}
             _ => {
                 let headers = [(HeaderName::Allow, Bytes::from_static(ALLOW.as_bytes()))];
@@ -820,6 +879,15 @@ impl Core {
                     tsx: TsxRef::Client(key),
                     event,
                 } => self.client_event(now, &key, event),
+                LayerOutput::Event {
+                    tsx: TsxRef::Server(key),
+                    event: TsxEvent::Ack(Message::Request(ack)),
+                } => {
+                    let flow = self.replies.get(&key).cloned();
+                    if let Some(flow) = flow {
+                        let _ = self.session_request(now, None, &ack, &flow);
+                    }
+                }
                 _ => {}
             }
         }
@@ -828,6 +896,29 @@ impl Core {
     /// A client transaction's event: a final response (answered with credentials when it
     /// is a challenge), a timeout or a transport error end the request.
     fn client_event(&mut self, now: Instant, key: &ClientKey, event: TsxEvent<Message>) {
+        let session = self
+            .outgoing
+            .get(key)
+            .map(|p| p.id)
+            .filter(|id| self.is_session_request(*id));
+        if let Some(rid) = session {
+            // Sessions see provisional responses and every 2xx (retransmissions too);
+            // the request stays known until its transaction ends.
+            match &event {
+                TsxEvent::Response(Message::Response(r))
+                    if r.status.code() < 300 && key.method == Method::Invite =>
+                {
+                    let r = r.clone();
+                    self.session_response(now, rid, &r);
+                    return;
+                }
+                TsxEvent::Terminated => {
+                    self.outgoing.remove(key);
+                    return;
+                }
+                _ => {}
+            }
+        }
         let outcome = match event {
             TsxEvent::Response(Message::Response(r)) if r.status.code() >= 200 => {
                 let branch = self.new_branch();
@@ -842,6 +933,7 @@ impl Core {
                         };
                         let reliable = p.flow.is_reliable();
                         p.request = request.clone();
+                        self.calls.request_resent(p.id, &request);
                         if let Some(new_key) = self.tsx.send_request(now, request, reliable) {
                             self.outgoing.insert(new_key, p);
                         }
@@ -854,9 +946,75 @@ impl Core {
             _ => return,
         };
         if let Some(p) = self.outgoing.remove(key) {
+            if self.is_session_request(p.id) {
+                match outcome {
+                    Outcome::Response(r) => self.session_response(now, p.id, &r),
+                    Outcome::AuthFailed { response, .. } => {
+                        self.session_response(now, p.id, &response)
+                    }
+                    Outcome::Timeout => self.session_failed(now, p.id, 408),
+                    Outcome::TransportError => self.session_failed(now, p.id, 503),
+                }
+                return;
+            }
             self.events
                 .push_back(CoreEvent::Completed { id: p.id, outcome });
         }
+    }
+
+    /// [`Core::send_request`] for a session: the request's responses go to the session
+    /// (provisional ones too), and the session's INVITE follows the request as sent (its
+    /// branch, and after a challenge its credentials and CSeq).
+    pub(crate) fn send_request_session(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        request: Request,
+        auths: Vec<Auth>,
+        session: crate::session::SessionId,
+    ) -> Option<RequestId> {
+        let id = RequestId(self.sent + 1);
+        self.calls.mark_request(id, session);
+        let sent = self.send_request(now, flow, request, auths);
+        if sent.is_none() {
+            self.calls.unmark_request(id);
+        }
+        sent
+    }
+
+    /// Sends a request through a client transaction keeping its top Via branch (a CANCEL
+    /// shares its INVITE's, RFC 3261 9.1); its answer is absorbed.
+    pub(crate) fn send_request_keep_branch(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        request: Request,
+    ) -> Option<RequestId> {
+        self.sent += 1;
+        let id = RequestId(self.sent);
+        let key = self
+            .tsx
+            .send_request(now, request.clone(), flow.is_reliable())?;
+        self.outgoing.insert(
+            key,
+            outgoing::Pending {
+                id,
+                flow,
+                request,
+                auths: Vec::new(),
+                client_auth: ClientAuth::new(),
+            },
+        );
+        self.drain(now);
+        Some(id)
+    }
+
+    /// The request of a client transaction as last sent.
+    pub(crate) fn sent_request(&self, id: RequestId) -> Option<&Request> {
+        self.outgoing
+            .values()
+            .find(|p| p.id == id)
+            .map(|p| &p.request)
     }
 }
 

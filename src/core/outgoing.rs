@@ -46,6 +46,8 @@ pub enum CoreEvent {
     },
     /// A contact's qualify status changed.
     ContactStatus(super::StatusChange),
+    /// Something happened to an INVITE session (for the PBX).
+    Session(crate::session::SessionEvent),
 }
 
 /// A request in flight.

@@ -412,17 +412,21 @@ fn unqualify(name: &str, snapshot: &Snapshot, location: &Location, unix_now: u64
 }
 
 /// Something to probe.
-struct Target {
-    uri: String,
-    hash: ContactHash,
-    path: Vec<String>,
+pub(crate) struct Target {
+    pub uri: String,
+    pub hash: ContactHash,
+    pub path: Vec<String>,
     /// The registration's flow (registered contacts).
-    flow: Option<Flow>,
-    is_static: bool,
+    pub flow: Option<Flow>,
+    pub is_static: bool,
 }
 
 impl Target {
-    fn route(&self, network: &dyn Network, snapshot: &Snapshot) -> Option<(Flow, SocketAddr)> {
+    pub(crate) fn route(
+        &self,
+        network: &dyn Network,
+        snapshot: &Snapshot,
+    ) -> Option<(Flow, SocketAddr)> {
         match &self.flow {
             Some(flow) => {
                 let (_, local) = network.route(Some(&flow.transport), flow.remote)?;
@@ -463,7 +467,7 @@ fn uri_addr(uri: &str, network: &dyn Network) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, sip.port.unwrap_or(5060)))
 }
 
-fn targets(name: &str, aor: &Aor, location: &Location, unix_now: u64) -> Vec<Target> {
+pub(crate) fn targets(name: &str, aor: &Aor, location: &Location, unix_now: u64) -> Vec<Target> {
     let mut v: Vec<Target> = aor
         .contact
         .0

@@ -46,6 +46,8 @@ pub(crate) struct Instance {
         std::path::PathBuf,
         Arc<crate::location::persist::PersistStats>,
     )>,
+    /// The PBX's shared parts (media engine, channels), once started.
+    calls: std::sync::OnceLock<crate::pbx::PbxShared>,
     /// The running SIP transports, once started.
     transports: std::sync::OnceLock<Arc<crate::transport::TransportHandle>>,
     /// `pjsip set logger`: runtime state, kept apart from configuration so a reload does not
@@ -76,6 +78,7 @@ impl Instance {
             registrations: Arc::default(),
             hosts: Arc::default(),
             transports: std::sync::OnceLock::new(),
+            calls: std::sync::OnceLock::new(),
             sip_logger: crate::transport::SipLogger::default(),
             started: now,
             last_reload: Mutex::new(now),
@@ -201,6 +204,16 @@ impl Instance {
                 Err(d.to_string())
             }
         }
+    }
+
+    /// `[media]` of pjsipd.toml.
+    pub(crate) fn media_settings(&self) -> crate::daemon::settings::MediaSettings {
+        self.settings.media.clone()
+    }
+
+    /// Records the PBX's shared parts (for the channel commands).
+    pub(crate) fn set_calls(&self, shared: crate::pbx::PbxShared) {
+        let _ = self.calls.set(shared);
     }
 
     /// Records the running SIP transports (for `pjsip show transports` and reloads).
@@ -585,6 +598,56 @@ impl cli::Daemon for Instance {
             contacts,
             registrations,
         }
+    }
+
+    fn channels(&self) -> Vec<cli::ChannelRow> {
+        let Some(calls) = self.calls.get() else {
+            return Vec::new();
+        };
+        calls
+            .registry
+            .list()
+            .into_iter()
+            .map(|info| {
+                let media = info.leg.and_then(|l| calls.media.stats(l));
+                cli::ChannelRow { info, media }
+            })
+            .collect()
+    }
+
+    fn channel_hangup(&self, name: &str) -> Result<String, String> {
+        let (Some(calls), Some(queues)) = (
+            self.calls.get(),
+            self.transports.get().and_then(|t| t.queues()),
+        ) else {
+            return Err("No channels are running".into());
+        };
+        let wait = std::time::Duration::from_secs(2);
+        let command = crate::pbx::PbxCommand::Hangup(name.to_string());
+        let n: usize = if name == "all" {
+            (0..queues.len())
+                .filter_map(|q| queues.pbx_command_blocking(q, command.clone(), wait))
+                .sum()
+        } else {
+            let Some(q) = calls.registry.queue_of(name) else {
+                return Err(format!("{name} is not a known channel"));
+            };
+            queues.pbx_command_blocking(q, command, wait).unwrap_or(0)
+        };
+        Ok(if name == "all" {
+            format!("Requested Hangup on {n} channels")
+        } else {
+            format!("Requested Hangup on channel '{name}'")
+        })
+    }
+
+    fn tables(&self) -> Arc<crate::core::Tables> {
+        self.tables.load_full()
+    }
+
+    fn reload_dialplan(&self) -> Result<String, String> {
+        self.load_tables()?;
+        Ok("Dialplan reloaded.".to_string())
     }
 
     fn sip_action(&self, action: cli::SipAction) -> Result<String, String> {

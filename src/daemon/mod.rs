@@ -22,6 +22,7 @@ mod notify;
 mod paths;
 mod run;
 mod settings;
+mod sounds;
 mod tables;
 
 use std::path::{Path, PathBuf};

@@ -132,6 +132,7 @@ async fn serve(
     let mut stop = instance.stop_requested();
     let daemon: Arc<dyn cli::Daemon> = instance.clone();
     let server = tokio::spawn(control::server::serve(listener, daemon, stop.clone()));
+    let calls = start_calls(&instance);
     let sip = crate::transport::start(
         instance.store().clone(),
         &config_dir,
@@ -143,8 +144,10 @@ async fn serve(
             unidentified: instance.unidentified(),
             location: instance.location(),
             registrations: instance.registrations(),
+            dialogs: Default::default(),
         },
         instance.hosts(),
+        calls,
         stop.clone(),
     )
     .await;
@@ -215,4 +218,44 @@ async fn sweep_contacts(
             _ = stop.changed() => break,
         }
     }
+}
+
+/// The media engine and the PBX's shared parts. Without a media engine (no usable port
+/// range) the daemon still serves registrations; calls are refused with 480.
+fn start_calls(instance: &Arc<Instance>) -> Option<crate::runtime::CallWiring> {
+    use crate::media::{MediaConfig, MediaEngine};
+    let settings = instance.media_settings();
+    let queues: Arc<std::sync::OnceLock<crate::runtime::QueuePool>> = Arc::default();
+    let sink_queues = queues.clone();
+    let sink: crate::media::EventSink = Arc::new(move |queue, event| {
+        if let Some(pool) = sink_queues.get() {
+            pool.media_event(queue, event);
+        }
+    });
+    let engine = match MediaEngine::start(
+        MediaConfig {
+            port_start: settings.rtp_port_start,
+            port_end: settings.rtp_port_end,
+            threads: settings.threads,
+        },
+        sink,
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("media engine not started, calls will be refused: {e}");
+            return None;
+        }
+    };
+    let sounds = Arc::new(arc_swap::ArcSwap::from_pointee(super::sounds::load(
+        &settings.sounds_dir,
+    )));
+    let shared = crate::pbx::PbxShared {
+        media: engine,
+        sounds_dir: settings.sounds_dir.clone(),
+        registry: Arc::default(),
+        sounds,
+        counter: Arc::default(),
+    };
+    instance.set_calls(shared.clone());
+    Some(crate::runtime::CallWiring { shared, queues })
 }

@@ -33,6 +33,33 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[sip]`.
     pub sip: SipSettings,
+    /// `[media]`.
+    pub media: MediaSettings,
+}
+
+/// `[media]`: the RTP relay (Asterisk keeps these in rtp.conf).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSettings {
+    /// First RTP port (even); each call leg takes an RTP port and the next one for RTCP.
+    pub rtp_port_start: u16,
+    /// Last RTP port.
+    pub rtp_port_end: u16,
+    /// Relay threads (0: one per CPU).
+    pub threads: usize,
+    /// Where Playback() finds its sounds (`name.wav`, `name.ulaw`, `name.alaw`...).
+    pub sounds_dir: PathBuf,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            rtp_port_start: 10000,
+            rtp_port_end: 20000,
+            threads: 0,
+            sounds_dir: PathBuf::from("/usr/share/pjsipd/sounds"),
+        }
+    }
 }
 
 /// `[sip]`: limits of the SIP transports and queues (pjsip.conf has no place for them).

@@ -353,6 +353,18 @@ impl Dialplan {
         self.search(context, exten, caller, Want::Priority(1))
     }
 
+    /// The extension that runs priority `priority` of `exten` in `context` (Asterisk looks
+    /// it up afresh at each step: the first matching extension that has that priority).
+    pub fn lookup_priority(
+        &self,
+        context: &str,
+        exten: &str,
+        priority: u32,
+        caller: CallerId<'_>,
+    ) -> Option<Found<'_>> {
+        self.search(context, exten, caller, Want::Priority(priority))
+    }
+
     /// The extension a call to `exten` in `context` starts in, caller id not considered.
     pub fn find(&self, context: &str, exten: &str) -> Option<&Extension> {
         self.lookup(context, exten, CallerId::Ignore)

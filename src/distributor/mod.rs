@@ -11,6 +11,7 @@
 
 mod dialogs;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -25,17 +26,20 @@ use crate::transport::{Flow, Received, Transmit};
 
 /// Methods that reach the queues (identification, authentication and a usage). Anything
 /// else known to SIP is answered 405 at once, before any work.
-pub const ROUTED: [Method; 6] = [
+pub const ROUTED: [Method; 9] = [
     Method::Options,
     Method::Invite,
     Method::Ack,
     Method::Cancel,
     Method::Bye,
     Method::Register,
+    Method::Update,
+    Method::Info,
+    Method::Prack,
 ];
 
 /// The Allow header: the methods served to completion today.
-pub const ALLOW: &str = "OPTIONS, REGISTER, ACK, CANCEL";
+pub const ALLOW: &str = "OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL, UPDATE, INFO, PRACK";
 
 /// Asterisk's distributor pool size: a prime, so Call-ID hashes spread evenly.
 pub const DEFAULT_QUEUES: usize = 31;
@@ -108,7 +112,7 @@ pub struct StatsSnapshot {
 pub struct Distributor {
     queues: usize,
     tag_seed: u64,
-    dialogs: DialogTable,
+    dialogs: Arc<DialogTable>,
     stats: DistributorStats,
 }
 
@@ -119,7 +123,7 @@ impl Distributor {
         Self {
             queues: queues.max(1),
             tag_seed,
-            dialogs: DialogTable::default(),
+            dialogs: Arc::default(),
             stats: DistributorStats::default(),
         }
     }
@@ -130,7 +134,7 @@ impl Distributor {
     }
 
     /// The dialogs and their queues (sessions register theirs here).
-    pub fn dialogs(&self) -> &DialogTable {
+    pub fn dialogs(&self) -> &Arc<DialogTable> {
         &self.dialogs
     }
 

@@ -14,6 +14,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::core::{Command, Core};
+use crate::media::MediaEvent;
+use crate::pbx::{Pbx, PbxCommand};
+use crate::session::SessionEvent;
 use crate::sip::Message;
 use crate::sorcery::Store;
 use crate::transport::{Flow, Outbound};
@@ -34,6 +37,8 @@ pub struct Work {
 enum Job {
     Message(Work),
     Command(Command, std::sync::mpsc::Sender<usize>),
+    Pbx(PbxCommand, std::sync::mpsc::Sender<usize>),
+    Media(MediaEvent),
 }
 
 /// The pool.
@@ -48,7 +53,7 @@ impl QueuePool {
     /// Starts one task per core, each with a queue of `depth` messages; the tasks go into
     /// `tasks` and end when `stop` turns true or every sender is gone.
     pub fn start(
-        cores: Vec<Core>,
+        cores: Vec<(Core, Option<Pbx>)>,
         depth: usize,
         store: Arc<Store>,
         outbound: Outbound,
@@ -63,10 +68,10 @@ impl QueuePool {
         }
         let queues = cores
             .into_iter()
-            .map(|core| {
+            .map(|(core, pbx)| {
                 let (tx, rx) = mpsc::channel(depth.max(1));
                 let (running, finished_tx) = (running.clone(), finished_tx.clone());
-                let work = run(core, rx, store.clone(), outbound.clone(), stop.clone());
+                let work = run(core, pbx, rx, store.clone(), outbound.clone(), stop.clone());
                 tasks.spawn(async move {
                     work.await;
                     if running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
@@ -107,11 +112,35 @@ impl QueuePool {
                 Err(e) => match e.into_inner() {
                     Job::Message(w) => Err(Box::new(w)),
                     // Only messages are sent here.
-                    Job::Command(..) => Ok(()),
+                    _ => Ok(()),
                 },
             },
             None => Err(Box::new(work)),
         }
+    }
+
+    /// Hands a media event to the queue whose leg it concerns (dropped when that queue is
+    /// full: a DTMF digit or end of playback is not worth blocking the media thread).
+    pub fn media_event(&self, queue: usize, event: MediaEvent) {
+        if let Some(q) = self.queues.get(queue) {
+            let _ = q.try_send(Job::Media(event));
+        }
+    }
+
+    /// Gives a channel command to queue `queue` and waits (at most `wait`) for how many
+    /// channels it applied to.
+    pub fn pbx_command_blocking(
+        &self,
+        queue: usize,
+        command: PbxCommand,
+        wait: std::time::Duration,
+    ) -> Option<usize> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.queues
+            .get(queue)?
+            .try_send(Job::Pbx(command, tx))
+            .ok()?;
+        rx.recv_timeout(wait).ok()
     }
 
     /// Gives `command` to queue `queue` and waits (at most `wait`, on a blocking thread)
@@ -137,6 +166,7 @@ const BATCH: usize = 64;
 
 async fn run(
     mut core: Core,
+    mut pbx: Option<Pbx>,
     mut rx: mpsc::Receiver<Job>,
     store: Arc<Store>,
     outbound: Outbound,
@@ -153,7 +183,13 @@ async fn run(
     let mut usages = tokio::time::interval(std::time::Duration::from_secs(1));
     usages.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let wake = core.poll_timeout();
+        let wake = [
+            core.poll_timeout(),
+            pbx.as_ref().and_then(Pbx::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if wake != armed {
             sleep.as_mut().reset(wake.map_or_else(far, Into::into));
             armed = wake;
@@ -163,6 +199,9 @@ async fn run(
                 let Some(mut job) = job else { break };
                 let snapshot = store.snapshot();
                 let unix_now = unix_now();
+                if let Some(p) = pbx.as_mut() {
+                    p.set_unix_now(unix_now);
+                }
                 for _ in 0..BATCH {
                     match job {
                         Job::Message(work) => core.handle_message(
@@ -176,7 +215,20 @@ async fn run(
                             let n = core.command(Instant::now(), unix_now, &command);
                             let _ = reply.send(n);
                         }
+                        Job::Pbx(command, reply) => {
+                            let n = match pbx.as_mut() {
+                                Some(p) => p.command(Instant::now(), &mut core, &snapshot, &command),
+                                None => 0,
+                            };
+                            let _ = reply.send(n);
+                        }
+                        Job::Media(event) => {
+                            if let Some(p) = pbx.as_mut() {
+                                p.handle_media(Instant::now(), &mut core, &snapshot, event);
+                            }
+                        }
                     }
+                    calls(&mut core, pbx.as_mut(), &snapshot);
                     while let Some(t) = core.poll_transmit() {
                         outbound.send(t);
                     }
@@ -188,7 +240,13 @@ async fn run(
             }
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
-                core.handle_timeout(Instant::now());
+                let now = Instant::now();
+                core.handle_timeout(now);
+                if let Some(p) = pbx.as_mut() {
+                    let snapshot = store.snapshot();
+                    p.set_unix_now(unix_now());
+                    p.handle_timeout(now, &mut core, &snapshot);
+                }
             }
             _ = usages.tick() => {}
             _ = stop.changed() => {
@@ -196,7 +254,9 @@ async fn run(
                 break;
             }
         }
-        core.run_usages(Instant::now(), unix_now(), &store.snapshot());
+        let snapshot = store.snapshot();
+        core.run_usages(Instant::now(), unix_now(), &snapshot);
+        calls(&mut core, pbx.as_mut(), &snapshot);
         // Events nobody consumed (AMI will): dropped, so they do not pile up.
         while core.poll_event().is_some() {}
         while let Some(t) = core.poll_transmit() {
@@ -235,15 +295,30 @@ async fn shutdown(
                 Some(Job::Message(w)) => {
                     core.handle_message(Instant::now(), unix_now(), &snapshot, w.flow, w.message);
                 }
-                Some(Job::Command(_, reply)) => {
+                Some(Job::Command(_, reply) | Job::Pbx(_, reply)) => {
                     let _ = reply.send(0);
                 }
+                Some(Job::Media(_)) => {}
                 None => return,
             },
             _ = tokio::time::sleep_until(wake) => core.handle_timeout(Instant::now()),
         }
         if tokio::time::Instant::now() >= deadline {
             return;
+        }
+    }
+}
+
+/// Hands the core's session events to the PBX; without one, calls are refused (480).
+fn calls(core: &mut Core, pbx: Option<&mut Pbx>, snapshot: &crate::sorcery::Snapshot) {
+    match pbx {
+        Some(p) => p.handle_events(Instant::now(), core, snapshot),
+        None => {
+            while let Some(e) = core.poll_session_event() {
+                if let SessionEvent::Incoming(call) = e {
+                    core.session_end(Instant::now(), call.id, 480, None);
+                }
+            }
         }
     }
 }

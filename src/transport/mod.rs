@@ -234,6 +234,7 @@ pub async fn start(
     tuning: Tuning,
     core: CoreShared,
     hosts: Arc<HostCache>,
+    calls: Option<crate::runtime::CallWiring>,
     stop: watch::Receiver<bool>,
 ) -> SipService {
     let snapshot = store.snapshot();
@@ -310,6 +311,8 @@ pub async fn start(
     let _ = getrandom::fill(&mut seed);
     let seed = u64::from_le_bytes(seed);
     let distributor = Arc::new(Distributor::new(tuning.queues, seed));
+    let mut core = core;
+    core.dialogs = distributor.dialogs().clone();
     let mut tasks = JoinSet::new();
     let handle = Arc::new(TransportHandle {
         queues: std::sync::OnceLock::new(),
@@ -335,14 +338,23 @@ pub async fn start(
         Arc::new(UdpRoutes::new(handle.listeners.clone()).with_hosts(hosts));
     let cores = (0..distributor.queues())
         .map(|i| {
-            Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
-                .with_shared(&core)
-                .with_queue(i)
-                .with_usages(
-                    distributor.queues(),
-                    core.registrations.clone(),
-                    network.clone(),
+            let sip_core =
+                Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
+                    .with_shared(&core)
+                    .with_queue(i)
+                    .with_usages(
+                        distributor.queues(),
+                        core.registrations.clone(),
+                        network.clone(),
+                    );
+            let pbx = calls.as_ref().map(|c| {
+                crate::pbx::Pbx::new(
+                    c.shared.clone(),
+                    i,
+                    seed.rotate_left(7).wrapping_add(i as u64),
                 )
+            });
+            (sip_core, pbx)
         })
         .collect();
     let queues = QueuePool::start(
@@ -354,6 +366,9 @@ pub async fn start(
         &mut tasks,
     );
     let _ = handle.queues.set(queues.clone());
+    if let Some(c) = &calls {
+        let _ = c.queues.set(queues.clone());
+    }
     // Sockets are read until the queues have finished their shutdown work, so that the
     // answers to the un-REGISTERs sent then still arrive.
     let receiving = queues.finished();

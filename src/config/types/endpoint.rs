@@ -20,35 +20,35 @@ define_object! {
         /// Dialplan context for inbound calls.
         context: String = ("context", "default", Yes),
         /// Codec preferences (`allow`, and `disallow` as its alias).
-        allow: Codecs = ("allow", "", NotYet),
+        allow: Codecs = ("allow", "", Yes),
         /// DTMF mode.
-        dtmf_mode: DtmfMode = ("dtmf_mode", "rfc4733", NotYet),
+        dtmf_mode: DtmfMode = ("dtmf_mode", "rfc4733", Yes),
         /// Allow IPv6 RTP.
         rtp_ipv6: bool = ("rtp_ipv6", "no", NotYet),
         /// Send RTP where it comes from (comedia).
-        rtp_symmetric: bool = ("rtp_symmetric", "no", NotYet),
+        rtp_symmetric: bool = ("rtp_symmetric", "no", Yes),
         /// ICE candidates in SDP.
         ice_support: bool = ("ice_support", "no", NotYet),
         /// Honour the remote ptime.
-        use_ptime: bool = ("use_ptime", "no", NotYet),
+        use_ptime: bool = ("use_ptime", "no", Yes),
         /// Answer to the source port as if `;rport` were present.
-        force_rport: bool = ("force_rport", "yes", NotYet),
+        force_rport: bool = ("force_rport", "yes", Yes),
         /// Rewrite Contact (or Record-Route) to the packet source.
-        rewrite_contact: bool = ("rewrite_contact", "no", NotYet),
+        rewrite_contact: bool = ("rewrite_contact", "no", Yes),
         /// Transport for outbound requests.
         transport: String = ("transport", "", Yes),
         /// Proxy for every outbound request.
-        outbound_proxy: SipUri = ("outbound_proxy", "", NotYet),
+        outbound_proxy: SipUri = ("outbound_proxy", "", Yes),
         /// Music-on-hold class suggested to the other side.
         moh_suggest: String = ("moh_suggest", "default", NotYet),
         /// Reliable provisional responses.
         rel100: Rel100 = ("100rel", "yes", NotYet),
         /// Session timers.
-        timers: Timers = ("timers", "yes", NotYet),
+        timers: Timers = ("timers", "yes", Yes),
         /// Min-SE, seconds (90 or more).
-        timers_min_se: u32 = ("timers_min_se", "90", NotYet),
+        timers_min_se: u32 = ("timers_min_se", "90", Yes),
         /// Session-Expires, seconds.
-        timers_sess_expires: u32 = ("timers_sess_expires", "1800", NotYet),
+        timers_sess_expires: u32 = ("timers_sess_expires", "1800", Yes),
         /// Inbound auth objects.
         auth: ListOf<Name> = ("auth", "", Yes),
         /// Outbound auth objects.
@@ -56,7 +56,7 @@ define_object! {
         /// AORs for dialing and REGISTER.
         aors: ListOf<Name> = ("aors", "", Yes),
         /// Address written in SDP instead of the local one.
-        media_address: String = ("media_address", "", NotYet),
+        media_address: String = ("media_address", "", Yes),
         /// Bind RTP sockets to `media_address`.
         bind_rtp_to_media_address: bool = ("bind_rtp_to_media_address", "no", NotYet),
         /// Allowed identification methods.
@@ -77,20 +77,20 @@ define_object! {
         /// No direct media while NAT is detected.
         disable_direct_media_on_nat: bool = ("disable_direct_media_on_nat", "no", NotYet),
         /// `"Name" <number>` of this endpoint.
-        callerid: String = ("callerid", "", NotYet),
+        callerid: String = ("callerid", "", Yes),
         /// Caller ID presentation.
         callerid_privacy: CallerIdPrivacy =
             ("callerid_privacy", "allowed_not_screened", NotYet),
         /// Caller ID tag.
         callerid_tag: String = ("callerid_tag", "", NotYet),
         /// Take caller ID from PAI/RPID of this endpoint.
-        trust_id_inbound: bool = ("trust_id_inbound", "no", NotYet),
+        trust_id_inbound: bool = ("trust_id_inbound", "no", Yes),
         /// Send identity even when presentation is restricted.
         trust_id_outbound: bool = ("trust_id_outbound", "no", NotYet),
         /// Add P-Asserted-Identity.
-        send_pai: bool = ("send_pai", "no", NotYet),
+        send_pai: bool = ("send_pai", "no", Yes),
         /// Add Remote-Party-ID.
-        send_rpid: bool = ("send_rpid", "no", NotYet),
+        send_rpid: bool = ("send_rpid", "no", Yes),
         /// Send connected line at once on unanswered inbound calls.
         rpid_immediate: bool = ("rpid_immediate", "no", NotYet),
         /// Add Diversion on redirected calls.
@@ -117,7 +117,7 @@ define_object! {
         /// Comfort-noise keepalive interval, seconds.
         rtp_keepalive: u32 = ("rtp_keepalive", "0", NotYet),
         /// Hang up after this many seconds without RTP.
-        rtp_timeout: u32 = ("rtp_timeout", "0", NotYet),
+        rtp_timeout: u32 = ("rtp_timeout", "0", Yes),
         /// Same, while on hold.
         rtp_timeout_hold: u32 = ("rtp_timeout_hold", "0", NotYet),
         /// INFO-triggered recording.
@@ -166,9 +166,9 @@ define_object! {
         /// Pass hold on instead of playing music.
         moh_passthrough: bool = ("moh_passthrough", "no", NotYet),
         /// SDP `o=` user name.
-        sdp_owner: String = ("sdp_owner", "-", NotYet),
+        sdp_owner: String = ("sdp_owner", "-", Yes),
         /// SDP `s=` line.
-        sdp_session: String = ("sdp_session", "Asterisk", NotYet),
+        sdp_session: String = ("sdp_session", "Asterisk", Yes),
         /// ToS of audio RTP.
         tos_audio: Tos = ("tos_audio", "0", NotYet),
         /// ToS of video RTP.
@@ -182,9 +182,9 @@ define_object! {
         /// Shortest subscription granted, seconds.
         sub_min_expiry: u32 = ("sub_min_expiry", "0", NotYet),
         /// From user on requests we send.
-        from_user: String = ("from_user", "", NotYet),
+        from_user: String = ("from_user", "", Yes),
         /// From host on requests we send.
-        from_domain: String = ("from_domain", "", NotYet),
+        from_domain: String = ("from_domain", "", Yes),
         /// From user of unsolicited MWI.
         mwi_from_user: String = ("mwi_from_user", "", NotYet),
         /// RTP engine name.
@@ -237,7 +237,7 @@ define_object! {
         /// Context for subscriptions (default: `context`).
         subscribe_context: String = ("subscribe_context", "", NotYet),
         /// User part of our Contact on outgoing requests.
-        contact_user: String = ("contact_user", "", NotYet),
+        contact_user: String = ("contact_user", "", Yes),
         /// Answer with a single codec (deprecated).
         preferred_codec_only: bool = ("preferred_codec_only", "no", NotYet),
         /// Allow different send and receive codecs.
@@ -270,10 +270,10 @@ define_object! {
         ignore_183_without_sdp: bool = ("ignore_183_without_sdp", "no", NotYet),
         /// Codec choice for incoming offers.
         incoming_call_offer_pref: IncomingCallOfferPref =
-            ("incoming_call_offer_pref", "local", NotYet),
+            ("incoming_call_offer_pref", "local", Yes),
         /// Codec choice for outgoing offers.
         outgoing_call_offer_pref: OutgoingCallOfferPref =
-            ("outgoing_call_offer_pref", "remote_merge", NotYet),
+            ("outgoing_call_offer_pref", "remote_merge", Yes),
         /// Codec negotiation of incoming offers.
         codec_prefs_incoming_offer: CodecPrefs = ("codec_prefs_incoming_offer",
             "prefer: pending, operation: intersect, keep: all, transcode: allow", NotYet),

@@ -79,13 +79,13 @@ define_object! {
         /// TLS: private key password.
         password: String = ("password", "", Yes),
         /// Public address for Contact/Via.
-        external_signaling_address: String = ("external_signaling_address", "", NotYet),
+        external_signaling_address: String = ("external_signaling_address", "", Yes),
         /// Public port (0 = the bind port).
-        external_signaling_port: u16 = ("external_signaling_port", "0", NotYet),
+        external_signaling_port: u16 = ("external_signaling_port", "0", Yes),
         /// Public host name for Contact/Via instead of an address.
         external_signaling_hostname: String = ("external_signaling_hostname", "", NotYet),
         /// Public address for SDP.
-        external_media_address: String = ("external_media_address", "", NotYet),
+        external_media_address: String = ("external_media_address", "", Yes),
         /// Domain this transport serves.
         domain: String = ("domain", "", NotYet),
         /// TLS: check the server certificate.
@@ -101,7 +101,7 @@ define_object! {
         /// TLS: cipher names.
         cipher: ListOf<String> = ("cipher", "", NotYet),
         /// Local networks (no NAT rewriting toward them).
-        local_net: Networks = ("local_net", "", NotYet),
+        local_net: Networks = ("local_net", "", Yes),
         /// ToS of signalling.
         tos: Tos = ("tos", "0", NotYet),
         /// 802.1p priority of signalling.

@@ -1,0 +1,279 @@
+//! SIP dialogs (RFC 3261 12): the state two user agents share once an INVITE is answered
+//! (or answered provisionally with a tag), and the requests sent within it (sans-IO).
+//!
+//! A [`Dialog`] is made from the INVITE we received ([`Dialog::uas`]) or from the response
+//! to the INVITE we sent ([`Dialog::uac`]). It keeps the Call-ID, both tags, both URIs,
+//! both CSeq numbers, the remote target (the peer's Contact, refreshed by target-refresh
+//! requests and their responses) and the route set (Record-Route, frozen once the dialog
+//! is confirmed), and builds requests within the dialog ([`Dialog::request`]) as 12.2.1.1
+//! says: Request-URI the remote target, Route the route set (loose routing; a strict first
+//! route is moved into the Request-URI, 16.12.1.2), CSeq one more than the last.
+
+#[cfg(test)]
+mod tests;
+
+use bytes::Bytes;
+
+use crate::sip::{HeaderName, Message, Method, NameAddr, Request, Response, Uri};
+
+/// Why a dialog could not be made or a request built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DialogError {
+    /// A header the dialog needs is missing or unreadable.
+    #[error("{0} is missing or malformed")]
+    Header(&'static str),
+    /// The Contact is missing, not a single SIP URI, or unusable as a target.
+    #[error("Contact is missing or is not a single sip/sips URI")]
+    Contact,
+    /// The request we built did not parse (a value we were given is not valid SIP).
+    #[error("the request built is not valid SIP: {0}")]
+    Build(String),
+}
+
+/// Which side made the dialog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// We answered the INVITE.
+    Uas,
+    /// We sent the INVITE.
+    Uac,
+}
+
+/// One dialog's state.
+#[derive(Clone, Debug)]
+pub struct Dialog {
+    /// Which side we are.
+    pub side: Side,
+    /// The Call-ID.
+    pub call_id: String,
+    /// Our tag.
+    pub local_tag: String,
+    /// The peer's tag (empty until a UAC dialog gets one).
+    pub remote_tag: String,
+    /// Our URI as it appears in From (UAC) or To (UAS), with display name, without tag.
+    pub local_uri: String,
+    /// The peer's URI, with display name, without tag.
+    pub remote_uri: String,
+    /// The CSeq of the last request we sent in the dialog.
+    pub local_cseq: u32,
+    /// The CSeq of the last request the peer sent in the dialog.
+    pub remote_cseq: Option<u32>,
+    /// Where requests go: the peer's Contact.
+    pub remote_target: Uri,
+    /// Route header values for our requests, in order.
+    pub route_set: Vec<String>,
+    /// The Contact we put in our requests and responses (a full header value).
+    pub local_contact: String,
+}
+
+/// The value of a From/To header without its tag parameter, as text.
+fn without_tag(addr: &NameAddr) -> String {
+    let mut a = addr.clone();
+    a.params.remove("tag");
+    a.to_string()
+}
+
+/// The single Contact URI of a message.
+fn contact_uri(headers: &crate::sip::Headers) -> Result<Uri, DialogError> {
+    match headers.contacts() {
+        Ok(crate::sip::ContactList::Addrs(list)) => match list.as_slice() {
+            [one] if matches!(one.uri, Uri::Sip(_)) => Ok(one.uri.clone()),
+            _ => Err(DialogError::Contact),
+        },
+        _ => Err(DialogError::Contact),
+    }
+}
+
+impl Dialog {
+    /// The dialog a received INVITE (or other dialog-creating request) makes on our side
+    /// (12.1.1): route set from Record-Route in order, remote target from Contact.
+    /// `local_cseq` starts our CSeq numbering (any value below 2**31).
+    pub fn uas(
+        request: &Request,
+        local_tag: &str,
+        local_contact: &str,
+        local_cseq: u32,
+    ) -> Result<Dialog, DialogError> {
+        let h = &request.headers;
+        let call_id = h
+            .call_id()
+            .map_err(|_| DialogError::Header("Call-ID"))?
+            .to_string();
+        let from = h.from().map_err(|_| DialogError::Header("From"))?;
+        let to = h.to().map_err(|_| DialogError::Header("To"))?;
+        let cseq = h.cseq().map_err(|_| DialogError::Header("CSeq"))?;
+        let route_set = h
+            .get_all(&HeaderName::RecordRoute)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .collect();
+        Ok(Dialog {
+            side: Side::Uas,
+            call_id,
+            local_tag: local_tag.to_string(),
+            remote_tag: from.tag().unwrap_or_default().to_string(),
+            local_uri: without_tag(&to),
+            remote_uri: without_tag(&from),
+            local_cseq,
+            remote_cseq: Some(cseq.seq),
+            remote_target: contact_uri(h)?,
+            route_set,
+            local_contact: local_contact.to_string(),
+        })
+    }
+
+    /// The dialog the response (1xx with a To tag, or 2xx) to our INVITE makes (12.1.2):
+    /// route set from Record-Route reversed, remote target from the response's Contact.
+    pub fn uac(
+        request: &Request,
+        response: &Response,
+        local_contact: &str,
+    ) -> Result<Dialog, DialogError> {
+        let h = &request.headers;
+        let call_id = h
+            .call_id()
+            .map_err(|_| DialogError::Header("Call-ID"))?
+            .to_string();
+        let from = h.from().map_err(|_| DialogError::Header("From"))?;
+        let to = response
+            .headers
+            .to()
+            .map_err(|_| DialogError::Header("To"))?;
+        let cseq = h.cseq().map_err(|_| DialogError::Header("CSeq"))?;
+        let mut route_set: Vec<String> = response
+            .headers
+            .get_all(&HeaderName::RecordRoute)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .collect();
+        route_set.reverse();
+        Ok(Dialog {
+            side: Side::Uac,
+            call_id,
+            local_tag: from.tag().unwrap_or_default().to_string(),
+            remote_tag: to.tag().unwrap_or_default().to_string(),
+            local_uri: without_tag(&from),
+            remote_uri: without_tag(&to),
+            local_cseq: cseq.seq,
+            remote_cseq: None,
+            remote_target: contact_uri(&response.headers)?,
+            route_set,
+            local_contact: local_contact.to_string(),
+        })
+    }
+
+    /// Takes a new remote target from a target-refresh request or its 2xx (12.2): a
+    /// message without a usable Contact leaves the target as it was.
+    pub fn refresh_target(&mut self, headers: &crate::sip::Headers) {
+        if let Ok(uri) = contact_uri(headers) {
+            self.remote_target = uri;
+        }
+    }
+
+    /// Checks the CSeq of a request the peer sent in the dialog (12.2.2): lower than the
+    /// last one is out of order (answer 500); otherwise it becomes the last one.
+    pub fn accept_remote_cseq(&mut self, seq: u32) -> bool {
+        if self.remote_cseq.is_some_and(|last| seq < last) {
+            return false;
+        }
+        self.remote_cseq = Some(seq);
+        true
+    }
+
+    /// The From header value of our requests.
+    pub fn from_value(&self) -> String {
+        format!("{};tag={}", self.local_uri, self.local_tag)
+    }
+
+    /// The To header value of our requests.
+    pub fn to_value(&self) -> String {
+        if self.remote_tag.is_empty() {
+            self.remote_uri.clone()
+        } else {
+            format!("{};tag={}", self.remote_uri, self.remote_tag)
+        }
+    }
+
+    /// Where the request goes first: the first route (loose) or the remote target.
+    pub fn next_hop(&self) -> Uri {
+        self.route_set
+            .first()
+            .and_then(|r| NameAddr::parse(r.as_bytes(), "Route").ok())
+            .map(|a| a.uri)
+            .unwrap_or_else(|| self.remote_target.clone())
+    }
+
+    /// A request within the dialog. `via` is the top Via value without branch (the
+    /// transaction layer adds one); `extra` header fields go after the standard ones; a
+    /// body is sent with its Content-Type. CSeq is the next number, except for ACK, which
+    /// takes `ack_cseq` (the INVITE's).
+    pub fn request(
+        &mut self,
+        method: Method,
+        via: &str,
+        extra: &[(HeaderName, String)],
+        body: Option<(&str, &Bytes)>,
+        ack_cseq: Option<u32>,
+    ) -> Result<Request, DialogError> {
+        let seq = match (method.clone(), ack_cseq) {
+            (Method::Ack, Some(seq)) => seq,
+            _ => {
+                self.local_cseq = self.local_cseq.wrapping_add(1) & 0x7fff_ffff;
+                self.local_cseq
+            }
+        };
+        // Loose routing (;lr) keeps the target in the Request-URI; a strict first route
+        // takes its place and the target goes last (RFC 3261 12.2.1.1).
+        let mut routes = self.route_set.clone();
+        let mut target = self.remote_target.to_string();
+        let strict = routes
+            .first()
+            .and_then(|r| NameAddr::parse(r.as_bytes(), "Route").ok())
+            .is_some_and(|a| !a.uri.as_sip().is_some_and(|u| u.params.contains("lr")));
+        if strict
+            && let Some(first) = routes.first().cloned()
+            && let Ok(a) = NameAddr::parse(first.as_bytes(), "Route")
+        {
+            routes.remove(0);
+            routes.push(format!("<{target}>"));
+            target = a.uri.to_string();
+        }
+        let mut text = format!(
+            "{method} {target} SIP/2.0\r\nVia: {via};branch=z9hG4bKpending\r\nMax-Forwards: 70\r\n\
+             From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} {method}\r\n",
+            self.from_value(),
+            self.to_value(),
+            self.call_id,
+            method = method.as_str(),
+        );
+        for r in &routes {
+            text.push_str("Route: ");
+            text.push_str(r);
+            text.push_str("\r\n");
+        }
+        if matches!(method, Method::Invite | Method::Update | Method::Subscribe) {
+            text.push_str("Contact: ");
+            text.push_str(&self.local_contact);
+            text.push_str("\r\n");
+        }
+        for (name, value) in extra {
+            text.push_str(name.as_str());
+            text.push_str(": ");
+            text.push_str(value);
+            text.push_str("\r\n");
+        }
+        let mut buf = text.into_bytes();
+        match body {
+            Some((ty, b)) => {
+                buf.extend_from_slice(
+                    format!("Content-Type: {ty}\r\nContent-Length: {}\r\n\r\n", b.len()).as_bytes(),
+                );
+                buf.extend_from_slice(b);
+            }
+            None => buf.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
+        }
+        match Message::parse(Bytes::from(buf)) {
+            Ok(Message::Request(r)) => Ok(r),
+            Ok(Message::Response(_)) => Err(DialogError::Build("a response".into())),
+            Err(e) => Err(DialogError::Build(e.to_string())),
+        }
+    }
+}
