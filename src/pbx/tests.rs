@@ -1,1 +1,622 @@
-//! PBX tests: calls driven through a real core with a recording media engine.
+//! Calls through a real core and PBX on virtual time, without sockets: SIP messages in,
+//! SIP messages out, a recording media engine.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+use super::*;
+use crate::auth::NonceKey;
+use crate::core::{CoreShared, Network, Tables};
+use crate::distributor::{Distributor, Route};
+use crate::media::{LegConfig, LegId, LegStats, LocalMedia, MediaError, OpenLeg, Sound};
+use crate::sip::Message;
+use crate::testing::snapshot;
+use crate::transport::{Flow, Received};
+use crate::tsx::TimerConfig;
+
+const CONF: &str = "
+[t]
+type=transport
+protocol=udp
+bind=192.0.2.1:5060
+[alice]
+type=endpoint
+context=calls
+allow=ulaw
+direct_media=no
+[alice]
+type=identify
+endpoint=alice
+match=192.0.2.10
+[bob]
+type=endpoint
+context=calls
+allow=ulaw,alaw
+aors=bob
+direct_media=no
+timers_min_se=180
+[bob]
+type=aor
+contact=sip:bob@192.0.2.20:5060
+[bob]
+type=identify
+endpoint=bob
+match=192.0.2.20
+";
+
+const DIALPLAN: &str = "[calls]
+exten => bob,1,Dial(PJSIP/bob,5)
+ same => n,Hangup()
+exten => short,1,Dial(PJSIP/bob,2)
+ same => n,Set(X=${DIALSTATUS})
+ same => n,Hangup()
+exten => echo,1,Answer()
+ same => n,Echo()
+";
+
+/// A media engine that hands out ports and records what it is told.
+#[derive(Default)]
+struct FakeMedia {
+    next: AtomicU64,
+    open: Mutex<HashSet<u64>>,
+    log: Mutex<Vec<String>>,
+}
+
+impl FakeMedia {
+    fn logged(&self, what: &str) -> bool {
+        self.log
+            .lock()
+            .map(|l| l.iter().any(|e| e.starts_with(what)))
+            .unwrap_or(false)
+    }
+}
+
+impl crate::media::MediaControl for FakeMedia {
+    fn open(&self, req: &OpenLeg) -> Result<LocalMedia, MediaError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut o) = self.open.lock() {
+            o.insert(n);
+        }
+        let port = 40000 + 2 * u16::try_from(n).unwrap_or(0);
+        Ok(LocalMedia {
+            leg: LegId(n),
+            rtp: SocketAddr::new(req.local_ip, port),
+            rtcp: SocketAddr::new(req.local_ip, port + 1),
+        })
+    }
+    fn configure(&self, leg: LegId, config: LegConfig) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!(
+                "configure {} {:?} pt={}",
+                leg.0, config.remote_rtp, config.payload_type
+            ));
+        }
+    }
+    fn bridge(&self, a: LegId, b: LegId) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("bridge {} {}", a.0, b.0));
+        }
+    }
+    fn unbridge(&self, _: LegId) {}
+    fn echo(&self, leg: LegId) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("echo {}", leg.0));
+        }
+    }
+    fn play(&self, _: LegId, _: Arc<Sound>) {}
+    fn stop_play(&self, _: LegId) {}
+    fn send_dtmf(&self, _: LegId, _: char, _: u32) {}
+    fn close(&self, leg: LegId) {
+        if let Ok(mut o) = self.open.lock() {
+            o.remove(&leg.0);
+        }
+    }
+    fn stats(&self, _: LegId) -> Option<LegStats> {
+        None
+    }
+    fn open_legs(&self) -> usize {
+        self.open.lock().map(|o| o.len()).unwrap_or(0)
+    }
+}
+
+/// Every peer is reached over transport `t` from 192.0.2.1:5060.
+struct Net;
+
+impl Network for Net {
+    fn route(&self, _: Option<&str>, remote: SocketAddr) -> Option<(Flow, SocketAddr)> {
+        Some((
+            Flow::udp("t", remote),
+            SocketAddr::from(([192, 0, 2, 1], 5060)),
+        ))
+    }
+}
+
+struct Harness {
+    core: Core,
+    pbx: Pbx,
+    snap: Arc<crate::sorcery::Snapshot>,
+    distributor: Distributor,
+    media: Arc<FakeMedia>,
+    now: Instant,
+    /// Everything sent so far, not yet taken.
+    sent: Vec<(SocketAddr, Message)>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let snap = snapshot(CONF);
+        let dialplan = crate::dialplan::Dialplan::load_str(
+            &crate::config::ini::MemFs::new(),
+            std::path::Path::new("extensions.conf"),
+            DIALPLAN,
+        )
+        .expect("dialplan")
+        .dialplan;
+        let distributor = Distributor::new(1, 0);
+        let shared = CoreShared {
+            tables: Arc::new(ArcSwap::from_pointee(Tables {
+                dialplan,
+                ..Tables::default()
+            })),
+            dialogs: distributor.dialogs().clone(),
+            ..CoreShared::default()
+        };
+        let core = Core::new(TimerConfig::default(), NonceKey::from_bytes([7; 32]), 1)
+            .with_shared(&shared)
+            .with_usages(1, Arc::default(), Arc::new(Net));
+        let media = Arc::new(FakeMedia::default());
+        let pbx = Pbx::new(
+            PbxShared {
+                media: media.clone(),
+                sounds_dir: "/nonexistent".into(),
+                registry: Arc::default(),
+                sounds: Arc::default(),
+                counter: Arc::default(),
+            },
+            0,
+            9,
+        );
+        Self {
+            core,
+            pbx,
+            snap,
+            distributor,
+            media,
+            now: Instant::now(),
+            sent: Vec::new(),
+        }
+    }
+
+    /// A message from `source` through the distributor, the core and the PBX.
+    fn rx(&mut self, source: &str, text: &str) {
+        let source: SocketAddr = source.parse().expect("address");
+        let rx = Received {
+            flow: Flow::udp("t", source),
+            bytes: Bytes::from(text.replace("\r\n", "\n").replace('\n', "\r\n")),
+        };
+        match self.distributor.route(rx) {
+            Route::Queue { flow, message, .. } => {
+                self.core
+                    .handle_message(self.now, 1_800_000_000, &self.snap, flow, message);
+            }
+            Route::Reply(t) => {
+                if let Ok(m) = Message::parse(t.bytes) {
+                    self.sent.push((t.flow.remote, m));
+                }
+            }
+            Route::Dropped(_) => {}
+        }
+        self.settle();
+    }
+
+    fn settle(&mut self) {
+        self.pbx.handle_events(self.now, &mut self.core, &self.snap);
+        while let Some(t) = self.core.poll_transmit() {
+            if let Ok(m) = Message::parse(t.bytes) {
+                self.sent.push((t.flow.remote, m));
+            }
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        // Step through every deadline on the way, as the queue's timer would.
+        for _ in 0..10_000 {
+            let next = [self.core.poll_timeout(), self.pbx.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.core.handle_timeout(self.now);
+                    self.pbx
+                        .handle_timeout(self.now, &mut self.core, &self.snap);
+                    self.settle();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    /// Takes what was sent to `to`.
+    fn take(&mut self, to: &str) -> Vec<Message> {
+        let to: SocketAddr = to.parse().expect("address");
+        let (mine, rest): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|(a, _)| *a == to);
+        self.sent = rest;
+        mine.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// The requests of one method sent to `to` (the others are dropped).
+    fn requests(&mut self, to: &str, method: &str) -> Vec<crate::sip::Request> {
+        self.take(to)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(r) if r.method.as_str() == method => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const ALICE: &str = "192.0.2.10:5060";
+const BOB: &str = "192.0.2.20:5060";
+
+fn sdp(codec: &str) -> String {
+    let (pt, name) = match codec {
+        "gsm" => (3, "GSM/8000"),
+        _ => (0, "PCMU/8000"),
+    };
+    format!(
+        "v=0\no=a 1 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\nm=audio 7000 RTP/AVP {pt}\na=rtpmap:{pt} {name}\n"
+    )
+}
+
+fn invite(exten: &str, extra: &str, body: &str) -> String {
+    let body = body.replace('\n', "\r\n");
+    format!(
+        "INVITE sip:{exten}@192.0.2.1 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa1
+Max-Forwards: 70
+From: \"Alice\" <sip:alice@192.0.2.10>;tag=at
+To: <sip:{exten}@192.0.2.1>
+Call-ID: call-1
+CSeq: 1 INVITE
+Contact: <sip:alice@192.0.2.10:5060>
+{extra}Content-Type: application/sdp
+Content-Length: {}
+
+{body}",
+        body.len()
+    )
+}
+
+/// A response of bob to the INVITE (or other request) `r`, with `tag` and an optional
+/// body.
+fn answer(r: &crate::sip::Request, status: &str, body: Option<&str>) -> String {
+    let mut t = format!("SIP/2.0 {status}\n");
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        let h = crate::sip::HeaderName::new(name);
+        if let Some(v) = r.headers.get(&h) {
+            let mut v = String::from_utf8_lossy(v).into_owned();
+            if name == "To" && !v.contains("tag=") {
+                v.push_str(";tag=bt");
+            }
+            t.push_str(&format!("{name}: {v}\n"));
+        }
+    }
+    t.push_str("Contact: <sip:bob@192.0.2.20:5060>\n");
+    match body {
+        Some(b) => {
+            let b = b.replace('\n', "\r\n");
+            t.push_str(&format!(
+                "Content-Type: application/sdp\nContent-Length: {}\n\n{b}",
+                b.len()
+            ))
+        }
+        None => t.push_str("Content-Length: 0\n\n"),
+    }
+    t
+}
+
+fn statuses(msgs: &[Message]) -> Vec<u16> {
+    msgs.iter()
+        .filter_map(|m| m.as_response().map(|r| r.status.code()))
+        .collect()
+}
+
+fn in_dialog(method: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
+    let body = body.replace('\n', "\r\n");
+    format!(
+        "{method} sip:192.0.2.1:5060 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKd{cseq}
+Max-Forwards: 70
+From: \"Alice\" <sip:alice@192.0.2.10>;tag=at
+To: <sip:bob@192.0.2.1>;tag={to_tag}
+Call-ID: call-1
+CSeq: {cseq} {method}
+Contact: <sip:alice@192.0.2.10:5060>
+{extra}Content-Length: {}
+
+{body}",
+        body.len()
+    )
+}
+
+/// Our To tag in the responses to alice.
+fn our_tag(msgs: &[Message]) -> String {
+    msgs.iter()
+        .filter_map(|m| m.as_response())
+        .find_map(|r| {
+            r.headers
+                .to()
+                .ok()
+                .and_then(|t| t.tag().map(str::to_string))
+        })
+        .expect("a tagged response")
+}
+
+/// A call up to alice's ACK; returns bob's INVITE and our tag towards alice.
+fn established(h: &mut Harness) -> (crate::sip::Request, String) {
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE to bob");
+    h.rx(BOB, &answer(&inv, "200 OK", Some(&sdp("ulaw"))));
+    let to_alice = h.take(ALICE);
+    assert!(statuses(&to_alice).contains(&200), "{to_alice:?}");
+    let tag = our_tag(&to_alice);
+    h.rx(ALICE, &in_dialog("ACK", 1, &tag, "", ""));
+    (inv, tag)
+}
+
+#[test]
+fn a_call_is_bridged_and_a_bye_crosses_it_then_everything_returns_to_zero() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    assert_eq!(statuses(&h.take(ALICE)), vec![100]);
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE to bob");
+    // Our offer to bob: our address, the caller's codec first.
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(offer.contains("c=IN IP4 192.0.2.1"), "{offer}");
+    assert!(offer.contains("m=audio 4000"), "{offer}");
+    assert!(offer.contains("a=rtpmap:0 PCMU/8000"), "{offer}");
+    h.rx(BOB, &answer(&inv, "180 Ringing", None));
+    assert_eq!(statuses(&h.take(ALICE)), vec![180]);
+    h.rx(BOB, &answer(&inv, "200 OK", Some(&sdp("ulaw"))));
+    assert_eq!(h.requests(BOB, "ACK").len(), 1);
+    let to_alice = h.take(ALICE);
+    assert_eq!(statuses(&to_alice), vec![200]);
+    let body = String::from_utf8_lossy(to_alice[0].body()).into_owned();
+    assert!(
+        body.contains("m=audio 4000") && body.contains("a=rtpmap:0 PCMU/8000"),
+        "{body}"
+    );
+    let tag = our_tag(&to_alice);
+    h.rx(ALICE, &in_dialog("ACK", 1, &tag, "", ""));
+    assert!(h.media.logged("bridge"));
+    assert_eq!(h.pbx.channels(), 2);
+    // Alice hangs up: 200 to her, BYE to bob.
+    h.rx(ALICE, &in_dialog("BYE", 2, &tag, "", ""));
+    assert_eq!(statuses(&h.take(ALICE)), vec![200]);
+    let bye = h.requests(BOB, "BYE").pop().expect("BYE to bob");
+    assert_eq!(bye.uri.to_string(), "sip:bob@192.0.2.20:5060");
+    h.rx(BOB, &answer(&bye, "200 OK", None));
+    assert_eq!(h.pbx.channels(), 0);
+    assert_eq!(h.media.open_legs(), 0);
+    // Sessions and dialogs are forgotten after absorbing late retransmissions.
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.core.sessions(), 0);
+}
+
+#[test]
+fn the_callee_hanging_up_sends_bye_to_the_caller() {
+    let mut h = Harness::new();
+    let (inv, _) = established(&mut h);
+    let text = format!(
+        "BYE sip:192.0.2.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bKb9\nMax-Forwards: 70\nFrom: <sip:bob@192.0.2.20>;tag=bt\nTo: {}\nCall-ID: {}\nCSeq: 9 BYE\nContent-Length: 0\n\n",
+        String::from_utf8_lossy(
+            inv.headers
+                .get(&crate::sip::HeaderName::From)
+                .expect("From")
+        ),
+        inv.headers.call_id().expect("Call-ID")
+    );
+    h.rx(BOB, &text);
+    assert_eq!(statuses(&h.take(BOB)), vec![200]);
+    let byes = h.requests(ALICE, "BYE");
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].uri.to_string(), "sip:alice@192.0.2.10:5060");
+    assert_eq!(h.pbx.channels(), 0);
+}
+
+#[test]
+fn a_busy_callee_makes_a_busy_caller() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    h.rx(BOB, &answer(&inv, "486 Busy Here", None));
+    // The transaction acknowledges bob's 486; alice gets 486.
+    assert_eq!(h.requests(BOB, "ACK").len(), 1);
+    let st = statuses(&h.take(ALICE));
+    assert!(st.contains(&486), "{st:?}");
+    assert_eq!(h.pbx.channels(), 0);
+    assert_eq!(h.media.open_legs(), 0);
+}
+
+#[test]
+fn a_decline_is_mapped_to_403_as_chan_pjsip_does() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    h.rx(BOB, &answer(&inv, "603 Decline", None));
+    assert!(statuses(&h.take(ALICE)).contains(&403));
+}
+
+#[test]
+fn no_answer_cancels_the_callee_and_the_dialplan_goes_on() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("short", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    h.rx(BOB, &answer(&inv, "180 Ringing", None));
+    h.take(ALICE);
+    h.advance(Duration::from_millis(2100));
+    let cancel = h.requests(BOB, "CANCEL").pop().expect("CANCEL to bob");
+    assert_eq!(
+        cancel.headers.cseq().expect("CSeq").seq,
+        inv.headers.cseq().expect("CSeq").seq
+    );
+    h.rx(BOB, &answer(&cancel, "200 OK", None));
+    h.rx(BOB, &answer(&inv, "487 Request Terminated", None));
+    let st = statuses(&h.take(ALICE));
+    assert!(st.contains(&480), "NOANSWER then Hangup() is 480: {st:?}");
+    assert_eq!(h.pbx.channels(), 0);
+}
+
+#[test]
+fn the_callers_cancel_cancels_the_callee() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    h.rx(BOB, &answer(&inv, "180 Ringing", None));
+    h.take(ALICE);
+    h.rx(
+        ALICE,
+        "CANCEL sip:bob@192.0.2.1 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa1
+Max-Forwards: 70
+From: \"Alice\" <sip:alice@192.0.2.10>;tag=at
+To: <sip:bob@192.0.2.1>
+Call-ID: call-1
+CSeq: 1 CANCEL
+Content-Length: 0
+
+",
+    );
+    let st = statuses(&h.take(ALICE));
+    assert!(st.contains(&200) && st.contains(&487), "{st:?}");
+    assert_eq!(h.requests(BOB, "CANCEL").len(), 1);
+}
+
+#[test]
+fn unknown_extensions_bad_sdp_and_no_common_codec_are_refused() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("nobody", "", &sdp("ulaw")));
+    assert!(statuses(&h.take(ALICE)).contains(&404));
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", &sdp("gsm")));
+    assert!(statuses(&h.take(ALICE)).contains(&488));
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", "v=0\nm=audio x\n"));
+    assert!(statuses(&h.take(ALICE)).contains(&400));
+    assert_eq!(h.media.open_legs(), 0);
+    assert_eq!(h.pbx.channels(), 0);
+}
+
+#[test]
+fn rfc4028_a_short_session_expires_gets_422_with_min_se() {
+    let mut h = Harness::new();
+    // bob's endpoint has timers_min_se=180; bob calls itself through the dialplan.
+    let text = invite(
+        "bob",
+        "Supported: timer\nSession-Expires: 120;refresher=uac\n",
+        &sdp("ulaw"),
+    )
+    .replace("192.0.2.10", "192.0.2.20");
+    h.rx(BOB, &text);
+    let msgs = h.take(BOB);
+    let r = msgs
+        .iter()
+        .filter_map(|m| m.as_response())
+        .find(|r| r.status.code() == 422)
+        .expect("422");
+    let min_se = r
+        .headers
+        .get(&crate::sip::HeaderName::new("Min-SE"))
+        .expect("Min-SE");
+    assert_eq!(&min_se[..], b"180");
+}
+
+#[test]
+fn a_hold_reinvite_is_answered_recvonly_from_the_same_port() {
+    let mut h = Harness::new();
+    let (_, tag) = established(&mut h);
+    let hold = sdp("ulaw") + "a=sendonly\n";
+    h.rx(
+        ALICE,
+        &in_dialog("INVITE", 2, &tag, "Content-Type: application/sdp\n", &hold),
+    );
+    let msgs = h.take(ALICE);
+    let ok = msgs
+        .iter()
+        .filter_map(|m| m.as_response())
+        .find(|r| r.status.code() == 200)
+        .expect("200");
+    let body = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(body.contains("a=recvonly"), "{body}");
+    assert!(body.contains("m=audio 4000"), "{body}");
+    // The o= version moved on (the body changed).
+    assert!(!body.contains(" 1 1 IN"), "{body}");
+}
+
+#[test]
+fn rfc3262_provisional_responses_go_reliably_to_a_caller_that_supports_100rel() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "Supported: 100rel\n", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    // Our INVITE offers 100rel too.
+    let supported = String::from_utf8_lossy(
+        inv.headers
+            .get(&crate::sip::HeaderName::Supported)
+            .expect("Supported"),
+    )
+    .into_owned();
+    assert!(supported.contains("100rel"), "{supported}");
+    h.rx(BOB, &answer(&inv, "180 Ringing", None));
+    let msgs = h.take(ALICE);
+    let ringing = msgs
+        .iter()
+        .filter_map(|m| m.as_response())
+        .find(|r| r.status.code() == 180)
+        .expect("180");
+    assert_eq!(
+        &ringing
+            .headers
+            .get(&crate::sip::HeaderName::RSeq)
+            .expect("RSeq")[..],
+        b"1"
+    );
+    let tag = ringing
+        .headers
+        .to()
+        .expect("To")
+        .tag()
+        .expect("tag")
+        .to_string();
+    // Unacknowledged, it is retransmitted.
+    h.advance(Duration::from_millis(600));
+    assert!(statuses(&h.take(ALICE)).contains(&180));
+    h.rx(
+        ALICE,
+        &in_dialog("PRACK", 2, &tag, "RAck: 1 1 INVITE\n", ""),
+    );
+    assert!(statuses(&h.take(ALICE)).contains(&200));
+    h.advance(Duration::from_secs(2));
+    assert!(
+        !statuses(&h.take(ALICE)).contains(&180),
+        "no retransmission after PRACK"
+    );
+}
+
+#[test]
+fn echo_answers_and_loops_the_media_back() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("echo", "", &sdp("ulaw")));
+    assert!(statuses(&h.take(ALICE)).contains(&200));
+    assert!(h.media.logged("echo"));
+}

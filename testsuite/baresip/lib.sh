@@ -1,0 +1,158 @@
+# Running baresip instances in a test: configuration, start (optionally inside a network
+# namespace), commands over ctrl_tcp and waits for its events, statistics, and stop.
+# Source it after testsuite/lib/daemon.sh (it uses `dir` and `cleanup_hooks`).
+#
+# Each instance NAME lives in $dir/bs-NAME/ (config, accounts, home), logs its output (with
+# the SIP trace, -s) to $dir/bs-NAME.log and its ctrl_tcp traffic (one JSON a line, see
+# ctrl.py) to $dir/bs-NAME.ctrl; commands are lines appended to $dir/bs-NAME.cmd.
+
+for tool in baresip python3 timeout; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
+done
+[ -d /usr/lib/baresip/modules ] || { echo "FAIL: /usr/lib/baresip/modules is missing (baresip package)" >&2; exit 1; }
+BS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+declare -A bs_pid=() bs_ctl_pid=() bs_ns=()
+
+# port_blocks N SIZE HOST...: fills `blocks` with N base ports; each base..base+SIZE-1 is
+# free for UDP and TCP on every HOST (the current namespace only). One python3 run.
+port_blocks() {
+    local n=$1 size=$2
+    shift 2
+    mapfile -t blocks < <(python3 - "$n" "$size" "${@:-127.0.0.1}" <<'PY'
+import random, socket, sys
+n, size, hosts = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+def free(port):
+    socks = []
+    try:
+        for host in hosts:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                socks.append(socket.socket(socket.AF_INET, kind))
+                socks[-1].bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+found = []
+step = size + (size % 2)          # even bases: RTP ports are even
+for base in random.sample(range(20000, 60000 - step, step), 400):
+    if all(free(p) for p in range(base, base + size)):
+        found.append(base)
+        if len(found) == n:
+            break
+print("\n".join(map(str, found)))
+PY
+    )
+    ((${#blocks[@]} == n)) || { echo "FAIL: could not find $n blocks of $size free ports" >&2; exit 1; }
+}
+
+# bs_setup NAME ADDRESS BASE: configuration of instance NAME bound to ADDRESS, using the
+# ports BASE (SIP UDP/TCP; TLS takes BASE+1), BASE+2 (ctrl_tcp, on 127.0.0.1) and
+# BASE+4..BASE+13 (RTP). Audio: a 440 Hz tone from ausine (48 kHz stereo, the only format it
+# accepts) and ALSA's null device as the player. No account: bs_account adds it.
+bs_setup() {
+    local name=$1 addr=$2 base=$3 d="$dir/bs-$1"
+    mkdir -p "$d/home"
+    cat >"$d/config" <<CONF
+poll_method		epoll
+sip_listen		$addr:$base
+sip_trans_def		udp
+rtp_ports		$((base + 4))-$((base + 13))
+audio_player		alsa,null
+audio_alert		alsa,null
+audio_source		ausine,440
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
+auplay_channels		2
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			alsa.so
+module			ausine.so
+module_app		account.so
+module_app		menu.so
+module_app		ctrl_tcp.so
+ctrl_tcp_listen		127.0.0.1:$((base + 2))
+CONF
+    : >"$d/accounts"
+    : >"$dir/bs-$name.cmd"
+    : >"$dir/bs-$name.ctrl"
+    eval "bs_ctrl_port_$name=$((base + 2))"
+}
+
+# bs_start NAME ADDRESS [NETNS]: starts instance NAME (interface address ADDRESS, so its SDP
+# and Contact carry it) and its ctrl_tcp client, inside network namespace NETNS when given.
+# Both end by themselves after 180 s at most; bs_stop_all (a cleanup hook) stops them sooner.
+bs_start() {
+    local name=$1 addr=$2 ns=${3:-} port_var="bs_ctrl_port_$1"
+    local -a pre=()
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    bs_ns[$name]=$ns
+    HOME="$dir/bs-$name/home" timeout 180 "${pre[@]}" baresip -n "$addr" -s -f "$dir/bs-$name" \
+        >"$dir/bs-$name.log" 2>&1 </dev/null &
+    bs_pid[$name]=$!
+    timeout 180 "${pre[@]}" python3 "$BS_LIB/ctrl.py" "${!port_var}" "$dir/bs-$name.cmd" \
+        "$dir/bs-$name.ctrl" 170 </dev/null >/dev/null 2>&1 &
+    bs_ctl_pid[$name]=$!
+    bs_wait "$name" '"client": "connected"' 8 \
+        || { echo "FAIL: ctrl_tcp of baresip $name did not answer: $(tail -3 "$dir/bs-$name.log")" >&2; exit 1; }
+}
+
+# bs_cmd NAME COMMAND [PARAMS]: sends a ctrl_tcp command; `bs_token` is its token (the
+# line number in the command file).
+bs_cmd() {
+    printf '%s\n' "$2${3:+ $3}" >>"$dir/bs-$1.cmd"
+    bs_token=$(wc -l <"$dir/bs-$1.cmd")
+}
+
+# bs_ask NAME COMMAND [PARAMS]: sends a command and prints its reply's text; fails when
+# none came within 5 s.
+bs_ask() {
+    local i
+    bs_cmd "$@"
+    for ((i = 0; i < 50; i++)); do
+        [ -f "$dir/bs-$1.cmd.$bs_token" ] && { cat "$dir/bs-$1.cmd.$bs_token"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# bs_wait NAME TEXT SECONDS: the ctrl log of NAME has TEXT within SECONDS.
+bs_wait() {
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        grep -qF -- "$2" "$dir/bs-$1.ctrl" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# bs_events NAME TYPE: how many events of TYPE NAME's ctrl log has.
+bs_events() {
+    grep -cF "\"type\": \"$2\"" "$dir/bs-$1.ctrl" || true
+}
+
+# bs_stop_all: quits every instance (ctrl_tcp `quit`, it un-REGISTERs), then kills what is
+# left after 3 s. A cleanup hook.
+bs_stop_all() {
+    local name p i
+    for name in "${!bs_pid[@]}"; do
+        bs_cmd "$name" quit 2>/dev/null || true
+    done
+    for ((i = 0; i < 30; i++)); do
+        for name in "${!bs_pid[@]}"; do
+            kill -0 "${bs_pid[$name]}" 2>/dev/null && break
+            name=""
+        done
+        [ -z "${name:-}" ] && break
+        sleep 0.1
+    done
+    for p in "${bs_pid[@]}" "${bs_ctl_pid[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${bs_pid[@]}" "${bs_ctl_pid[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+cleanup_hooks+=(bs_stop_all)
