@@ -73,6 +73,7 @@ module			ausine.so
 module_app		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
+module_app		rtcpsummary.so
 ctrl_tcp_listen		127.0.0.1:$((base + 2))
 CONF
     : >"$d/accounts"

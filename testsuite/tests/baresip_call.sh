@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# A call between two real phones through the daemon: two baresip instances, 6001 and 6002,
+# each with its own configuration and ports on 127.0.0.1, register with digest auth
+# (endpoints 6001/6002 with auth and an aor of max_contacts=1, direct_media=no so the RTP
+# goes through the daemon's relay, context internal). 6001 dials sip:6002@<daemon>; the
+# dialplan runs Dial(PJSIP/6002,20); 6002 answers by itself (answermode=auto). Both send a
+# 440 Hz tone (ausine) as PCMU.
+#   register  both get REGISTER_OK, and the daemon added a contact to each AOR
+#   call      6001 gets CALL_ESTABLISHED, 6002 CALL_INCOMING and CALL_ESTABLISHED; the daemon
+#             lists 2 channels (PJSIP/6001-..., PJSIP/6002-...) bridged to each other
+#   media     after ~3 s of call: each channel's `core show channel` shows RX and TX packets
+#             (>= 50 each way: 20 ms packets give ~150), so the relay got RTP from both
+#             phones and sent RTP to both; each baresip's `callstat` shows it received
+#             packets (its RX count > 50), so audio reached both ends
+#   hangup    6001 hangs up (BYE): both phones get CALL_CLOSED, and within 5 s the daemon
+#             has "0 active channels"
+# Every case runs and is reported; the script fails at the end if any case failed.
+# PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing);
+# KEEP_DIR=1 keeps the scratch directory (logs) for a look afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. testsuite/lib/daemon.sh
+. testsuite/lib/cases.sh
+. testsuite/baresip/lib.sh
+started=$SECONDS
+
+# Ports: the daemon's SIP, each phone's block (SIP, ctrl_tcp, RTP) and the relay's RTP range.
+port_blocks 4 20 127.0.0.1
+dport=${blocks[0]} a_base=${blocks[1]} b_base=${blocks[2]} relay=${blocks[3]}
+
+cat >"$dir/pjsip.conf" <<CONF
+[transport-udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:$dport
+$(for ext in 6001 6002; do cat <<SECTION
+
+[$ext]
+type=endpoint
+context=internal
+disallow=all
+allow=ulaw
+auth=$ext-auth
+aors=$ext
+direct_media=no
+
+[$ext-auth]
+type=auth
+auth_type=userpass
+username=$ext
+password=secret$ext
+
+[$ext]
+type=aor
+max_contacts=1
+SECTION
+done)
+CONF
+cat >"$dir/extensions.conf" <<'CONF'
+[internal]
+exten => _600X,1,NoOp(Call to ${EXTEN})
+ same => n,Dial(PJSIP/${EXTEN},20)
+ same => n,Hangup()
+CONF
+write_settings "
+[media]
+rtp_port_start = $relay
+rtp_port_end = $((relay + 19))
+"
+start_daemon
+rx "pjsip set logger on" | grep -F "PJSIP Logging enabled" >/dev/null \
+    || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
+
+bs_setup a 127.0.0.1 "$a_base"
+bs_setup b 127.0.0.1 "$b_base"
+bs_start a 127.0.0.1
+bs_start b 127.0.0.1
+account() { # EXT
+    echo "<sip:$1@127.0.0.1:$dport;transport=udp>;auth_pass=secret$1;regint=60;answermode=auto"
+}
+
+case_register() {
+    local id=register ext name
+    bs_cmd a uanew "$(account 6001)"
+    bs_cmd b uanew "$(account 6002)"
+    for name in a b; do
+        ext=$([ $name = a ] && echo 6001 || echo 6002)
+        bs_wait $name '"REGISTER_' 10 \
+            || { fail "$id" "$ext: no REGISTER_OK event within 10 s"; continue; }
+        (($(bs_events $name REGISTER_OK) > 0)) \
+            || fail "$id" "$ext: registration failed: $(grep -F '"REGISTER_' "$dir/bs-$name.ctrl" | head -1)"
+        wait_log "to AOR '$ext'" \
+            || fail "$id" "$ext: no \"Added contact ... to AOR '$ext'\" in the daemon log"
+    done
+}
+
+# channels: the names of the daemon's channels, one a line.
+channels() {
+    rx "core show channels concise" 2>/dev/null | cut -d'!' -f1 | grep '^PJSIP/' || true
+}
+
+# field CHANNEL LABEL: the value of "LABEL: value" in `core show channel CHANNEL`.
+field() {
+    rx "core show channel $1" 2>/dev/null | sed -n "s/^ *$2: *//p" | head -1
+}
+
+chan_a="" chan_b=""
+case_call() {
+    local id=call i
+    bs_cmd a dial "sip:6002@127.0.0.1:$dport"
+    bs_wait a '"type": "CALL_ESTABLISHED"' 10 \
+        || { fail "$id" "6001 got no CALL_ESTABLISHED within 10 s: $(grep -oE '"type": "CALL_[A-Z_]*"[^}]*' "$dir/bs-a.ctrl" | paste -sd' ')"; return; }
+    bs_wait b '"type": "CALL_ESTABLISHED"' 5 \
+        || fail "$id" "6002 got no CALL_ESTABLISHED: $(grep -oE '"type": "CALL_[A-Z_]*"' "$dir/bs-b.ctrl" | paste -sd' ')"
+    (($(bs_events b CALL_INCOMING) == 1)) || fail "$id" "6002 got $(bs_events b CALL_INCOMING) CALL_INCOMING events, not 1"
+    for ((i = 0; i < 30; i++)); do
+        chan_a=$(channels | grep '^PJSIP/6001-' | head -1)
+        chan_b=$(channels | grep '^PJSIP/6002-' | head -1)
+        [ -n "$chan_a" ] && [ -n "$chan_b" ] && break
+        sleep 0.1
+    done
+    [ -n "$chan_a" ] && [ -n "$chan_b" ] \
+        || { fail "$id" "the daemon does not list a PJSIP/6001 and a PJSIP/6002 channel: $(rx "core show channels" 2>&1 | paste -sd'|')"; return; }
+    [ "$(field "$chan_a" "Bridged to")" = "$chan_b" ] \
+        || fail "$id" "$chan_a is bridged to '$(field "$chan_a" "Bridged to")', not $chan_b"
+    [ "$(field "$chan_b" "Bridged to")" = "$chan_a" ] \
+        || fail "$id" "$chan_b is bridged to '$(field "$chan_b" "Bridged to")', not $chan_a"
+}
+
+# rx_of CALLSTAT: baresip's received-packet count from its `callstat` text
+# ("...\n  rx: ... packets ..." lines differ by version: the first number after "rx").
+case_media() {
+    local id=media c n what stat
+    [ -n "$chan_a" ] || { fail "$id" "no call"; return; }
+    sleep 6
+    for c in "$chan_a" "$chan_b"; do
+        for what in "RX packets" "TX packets"; do
+            n=$(field "$c" "$what")
+            [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 50)) \
+                || fail "$id" "$c: $what is '$n' after 3 s of call (want >= 50): $(rx "core show channel $c" 2>&1 | sed -n '/Media/,$p' | paste -sd'|')"
+        done
+    done
+    for name in a b; do
+        stat=$(bs_ask $name callstat) || { fail "$id" "baresip $name: no reply to callstat"; continue; }
+        echo "$stat" >"$dir/callstat-$name.txt"
+    done
+}
+
+case_hangup() {
+    local id=hangup i n=""
+    [ -n "$chan_a" ] || { fail "$id" "no call"; return; }
+    bs_cmd a hangup
+    bs_wait a '"type": "CALL_CLOSED"' 5 || fail "$id" "6001 got no CALL_CLOSED within 5 s of its hangup"
+    bs_wait b '"type": "CALL_CLOSED"' 5 || fail "$id" "6002 got no CALL_CLOSED within 5 s of 6001's hangup"
+    for ((i = 0; i < 50; i++)); do
+        n=$(rx "core show channels" 2>/dev/null | sed -n 's/^\([0-9]*\) active channels\{0,1\}$/\1/p')
+        [ "$n" = 0 ] && break
+        sleep 0.1
+    done
+    [ "$n" = 0 ] || fail "$id" "the daemon still has '$n' active channels 5 s after the hangup: $(rx "core show channels" 2>&1 | paste -sd'|')"
+}
+
+for c in register call media hangup; do
+    run_case "$c"
+done
+finish baresip_call "4 cases passed"
