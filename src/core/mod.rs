@@ -1,7 +1,8 @@
 //! The SIP core of one serialized queue: what happens to a message after the distributor
 //! (which parsed and validated it) chose this queue, as Asterisk's res_pjsip module chain
 //! does it — transaction layer, endpoint identification, digest authentication, then the
-//! usage (for now: OPTIONS; INVITE, REGISTER and BYE get 501 until their usage exists).
+//! usage: OPTIONS, REGISTER (`register.rs`), INVITE sessions (`calls.rs`); qualify and
+//! outbound registrations run on the queue's tick.
 //!
 //! Sans-IO: messages come in with their flow and the time; messages to send come out of
 //! [`Core::poll_transmit`]. The configuration is read from the [`Snapshot`] passed in.
