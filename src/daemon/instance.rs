@@ -501,6 +501,15 @@ impl cli::Daemon for Instance {
             ("Refused, queue full (503 or dropped):", s.overloaded),
             ("Dropped unanswered:", s.dropped),
             ("Connections open:", t.open_connections() as u64),
+            ("Dialogs:", d.dialogs().len() as u64),
+            (
+                "Channels:",
+                self.calls.get().map_or(0, |c| c.registry.len() as u64),
+            ),
+            (
+                "Media legs open (2 ports each):",
+                self.calls.get().map_or(0, |c| c.media.open_legs() as u64),
+            ),
         ]
     }
 

@@ -626,16 +626,19 @@ pub fn on_offer_answered(
     }
 }
 
-/// The answer in the ACK to our late offer.
+/// The answer in the ACK to our late offer; an unusable one ends the call with a BYE, as
+/// Asterisk does (the ACK itself cannot be refused).
 pub fn on_late_answer(
     pbx: &mut Pbx,
-    _now: Instant,
-    _core: &mut Core,
+    now: Instant,
+    core: &mut Core,
     snapshot: &Snapshot,
     id: ChannelId,
     body: &Bytes,
 ) {
-    let _ = callee_answer(pbx, snapshot, id, body);
+    if !callee_answer(pbx, snapshot, id, body) {
+        pbx.hangup(now, core, snapshot, id, Cause::BEARERCAPABILITY_NOTAVAIL);
+    }
 }
 
 /// rtp_timeout: an answered channel whose leg received nothing for that long is hung up.

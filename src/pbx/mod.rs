@@ -237,7 +237,12 @@ impl Pbx {
                 dial::on_answer(self, now, core, snapshot, id, sdp)
             }
             SessionEvent::Confirmed { sdp, .. } => {
-                if let Some(sdp) = sdp {
+                // Only a late offer (ours, in the 200) expects an answer in the ACK.
+                let late = self
+                    .channels
+                    .get(&id)
+                    .is_some_and(|c| c.media.remote_offer.is_none() && c.media.our_offer.is_some());
+                if let (Some(sdp), true) = (sdp, late) {
                     media::on_late_answer(self, now, core, snapshot, id, &sdp);
                 }
                 if let Some(peer) = self.channels.get(&id).and_then(|c| c.peer) {

@@ -620,3 +620,33 @@ fn echo_answers_and_loops_the_media_back() {
     assert!(statuses(&h.take(ALICE)).contains(&200));
     assert!(h.media.logged("echo"));
 }
+
+#[test]
+fn a_late_offer_is_made_in_the_200_and_a_malformed_answer_in_the_ack_ends_with_bye() {
+    let mut h = Harness::new();
+    let text = invite("echo", "", "").replace("Content-Type: application/sdp\n", "");
+    h.rx(ALICE, &text);
+    let msgs = h.take(ALICE);
+    let ok = msgs
+        .iter()
+        .filter_map(|m| m.as_response())
+        .find(|r| r.status.code() == 200)
+        .expect("200");
+    assert!(
+        String::from_utf8_lossy(&ok.body).contains("m=audio"),
+        "our offer in the 200"
+    );
+    let tag = ok.headers.to().expect("To").tag().expect("tag").to_string();
+    h.rx(
+        ALICE,
+        &in_dialog(
+            "ACK",
+            1,
+            &tag,
+            "Content-Type: application/sdp\n",
+            "v=0\nbogus\n",
+        ),
+    );
+    assert_eq!(h.requests(ALICE, "BYE").len(), 1);
+    assert_eq!(h.pbx.channels(), 0);
+}

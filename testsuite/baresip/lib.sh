@@ -11,7 +11,7 @@ for tool in baresip python3 timeout; do
 done
 [ -d /usr/lib/baresip/modules ] || { echo "FAIL: /usr/lib/baresip/modules is missing (baresip package)" >&2; exit 1; }
 BS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-declare -A bs_pid=() bs_ctl_pid=() bs_ns=()
+declare -A bs_pid=() bs_ctl_pid=() bs_ctrl=()
 
 # port_blocks N SIZE HOST...: fills `blocks` with N base ports; each base..base+SIZE-1 is
 # free for UDP and TCP on every HOST (the current namespace only). One python3 run.
@@ -50,10 +50,13 @@ PY
 # bs_setup NAME ADDRESS BASE: configuration of instance NAME bound to ADDRESS, using the
 # ports BASE (SIP UDP/TCP; TLS takes BASE+1), BASE+2 (ctrl_tcp, on 127.0.0.1) and
 # BASE+4..BASE+13 (RTP). Audio: a 440 Hz tone from ausine (48 kHz stereo, the only format it
-# accepts) and ALSA's null device as the player. No account: bs_account adds it.
+# accepts), ALSA's null device as the player, and the sndfile filter writing what is sent
+# and received to $dir/bs-NAME/snd/*-{enc,dec}.wav (the phone-side proof of audio; baresip
+# 1.0.0's `callstat` stops before its RTP counters, and its RTCP figures cannot see relayed
+# packets). No account: add it with `bs_cmd NAME uanew ...`.
 bs_setup() {
     local name=$1 addr=$2 base=$3 d="$dir/bs-$1"
-    mkdir -p "$d/home"
+    mkdir -p "$d/home" "$d/snd"
     cat >"$d/config" <<CONF
 poll_method		epoll
 sip_listen		$addr:$base
@@ -75,25 +78,26 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 module_app		rtcpsummary.so
 ctrl_tcp_listen		127.0.0.1:$((base + 2))
+module			sndfile.so
+snd_path		$d/snd
 CONF
     : >"$d/accounts"
     : >"$dir/bs-$name.cmd"
     : >"$dir/bs-$name.ctrl"
-    eval "bs_ctrl_port_$name=$((base + 2))"
+    bs_ctrl[$name]=$((base + 2))
 }
 
 # bs_start NAME ADDRESS [NETNS]: starts instance NAME (interface address ADDRESS, so its SDP
 # and Contact carry it) and its ctrl_tcp client, inside network namespace NETNS when given.
 # Both end by themselves after 180 s at most; bs_stop_all (a cleanup hook) stops them sooner.
 bs_start() {
-    local name=$1 addr=$2 ns=${3:-} port_var="bs_ctrl_port_$1"
+    local name=$1 addr=$2 ns=${3:-}
     local -a pre=()
     [ -n "$ns" ] && pre=(ip netns exec "$ns")
-    bs_ns[$name]=$ns
     HOME="$dir/bs-$name/home" timeout 180 "${pre[@]}" baresip -n "$addr" -s -f "$dir/bs-$name" \
         >"$dir/bs-$name.log" 2>&1 </dev/null &
     bs_pid[$name]=$!
-    timeout 180 "${pre[@]}" python3 "$BS_LIB/ctrl.py" "${!port_var}" "$dir/bs-$name.cmd" \
+    timeout 180 "${pre[@]}" python3 "$BS_LIB/ctrl.py" "${bs_ctrl[$name]}" "$dir/bs-$name.cmd" \
         "$dir/bs-$name.ctrl" 170 </dev/null >/dev/null 2>&1 &
     bs_ctl_pid[$name]=$!
     bs_wait "$name" '"client": "connected"' 8 \
@@ -157,3 +161,9 @@ bs_stop_all() {
     done
 }
 cleanup_hooks+=(bs_stop_all)
+
+# bs_heard NAME [dec|enc]: "PACKETS HZ RMS" of what NAME received (dec, default) or sent
+# (enc), from the WAV files of its sndfile filter (see wav.py). Complete once its call ended.
+bs_heard() {
+    python3 "$BS_LIB/wav.py" "$dir/bs-$1/snd" "${2:-dec}"
+}

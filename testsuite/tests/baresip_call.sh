@@ -6,7 +6,7 @@
 # dialplan runs Dial(PJSIP/6002,20); 6002 answers by itself (answermode=auto). Both send a
 # 440 Hz tone (ausine) as PCMU.
 #   register  both get REGISTER_OK, and the daemon added a contact to each AOR
-#   call      6001 gets CALL_ESTABLISHED, 6002 CALL_INCOMING and CALL_ESTABLISHED; the daemon
+#   call      6001 and 6002 get CALL_ESTABLISHED (6002 an incoming one); the daemon
 #             lists 2 channels (PJSIP/6001-..., PJSIP/6002-...) bridged to each other
 #   media     after ~3 s of call: each channel's `core show channel` shows RX and TX packets
 #             (>= 50 each way: 20 ms packets give ~150), so the relay got RTP from both
@@ -104,15 +104,23 @@ field() {
     rx "core show channel $1" 2>/dev/null | sed -n "s/^ *$2: *//p" | head -1
 }
 
+# in_range ADDRESS BASE: ADDRESS is 127.0.0.1:P with P in the RTP ports of the phone whose
+# port block starts at BASE (BASE+4..BASE+13, see bs_setup).
+in_range() {
+    local p=${1##*:}
+    [ "${1%:*}" = 127.0.0.1 ] && [[ "$p" =~ ^[0-9]+$ ]] && ((p >= $2 + 4 && p <= $2 + 13))
+}
+
 chan_a="" chan_b=""
 case_call() {
     local id=call i
     bs_cmd a dial "sip:6002@127.0.0.1:$dport"
     bs_wait a '"type": "CALL_ESTABLISHED"' 10 \
-        || { fail "$id" "6001 got no CALL_ESTABLISHED within 10 s: $(grep -oE '"type": "CALL_[A-Z_]*"[^}]*' "$dir/bs-a.ctrl" | paste -sd' ')"; return; }
-    bs_wait b '"type": "CALL_ESTABLISHED"' 5 \
-        || fail "$id" "6002 got no CALL_ESTABLISHED: $(grep -oE '"type": "CALL_[A-Z_]*"' "$dir/bs-b.ctrl" | paste -sd' ')"
-    (($(bs_events b CALL_INCOMING) == 1)) || fail "$id" "6002 got $(bs_events b CALL_INCOMING) CALL_INCOMING events, not 1"
+        || { fail "$id" "6001 got no CALL_ESTABLISHED within 10 s: $(grep -oE '"type": "CALL_[A-Z_]*"' "$dir/bs-a.ctrl" | paste -sd' ')"; return; }
+    # With answermode=auto baresip 1.0.0 sends no CALL_INCOMING: the call is established.
+    bs_wait b '"direction": "incoming", "event": true, "id": ' 5 \
+        && bs_wait b '"type": "CALL_ESTABLISHED"' 5 \
+        || fail "$id" "6002 got no incoming CALL_ESTABLISHED: $(grep -oE '"type": "CALL_[A-Z_]*"' "$dir/bs-b.ctrl" | paste -sd' ')"
     for ((i = 0; i < 30; i++)); do
         chan_a=$(channels | grep '^PJSIP/6001-' | head -1)
         chan_b=$(channels | grep '^PJSIP/6002-' | head -1)
@@ -120,30 +128,57 @@ case_call() {
         sleep 0.1
     done
     [ -n "$chan_a" ] && [ -n "$chan_b" ] \
-        || { fail "$id" "the daemon does not list a PJSIP/6001 and a PJSIP/6002 channel: $(rx "core show channels" 2>&1 | paste -sd'|')"; return; }
-    [ "$(field "$chan_a" "Bridged to")" = "$chan_b" ] \
-        || fail "$id" "$chan_a is bridged to '$(field "$chan_a" "Bridged to")', not $chan_b"
-    [ "$(field "$chan_b" "Bridged to")" = "$chan_a" ] \
-        || fail "$id" "$chan_b is bridged to '$(field "$chan_b" "Bridged to")', not $chan_a"
+        || { fail "$id" "the daemon does not list a PJSIP/6001 and a PJSIP/6002 channel: $(rx "core show channels" 2>&1 | paste -sd'|')"; chan_a=""; return; }
+    [ "$(field "$chan_a" State)" = Up ] || fail "$id" "$chan_a is in state '$(field "$chan_a" State)', not Up"
+    [ "$(field "$chan_b" State)" = Up ] || fail "$id" "$chan_b is in state '$(field "$chan_b" State)', not Up"
 }
 
-# rx_of CALLSTAT: baresip's received-packet count from its `callstat` text
-# ("...\n  rx: ... packets ..." lines differ by version: the first number after "rx").
-case_media() {
-    local id=media c n what stat
+# The daemon's own view of the bridge: each channel names the other (its "Bridged to" line,
+# the last field of the concise list), and the two channels are 1 call.
+case_bridge() {
+    local id=bridge out
     [ -n "$chan_a" ] || { fail "$id" "no call"; return; }
-    sleep 6
+    [ "$(field "$chan_a" "Bridged to")" = "$chan_b" ] \
+        || fail "$id" "core show channel $chan_a: Bridged to is '$(field "$chan_a" "Bridged to")', not $chan_b"
+    [ "$(field "$chan_b" "Bridged to")" = "$chan_a" ] \
+        || fail "$id" "core show channel $chan_b: Bridged to is '$(field "$chan_b" "Bridged to")', not $chan_a"
+    out=$(rx "core show channels" 2>&1)
+    grep -x "2 active channels" <<<"$out" >/dev/null && grep -x "1 active call" <<<"$out" >/dev/null \
+        || fail "$id" "core show channels does not end with \"2 active channels\" / \"1 active call\": $(tail -2 <<<"$out" | paste -sd'|')"
+}
+
+# Daemon side after ~3 s: RX and TX packets of both channels, each phone's SDP address as the
+# remote RTP. Kept for the phone-side check in case_hangup.
+tx_a="" tx_b=""
+case_media() {
+    local id=media c n what base
+    [ -n "$chan_a" ] || { fail "$id" "no call"; return; }
+    sleep 3
     for c in "$chan_a" "$chan_b"; do
+        rx "core show channel $c" >"$dir/channel-${c//\//_}.txt" 2>&1 || true
         for what in "RX packets" "TX packets"; do
             n=$(field "$c" "$what")
-            [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 50)) \
-                || fail "$id" "$c: $what is '$n' after 3 s of call (want >= 50): $(rx "core show channel $c" 2>&1 | sed -n '/Media/,$p' | paste -sd'|')"
+            [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 100)) \
+                || fail "$id" "$c: $what is '$n' after 3 s of call (want >= 100 of 20 ms packets): $(sed -n '/Media/,$p' "$dir/channel-${c//\//_}.txt" | paste -sd'|')"
         done
+        base=$([ "$c" = "$chan_a" ] && echo "$a_base" || echo "$b_base")
+        in_range "$(field "$c" "Remote RTP")" "$base" \
+            || fail "$id" "$c: Remote RTP is '$(field "$c" "Remote RTP")', not the phone's SDP address (127.0.0.1:$((base + 4))-$((base + 13)))"
     done
-    for name in a b; do
-        stat=$(bs_ask $name callstat) || { fail "$id" "baresip $name: no reply to callstat"; continue; }
-        echo "$stat" >"$dir/callstat-$name.txt"
-    done
+    tx_a=$(field "$chan_a" "TX packets")
+    tx_b=$(field "$chan_b" "TX packets")
+}
+
+# heard ID NAME EXT TX: NAME's received audio (its sndfile -dec.wav) is >= 100 packets, at
+# least 90% of the TX count the daemon had shown for its channel earlier, a 440 Hz tone
+# (the other phone's ausine) and not silence.
+heard() {
+    local packets hz rms
+    read -r packets hz rms < <(bs_heard "$2")
+    ((packets >= 100)) && [[ "$4" =~ ^[0-9]+$ ]] && ((packets * 10 >= $4 * 9)) \
+        || fail "$1" "$3 received $packets packets of audio (its sndfile record), want >= 100 and >= 90% of the $4 the daemon sent it"
+    ((hz >= 400 && hz <= 480 && rms >= 1000)) \
+        || fail "$1" "$3 did not hear the other phone's 440 Hz tone: ${hz} Hz, RMS $rms"
 }
 
 case_hangup() {
@@ -158,9 +193,12 @@ case_hangup() {
         sleep 0.1
     done
     [ "$n" = 0 ] || fail "$id" "the daemon still has '$n' active channels 5 s after the hangup: $(rx "core show channels" 2>&1 | paste -sd'|')"
+    # The phones' own records of the audio (complete now that the call is over).
+    heard "$id" a 6001 "$tx_a"
+    heard "$id" b 6002 "$tx_b"
 }
 
-for c in register call media hangup; do
+for c in register call bridge media hangup; do
     run_case "$c"
 done
-finish baresip_call "4 cases passed"
+finish baresip_call "5 cases passed"
