@@ -99,6 +99,8 @@ pub(super) struct Leg {
     queued_1xx: Vec<(u16, Option<Bytes>)>,
     /// Outgoing: the last RSeq we PRACKed.
     pub last_rseq: Option<u32>,
+    /// Our offer refused with 491, to send again then (with UPDATE when true).
+    retry_offer: Option<(Instant, Bytes, bool)>,
     /// Outgoing: the auths for challenges.
     pub auths: Vec<Auth>,
 }
@@ -442,6 +444,7 @@ impl Core {
                 unacked: None,
                 queued_1xx: Vec::new(),
                 last_rseq: None,
+                retry_offer: None,
                 auths: Vec::new(),
             },
         );
@@ -1065,6 +1068,7 @@ impl Core {
                 unacked: None,
                 queued_1xx: Vec::new(),
                 last_rseq: None,
+                retry_offer: None,
                 auths: auths.clone(),
             },
         );
@@ -1394,6 +1398,33 @@ impl Core {
                     self.lost(now, id);
                     return;
                 }
+                if status == 491 {
+                    // Glare: try again after 2.1-4 s when we own the Call-ID (we sent the
+                    // INVITE), else 0-2 s (RFC 3261 14.1); the PBX hears nothing yet.
+                    let uac = self
+                        .calls
+                        .legs
+                        .get(&id)
+                        .and_then(|l| l.dialog.as_ref())
+                        .is_some_and(|d| d.side == crate::dialog::Side::Uac);
+                    let r = u64::from(
+                        u16::from_str_radix(self.tsx.new_tag().get(..4).unwrap_or("0"), 16)
+                            .unwrap_or(0),
+                    );
+                    let wait = if uac {
+                        Duration::from_millis(2100 + r % 1900)
+                    } else {
+                        Duration::from_millis(r % 2000)
+                    };
+                    let update = method == Method::Update;
+                    if let Some(leg) = self.calls.legs.get_mut(&id)
+                        && let Some(sdp) = leg.local_sdp.clone()
+                    {
+                        leg.retry_offer = Some((now + wait, sdp, update));
+                        self.calls.timers.push(std::cmp::Reverse((now + wait, id)));
+                    }
+                    return;
+                }
                 self.session_event(SessionEvent::OfferAnswered {
                     id,
                     sdp: if status < 300 { sdp } else { None },
@@ -1628,6 +1659,17 @@ impl Core {
             let Some(leg) = self.calls.legs.get_mut(&id) else {
                 continue;
             };
+            // An offer refused with 491 (glare) goes again after its random wait
+            // (RFC 3261 14.1).
+            if let Some((retry_at, sdp, update)) = leg.retry_offer.clone()
+                && retry_at == at
+            {
+                leg.retry_offer = None;
+                if leg.state == State::Confirmed && leg.offer_sent.is_none() {
+                    self.session_offer(now, id, sdp, update);
+                }
+                continue;
+            }
             let Some((due_at, what)) = leg.due else {
                 continue;
             };

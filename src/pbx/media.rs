@@ -611,19 +611,51 @@ pub fn on_offer(
     }
 }
 
-/// The answer to an offer we sent within a session.
+/// The answer to an offer we sent within a session. A direct-media offer that was refused
+/// brings both legs back through the relay.
 pub fn on_offer_answered(
     pbx: &mut Pbx,
-    _now: Instant,
-    _core: &mut Core,
+    now: Instant,
+    core: &mut Core,
     snapshot: &Snapshot,
     id: ChannelId,
     sdp: Option<Bytes>,
-    _status: u16,
+    status: u16,
 ) {
-    if let Some(body) = sdp {
+    let direct = pbx.channels.get(&id).is_some_and(|c| c.media.direct);
+    if status >= 300 {
+        if direct {
+            let peer = pbx.channels.get(&id).and_then(|c| c.peer);
+            undirect(pbx, now, core, id);
+            if let Some(peer) = peer {
+                undirect(pbx, now, core, peer);
+                bridge(pbx, id, peer);
+            }
+        }
+        return;
+    }
+    if let (Some(body), false) = (sdp, direct) {
         let _ = callee_answer(pbx, snapshot, id, &body);
     }
+}
+
+/// Points a leg in direct media back at our relay port (an offer from our address).
+fn undirect(pbx: &mut Pbx, now: Instant, core: &mut Core, id: ChannelId) {
+    let Some(ch) = pbx.channels.get_mut(&id) else {
+        return;
+    };
+    if !ch.media.direct {
+        return;
+    }
+    ch.media.direct = false;
+    let (Some(n), Some(local)) = (ch.media.negotiated.as_ref(), ch.media.local) else {
+        return;
+    };
+    let Some(offer) = direct_offer(n, local.rtp) else {
+        return;
+    };
+    let body = ch.media.finish(offer);
+    let _ = core.session_offer(now, ch.session, body, false);
 }
 
 /// The answer in the ACK to our late offer; an unusable one ends the call with a BYE, as

@@ -150,7 +150,11 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        let snap = snapshot(CONF);
+        Self::with_conf(CONF)
+    }
+
+    fn with_conf(conf: &str) -> Self {
+        let snap = snapshot(conf);
         let dialplan = crate::dialplan::Dialplan::load_str(
             &crate::config::ini::MemFs::new(),
             std::path::Path::new("extensions.conf"),
@@ -649,4 +653,37 @@ fn a_late_offer_is_made_in_the_200_and_a_malformed_answer_in_the_ack_ends_with_b
     );
     assert_eq!(h.requests(ALICE, "BYE").len(), 1);
     assert_eq!(h.pbx.channels(), 0);
+}
+
+#[test]
+fn direct_media_reinvites_both_answered_legs_towards_each_other() {
+    let conf = CONF.replace("direct_media=no", "direct_media=yes");
+    let mut h = Harness::with_conf(&conf);
+    let bob_sdp = sdp("ulaw")
+        .replace("192.0.2.10", "192.0.2.20")
+        .replace("7000", "8000");
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE to bob");
+    h.rx(BOB, &answer(&inv, "200 OK", Some(&bob_sdp)));
+    // bob's leg is up at once; alice's after her ACK, then both are re-INVITEd.
+    let tag = our_tag(&h.take(ALICE));
+    assert!(h.requests(BOB, "INVITE").is_empty());
+    h.rx(ALICE, &in_dialog("ACK", 1, &tag, "", ""));
+    let to_alice = h
+        .requests(ALICE, "INVITE")
+        .pop()
+        .expect("re-INVITE to alice");
+    let body = String::from_utf8_lossy(&to_alice.body).into_owned();
+    assert!(
+        body.contains("c=IN IP4 192.0.2.20") && body.contains("m=audio 8000"),
+        "{body}"
+    );
+    let to_bob = h.requests(BOB, "INVITE").pop().expect("re-INVITE to bob");
+    let body = String::from_utf8_lossy(&to_bob.body).into_owned();
+    assert!(
+        body.contains("c=IN IP4 192.0.2.10") && body.contains("m=audio 7000"),
+        "{body}"
+    );
+    // The re-INVITE to bob is within his dialog (his tag).
+    assert!(to_bob.headers.to().expect("To").tag() == Some("bt"));
 }

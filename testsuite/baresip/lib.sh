@@ -138,26 +138,31 @@ bs_events() {
     grep -cF "\"type\": \"$2\"" "$dir/bs-$1.ctrl" || true
 }
 
-# bs_stop_all: quits every instance (ctrl_tcp `quit`, it un-REGISTERs), then kills what is
-# left after 3 s. A cleanup hook.
+# bs_stop NAME: quits instance NAME (ctrl_tcp `quit`: it un-REGISTERs), kills it if still
+# there after 3 s, and stops its ctrl_tcp client.
+bs_stop() {
+    local i p
+    [ -n "${bs_pid[$1]:-}" ] || return 0
+    bs_cmd "$1" quit 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+        kill -0 "${bs_pid[$1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    for p in "${bs_pid[$1]}" "${bs_ctl_pid[$1]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    unset "bs_pid[$1]" "bs_ctl_pid[$1]"
+}
+
+# bs_stop_all: bs_stop for every instance still running (a cleanup hook).
 bs_stop_all() {
-    local name p i
+    local name
     for name in "${!bs_pid[@]}"; do
         bs_cmd "$name" quit 2>/dev/null || true
     done
-    for ((i = 0; i < 30; i++)); do
-        for name in "${!bs_pid[@]}"; do
-            kill -0 "${bs_pid[$name]}" 2>/dev/null && break
-            name=""
-        done
-        [ -z "${name:-}" ] && break
-        sleep 0.1
-    done
-    for p in "${bs_pid[@]}" "${bs_ctl_pid[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${bs_pid[@]}" "${bs_ctl_pid[@]}"; do
-        wait "$p" 2>/dev/null || true
+    for name in "${!bs_pid[@]}"; do
+        bs_stop "$name"
     done
 }
 cleanup_hooks+=(bs_stop_all)
@@ -166,4 +171,51 @@ cleanup_hooks+=(bs_stop_all)
 # (enc), from the WAV files of its sndfile filter (see wav.py). Complete once its call ended.
 bs_heard() {
     python3 "$BS_LIB/wav.py" "$dir/bs-$1/snd" "${2:-dec}"
+}
+
+# heard ID NAME EXT [MIN_PACKETS [DAEMON_TX]]: records a failure of case ID unless NAME's
+# received audio (sndfile's -dec.wav, complete once the call ended) is at least MIN_PACKETS
+# (default 100) 20 ms packets, at least 90% of DAEMON_TX (the TX count the daemon showed for
+# its channel earlier, when given), a 440 Hz tone (the other phone's ausine) and not silence.
+heard() {
+    local packets hz rms min=${4:-100} tx=${5:-0}
+    read -r packets hz rms < <(bs_heard "$2")
+    ((packets >= min && packets * 10 >= tx * 9)) \
+        || fail "$1" "$3 received $packets packets of audio (its sndfile record), want >= $min${5:+ and >= 90% of the $tx the daemon sent it}"
+    ((hz >= 400 && hz <= 480 && rms >= 1000)) \
+        || fail "$1" "$3 did not hear the other phone's 440 Hz tone: ${hz} Hz, RMS $rms"
+}
+
+# The daemon's channels, through its CLI (`rx` of daemon.sh).
+# channels: the names of the daemon's channels, one a line.
+channels() {
+    rx "core show channels concise" 2>/dev/null | cut -d'!' -f1 | grep '^PJSIP/' || true
+}
+
+# channel_of ENDPOINT: the name of the daemon's channel of ENDPOINT (waits 3 s at most;
+# empty when there is none).
+channel_of() {
+    local i c
+    for ((i = 0; i < 30; i++)); do
+        c=$(channels | grep "^PJSIP/$1-" | head -1)
+        [ -n "$c" ] && { echo "$c"; return 0; }
+        sleep 0.1
+    done
+}
+
+# field CHANNEL LABEL: the value of "LABEL: value" in `core show channel CHANNEL`.
+field() {
+    rx "core show channel $1" 2>/dev/null | sed -n "s/^ *$2: *//p" | head -1
+}
+
+# no_channels_left ID SECONDS: records a failure of case ID unless the daemon has
+# "0 active channels" within SECONDS.
+no_channels_left() {
+    local i n=""
+    for ((i = 0; i < $2 * 10; i++)); do
+        n=$(rx "core show channels" 2>/dev/null | sed -n 's/^\([0-9]*\) active channels\{0,1\}$/\1/p')
+        [ "$n" = 0 ] && return 0
+        sleep 0.1
+    done
+    fail "$1" "the daemon still has '$n' active channels $2 s after the hangup: $(rx "core show channels" 2>&1 | paste -sd'|')"
 }

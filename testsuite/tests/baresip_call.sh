@@ -94,16 +94,6 @@ case_register() {
     done
 }
 
-# channels: the names of the daemon's channels, one a line.
-channels() {
-    rx "core show channels concise" 2>/dev/null | cut -d'!' -f1 | grep '^PJSIP/' || true
-}
-
-# field CHANNEL LABEL: the value of "LABEL: value" in `core show channel CHANNEL`.
-field() {
-    rx "core show channel $1" 2>/dev/null | sed -n "s/^ *$2: *//p" | head -1
-}
-
 # in_range ADDRESS BASE: ADDRESS is 127.0.0.1:P with P in the RTP ports of the phone whose
 # port block starts at BASE (BASE+4..BASE+13, see bs_setup).
 in_range() {
@@ -113,7 +103,7 @@ in_range() {
 
 chan_a="" chan_b=""
 case_call() {
-    local id=call i
+    local id=call
     bs_cmd a dial "sip:6002@127.0.0.1:$dport"
     bs_wait a '"type": "CALL_ESTABLISHED"' 10 \
         || { fail "$id" "6001 got no CALL_ESTABLISHED within 10 s: $(grep -oE '"type": "CALL_[A-Z_]*"' "$dir/bs-a.ctrl" | paste -sd' ')"; return; }
@@ -121,12 +111,8 @@ case_call() {
     bs_wait b '"direction": "incoming", "event": true, "id": ' 5 \
         && bs_wait b '"type": "CALL_ESTABLISHED"' 5 \
         || fail "$id" "6002 got no incoming CALL_ESTABLISHED: $(grep -oE '"type": "CALL_[A-Z_]*"' "$dir/bs-b.ctrl" | paste -sd' ')"
-    for ((i = 0; i < 30; i++)); do
-        chan_a=$(channels | grep '^PJSIP/6001-' | head -1)
-        chan_b=$(channels | grep '^PJSIP/6002-' | head -1)
-        [ -n "$chan_a" ] && [ -n "$chan_b" ] && break
-        sleep 0.1
-    done
+    chan_a=$(channel_of 6001)
+    chan_b=$(channel_of 6002)
     [ -n "$chan_a" ] && [ -n "$chan_b" ] \
         || { fail "$id" "the daemon does not list a PJSIP/6001 and a PJSIP/6002 channel: $(rx "core show channels" 2>&1 | paste -sd'|')"; chan_a=""; return; }
     [ "$(field "$chan_a" State)" = Up ] || fail "$id" "$chan_a is in state '$(field "$chan_a" State)', not Up"
@@ -169,33 +155,16 @@ case_media() {
     tx_b=$(field "$chan_b" "TX packets")
 }
 
-# heard ID NAME EXT TX: NAME's received audio (its sndfile -dec.wav) is >= 100 packets, at
-# least 90% of the TX count the daemon had shown for its channel earlier, a 440 Hz tone
-# (the other phone's ausine) and not silence.
-heard() {
-    local packets hz rms
-    read -r packets hz rms < <(bs_heard "$2")
-    ((packets >= 100)) && [[ "$4" =~ ^[0-9]+$ ]] && ((packets * 10 >= $4 * 9)) \
-        || fail "$1" "$3 received $packets packets of audio (its sndfile record), want >= 100 and >= 90% of the $4 the daemon sent it"
-    ((hz >= 400 && hz <= 480 && rms >= 1000)) \
-        || fail "$1" "$3 did not hear the other phone's 440 Hz tone: ${hz} Hz, RMS $rms"
-}
-
 case_hangup() {
-    local id=hangup i n=""
+    local id=hangup
     [ -n "$chan_a" ] || { fail "$id" "no call"; return; }
     bs_cmd a hangup
     bs_wait a '"type": "CALL_CLOSED"' 5 || fail "$id" "6001 got no CALL_CLOSED within 5 s of its hangup"
     bs_wait b '"type": "CALL_CLOSED"' 5 || fail "$id" "6002 got no CALL_CLOSED within 5 s of 6001's hangup"
-    for ((i = 0; i < 50; i++)); do
-        n=$(rx "core show channels" 2>/dev/null | sed -n 's/^\([0-9]*\) active channels\{0,1\}$/\1/p')
-        [ "$n" = 0 ] && break
-        sleep 0.1
-    done
-    [ "$n" = 0 ] || fail "$id" "the daemon still has '$n' active channels 5 s after the hangup: $(rx "core show channels" 2>&1 | paste -sd'|')"
+    no_channels_left "$id" 5
     # The phones' own records of the audio (complete now that the call is over).
-    heard "$id" a 6001 "$tx_a"
-    heard "$id" b 6002 "$tx_b"
+    heard "$id" a 6001 100 "$tx_a"
+    heard "$id" b 6002 100 "$tx_b"
 }
 
 for c in register call bridge media hangup; do
