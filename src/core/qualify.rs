@@ -482,10 +482,19 @@ pub(crate) fn targets(name: &str, aor: &Aor, location: &Location, unix_now: u64)
         .collect();
     for e in location.contacts(name, unix_now) {
         let b = e.binding;
+        let protocol = protocol_of(&b.protocol);
+        // Over a connection the contact is reached through it; over UDP at its Contact
+        // URI, as Asterisk does (with rewrite_contact that URI is the source already), or
+        // at the source when it registered through a Path (the proxy).
+        let remote = if crate::transport::is_reliable(protocol) || !b.path.is_empty() {
+            b.source
+        } else {
+            literal_addr(&b.uri).unwrap_or(b.source)
+        };
         let flow = Flow {
             transport: b.transport.as_str().into(),
-            protocol: protocol_of(&b.protocol),
-            remote: b.source,
+            protocol,
+            remote,
             connection: b.connection,
         };
         v.push(Target {
@@ -497,6 +506,22 @@ pub(crate) fn targets(name: &str, aor: &Aor, location: &Location, unix_now: u64)
         });
     }
     v
+}
+
+/// The address of a SIP URI whose host is an IP literal.
+fn literal_addr(uri: &str) -> Option<SocketAddr> {
+    let Ok(Uri::Sip(sip)) = Uri::parse(uri.as_bytes()) else {
+        return None;
+    };
+    let ip = match &sip.host {
+        Host::Ipv4(ip) => IpAddr::V4(*ip),
+        Host::Ipv6(ip) => IpAddr::V6(*ip),
+        Host::Domain(_) => return None,
+    };
+    Some(SocketAddr::new(
+        ip,
+        sip.port.unwrap_or(if sip.secure { 5061 } else { 5060 }),
+    ))
 }
 
 fn protocol_of(p: &str) -> crate::config::types::TransportProtocol {

@@ -324,18 +324,16 @@ fn a_transport_error_is_a_miss() {
 }
 
 #[test]
-fn registered_contacts_are_probed_over_their_flow_with_their_uri() {
+fn registered_contacts_are_probed_at_their_uri_over_their_transport() {
     let mut h = Harness::new(&conf("qualify_frequency=1\nqualify_timeout=0.5"));
-    // Registered from behind a NAT: the URI says 10.0.0.5, the packets came from
-    // 198.51.100.7:40000.
+    // Registered from behind a NAT without rewrite_contact: the URI says 10.0.0.5, the
+    // packets came from 198.51.100.7:40000. Over UDP Asterisk sends to the URI (with
+    // rewrite_contact the URI would be the source).
     let uri = "sip:alice@10.0.0.5:5060";
     register(&h, binding(uri, "198.51.100.7:40000"));
     let p = h.probe(0);
     assert_eq!(p.request.uri.to_string(), uri);
-    assert_eq!(
-        p.flow.remote,
-        "198.51.100.7:40000".parse().expect("address")
-    );
+    assert_eq!(p.flow.remote, "10.0.0.5:5060".parse().expect("address"));
     assert_eq!(&*p.flow.transport, "udp");
     h.answer(7, &p, 200);
     assert_eq!(h.statuses(), [Status::Reachable]);

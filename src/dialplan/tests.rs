@@ -614,7 +614,8 @@ fn sample_extensions_conf() {
         panic!("6001")
     };
     let apps: Vec<&str> = e.priorities().iter().map(|p| p.app.as_str()).collect();
-    assert_eq!(apps, vec!["NoOp", "Dial", "Hangup"]);
+    assert_eq!(apps, vec!["NoOp", "Dial", "GotoIf", "Hangup", "Busy"]);
+    assert!(d.exists("internal", "600"));
 }
 
 // ---- bad input: one error at file:line, the line skipped, the rest loaded ----

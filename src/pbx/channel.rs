@@ -73,6 +73,10 @@ pub struct Channel {
     pub add_headers: Vec<(String, String)>,
     /// The application running and its data (for the CLI).
     pub app: (String, String),
+    /// Where that application is (`exten@context:priority`).
+    pub location: Option<String>,
+    /// The bridged channel's name (for the CLI).
+    pub peer_name: Option<String>,
     /// Variables set by the PBX (DIALSTATUS...) while no execution runs.
     vars: BTreeMap<String, String>,
 }
@@ -121,6 +125,8 @@ impl Channel {
             headers: Vec::new(),
             add_headers: Vec::new(),
             app: (String::new(), String::new()),
+            location: None,
+            peer_name: None,
             vars: BTreeMap::new(),
         }
     }
@@ -151,9 +157,10 @@ impl Channel {
 
     /// What the CLI shows of it.
     pub fn info(&self) -> ChannelInfo {
-        let location = match &self.exec {
-            Some(e) => format!("{}@{}:{}", e.exten(), e.context(), e.priority()),
-            None => format!("{}@{}:1", self.exten, self.context),
+        let location = match (&self.location, &self.exec) {
+            (Some(l), _) => l.clone(),
+            (None, Some(e)) => format!("{}@{}:{}", e.exten(), e.context(), e.priority()),
+            (None, None) => format!("{}@{}:1", self.exten, self.context),
         };
         let (app, data) = self.app.clone();
         ChannelInfo {
@@ -164,7 +171,7 @@ impl Channel {
             application: app,
             data,
             caller: self.caller.clone(),
-            peer: None,
+            peer: self.peer_name.clone(),
             leg: self.media.leg,
         }
     }

@@ -294,7 +294,11 @@ pub fn on_answer(
         // Asterisk: "Call completed elsewhere" is NORMAL_CLEARING (26 ANSWERED_ELSEWHERE).
         pbx.hangup(now, core, snapshot, other, Cause(26));
     }
+    let caller_name = pbx.channels.get(&caller).map(|c| c.name.clone());
+    let callee_name = pbx.channels.get(&callee).map(|c| c.name.clone());
     if let Some(c) = pbx.channels.get_mut(&callee) {
+        c.peer_name = caller_name;
+        c.app = ("AppDial".into(), "(Outgoing Line)".into());
         c.dialed_by = None;
         c.answered = true;
         c.answered_at = Some(now);
@@ -306,6 +310,12 @@ pub fn on_answer(
     }
     if let Some(c) = pbx.channels.get_mut(&caller) {
         c.peer = Some(callee);
+        c.peer_name = callee_name;
+        let info = c.info();
+        pbx.shared.registry.upsert(pbx.queue, info);
+        let Some(c) = pbx.channels.get_mut(&caller) else {
+            return;
+        };
         c.wait = Wait::Forever;
         c.due = None;
         c.set_var("DIALSTATUS", "ANSWER");

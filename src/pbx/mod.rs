@@ -360,8 +360,17 @@ impl Pbx {
             let action = exec.run(dialplan, &mut data);
             let added = data.take_added_headers();
             if let Some(ch) = self.channels.get_mut(&id) {
+                // What the CLI shows: the application now running and where it is.
+                ch.location = Some(format!(
+                    "{}@{}:{}",
+                    exec.exten(),
+                    exec.context(),
+                    exec.priority().saturating_sub(1)
+                ));
+                ch.app = describe(&action);
                 ch.exec = Some(exec);
                 ch.add_headers.extend(added);
+                self.shared.registry.upsert(self.queue, ch.info());
             }
             match action {
                 Action::Answer => self.answer(now, core, snapshot, id),
@@ -541,6 +550,7 @@ impl Pbx {
         if let Some(peer) = ch.peer.take() {
             if let Some(p) = self.channels.get_mut(&peer) {
                 p.peer = None;
+                p.peer_name = None;
                 p.hangup_cause = Some(cause);
             }
             let continues = self
@@ -561,4 +571,33 @@ impl Pbx {
             dial::callee_gone(self, now, core, snapshot, caller, id, cause, None);
         }
     }
+}
+
+/// The application name and data an action shows in `core show channels`.
+fn describe(action: &Action) -> (String, String) {
+    let (app, data) = match action {
+        Action::Answer => ("Answer", String::new()),
+        Action::Ringing => ("Ringing", String::new()),
+        Action::Progress => ("Progress", String::new()),
+        Action::Hangup { cause } => (
+            "Hangup",
+            cause.map(|c| c.code().to_string()).unwrap_or_default(),
+        ),
+        Action::Busy { .. } => ("Busy", String::new()),
+        Action::Congestion { .. } => ("Congestion", String::new()),
+        Action::Dial(args) => (
+            "Dial",
+            args.targets
+                .iter()
+                .map(|t| format!("{}/{}", t.tech, t.resource))
+                .collect::<Vec<_>>()
+                .join("&"),
+        ),
+        Action::Playback { files, .. } => ("Playback", files.join("&")),
+        Action::Echo => ("Echo", String::new()),
+        Action::Wait(d) => ("Wait", d.as_secs_f64().to_string()),
+        Action::UserEvent { name, .. } => ("UserEvent", name.clone()),
+        Action::End { .. } => ("", String::new()),
+    };
+    (app.to_string(), data)
 }

@@ -219,3 +219,27 @@ no_channels_left() {
     done
     fail "$1" "the daemon still has '$n' active channels $2 s after the hangup: $(rx "core show channels" 2>&1 | paste -sd'|')"
 }
+
+# bs_more NAME TYPE BEFORE SECONDS: NAME has more than BEFORE events of TYPE within SECONDS.
+bs_more() {
+    local i
+    for ((i = 0; i < $4 * 10; i++)); do
+        (($(bs_events "$1" "$2") > $3)) && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# phone_endpoints [EXTRA]: pjsip.conf sections of the phones 6001 and 6002: endpoint
+# (context internal, ulaw, direct_media=no so RTP goes through the relay; EXTRA lines on
+# 6001's), auth (password secret<ext>) and aor (max_contacts=1).
+phone_endpoints() {
+    local ext
+    for ext in 6001 6002; do
+        printf '\n[%s]\ntype=endpoint\ncontext=internal\ndisallow=all\nallow=ulaw\nauth=%s-auth\naors=%s\ndirect_media=no\n' \
+            "$ext" "$ext" "$ext"
+        [ "$ext" = 6001 ] && [ -n "${1:-}" ] && printf '%s\n' "$1"
+        printf '\n[%s-auth]\ntype=auth\nauth_type=userpass\nusername=%s\npassword=secret%s\n' "$ext" "$ext" "$ext"
+        printf '\n[%s]\ntype=aor\nmax_contacts=1\n' "$ext"
+    done
+}

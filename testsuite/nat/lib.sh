@@ -1,7 +1,8 @@
 # A real NAT in network namespaces for a test: a phone host `lan` (10.201.1.2/24) behind a
 # router `rtr` (10.201.1.1 inside, 10.201.2.1 outside) that masquerades what it forwards to
-# the public side `wan` (10.201.2.0/24: the daemon on 10.201.2.2, a second phone on
-# 10.201.2.3) and, like a home router, forwards from wan to lan only what belongs to a
+# the public side `wan` (10.201.2.0/24: the daemon on 10.201.2.2, and a second phone on the
+# same host and address: a phone on another address of the same namespace would send from
+# the daemon's address, the kernel's source for a local destination) and, like a home router, forwards from wan to lan only what belongs to a
 # connection the lan side opened (conntrack). wan's default route points at the router, so a
 # packet for a private 10.201.1.x address is dropped there silently, as on the Internet.
 # Source it after testsuite/lib/daemon.sh. Needs root, ip (iproute2) and nft (nftables).
@@ -14,7 +15,7 @@ for tool in ip nft; do
 done
 nat_id="$$-$RANDOM"
 ns_lan="pjsipd-lan-$nat_id" ns_rtr="pjsipd-rtr-$nat_id" ns_wan="pjsipd-wan-$nat_id"
-lan_ip=10.201.1.2 rtr_lan_ip=10.201.1.1 rtr_wan_ip=10.201.2.1 daemon_ip=10.201.2.2 wan_phone_ip=10.201.2.3
+lan_ip=10.201.1.2 rtr_lan_ip=10.201.1.1 rtr_wan_ip=10.201.2.1 daemon_ip=10.201.2.2 wan_phone_ip=10.201.2.2
 nat_made=()
 
 # nat_teardown: stops the daemon (it runs inside wan) and deletes the namespaces. A cleanup
@@ -51,7 +52,6 @@ nat_setup() {
             ip -n "$ns_rtr" link set in0 up &&
             ip -n "$ns_rtr" link set out0 up &&
             ip -n "$ns_wan" addr add "$daemon_ip/24" dev wan0 &&
-            ip -n "$ns_wan" addr add "$wan_phone_ip/24" dev wan0 &&
             ip -n "$ns_wan" link set wan0 up &&
             ip -n "$ns_wan" route add default via "$rtr_wan_ip" &&
             ip netns exec "$ns_rtr" sysctl -qw net.ipv4.ip_forward=1 &&

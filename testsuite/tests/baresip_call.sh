@@ -33,28 +33,7 @@ cat >"$dir/pjsip.conf" <<CONF
 type=transport
 protocol=udp
 bind=127.0.0.1:$dport
-$(for ext in 6001 6002; do cat <<SECTION
-
-[$ext]
-type=endpoint
-context=internal
-disallow=all
-allow=ulaw
-auth=$ext-auth
-aors=$ext
-direct_media=no
-
-[$ext-auth]
-type=auth
-auth_type=userpass
-username=$ext
-password=secret$ext
-
-[$ext]
-type=aor
-max_contacts=1
-SECTION
-done)
+$(phone_endpoints)
 CONF
 cat >"$dir/extensions.conf" <<'CONF'
 [internal]

@@ -15,9 +15,11 @@
 #                Reachable, Unreachable, Reachable for it (a single miss or a single answer
 #                changes nothing)
 #   registered   a SIPp registers Contact <sip:qreg@127.0.0.1:P> with P a port nobody listens
-#                on (qualify-register.xml), answering the OPTIONS out of call on the socket it
-#                registered from: the OPTIONS go over the registration's flow (SIPp's
-#                address:port) with the contact URI as Request-URI; Reachable and Avail
+#                on (qualify-register.xml) to an endpoint with rewrite_contact=yes, answering
+#                the OPTIONS out of call on the socket it registered from: the contact is
+#                stored as the REGISTER's source (sip:qreg@127.0.0.1:<SIPp's port>), and the
+#                OPTIONS go there; Reachable and Avail. (Without rewrite_contact a UDP contact
+#                is probed at its Contact URI, as Asterisk does: src/core/qualify_tests.rs.)
 #   tcp-static   static contact=...;transport=tcp at a SIPp over TCP: the daemon opens the
 #                connection (its first TCP transport) and the contact is Reachable
 #   2xx-only     a SIPp answering 404: qualify_2xx_only=yes makes it Unreachable (Unavail),
@@ -170,7 +172,7 @@ u_flap="sip:flap@127.0.0.1:$p_flap"
 u_404="sip:any@127.0.0.1:$p_404"
 u_2xx="sip:only2xx@127.0.0.1:$p_404"
 u_cmd="sip:cmd@127.0.0.1:$p_cmd"
-u_reg="sip:qreg@127.0.0.1:$p_regc"
+u_reg="sip:qreg@127.0.0.1:$p_reg"
 u_late="sip:late@127.0.0.1:$p_late"
 u_tcp="sip:tcp@127.0.0.1:$p_tcp;transport=tcp"
 {
@@ -227,7 +229,7 @@ CONF
     endpoint qcmd
     printf '\n[qcmd]\ntype=aor\ncontact=%s\nqualify_frequency=300\n' "$u_cmd"
     endpoint qreg
-    printf '\n[qreg]\ntype=aor\nmax_contacts=1\nqualify_frequency=1\n'
+    printf 'rewrite_contact=yes\n\n[qreg]\ntype=aor\nmax_contacts=1\nqualify_frequency=1\n'
 } >"$dir/pjsip.conf"
 write_settings
 
@@ -329,7 +331,7 @@ case_registered() {
         || fail "$id" "pjsip show contacts does not show qreg/$u_reg Avail with a numeric RTT"
     sipp_wait "$id" 10 \
         || sipp_failed "$id" "REGISTER, 4 s, un-REGISTER did not get 200, 200"
-    # Nobody listens at the contact's port: the answered OPTIONS came to SIPp's socket.
+    # Nobody listens at the registered Contact's port: the OPTIONS went to the source.
     tr -d '\r' <"$dir/$id.msg" | grep -xF "OPTIONS $u_reg SIP/2.0" >/dev/null \
         || fail "$id" "SIPp (127.0.0.1:$p_reg, the registration's source) got no \"OPTIONS $u_reg SIP/2.0\": $(grep -E '^OPTIONS ' "$dir/$id.msg" | sort -u | paste -sd, || true)"
 }
