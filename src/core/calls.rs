@@ -1269,7 +1269,14 @@ impl Core {
         let Some(id) = invite.and_then(|k| self.calls.by_invite.get(k)).copied() else {
             return false;
         };
-        self.reply(now, cancel_key, request, 200, &[], None);
+        // The CANCEL's 200 carries the dialog's tag, as the INVITE's answers do (9.2).
+        let tag = self
+            .calls
+            .legs
+            .get(&id)
+            .and_then(|l| l.dialog.as_ref())
+            .map(|d| d.local_tag.clone());
+        self.reply(now, cancel_key, request, 200, &[], tag.as_deref());
         let q850 =
             header(&request.headers, &HeaderName::new("Reason")).and_then(|r| q850_cause(&r));
         if let Some(leg) = self.calls.legs.get(&id)

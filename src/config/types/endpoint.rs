@@ -42,7 +42,7 @@ define_object! {
         /// Music-on-hold class suggested to the other side.
         moh_suggest: String = ("moh_suggest", "default", NotYet),
         /// Reliable provisional responses.
-        rel100: Rel100 = ("100rel", "yes", NotYet),
+        rel100: Rel100 = ("100rel", "yes", Yes),
         /// Session timers.
         timers: Timers = ("timers", "yes", Yes),
         /// Min-SE, seconds (90 or more).
@@ -62,9 +62,9 @@ define_object! {
         /// Allowed identification methods.
         identify_by: ListOf<IdentifyMethod> = ("identify_by", "username,ip", Yes),
         /// Direct media between bridged endpoints.
-        direct_media: bool = ("direct_media", "yes", NotYet),
+        direct_media: bool = ("direct_media", "yes", Yes),
         /// Method for direct-media refreshes.
-        direct_media_method: DirectMediaMethod = ("direct_media_method", "invite", NotYet),
+        direct_media_method: DirectMediaMethod = ("direct_media_method", "invite", Yes),
         /// Accept connected-line updates.
         trust_connected_line: bool = ("trust_connected_line", "yes", NotYet),
         /// Send connected-line updates.

@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# Calls through the daemon (src/core/calls.rs, the dialplan, Dial): SIPp plays the caller
+# (testsuite/sipp/call-uac-*.xml, sent to the daemon) and the callee the daemon's Dial reaches
+# (testsuite/sipp/call-uas-*.xml, at the static contact= of its AOR), all against one daemon,
+# over UDP on 127.0.0.1. Every case has its own caller endpoint a-CASE (identified by
+# match=127.0.0.1:PORT of its SIPp), its own callee endpoint b-CASE and its own extension
+# CASE in context [calls] (Dial(PJSIP/b-CASE,10), then Hangup()). Media is anchored: the
+# daemon's SDP has c=IN IP4 127.0.0.1 and ports from [media] rtp_port_start/end.
+#   answered     INVITE (PCMU) -> 100, 180, 200 whose SDP is the daemon's (127.0.0.1, a port
+#                in the media range, a=rtpmap:0), ACK; `core show channels` shows 2 channels
+#                while it lasts; the caller's BYE gets 200; the callee got an INVITE offering
+#                PCMU from the daemon's media address, the ACK and the BYE
+#   callee-bye   the callee sends BYE after the ACK: the caller gets BYE (answers 200)
+#   busy         the callee answers 486: the caller gets 486 (and ACKs it)
+#   noanswer     Dial(PJSIP/b-noanswer,2), the callee rings (180) and never answers: it gets
+#                CANCEL (answers 200 + 487) about 2 s after the INVITE; the caller gets 480
+#                (DIALSTATUS=NOANSWER, then Hangup())
+#   cancel       the caller CANCELs after the 180: the callee gets CANCEL, the caller 200 (to
+#                the CANCEL) and 487 with the same To-tag (RFC 3261 9.2, as PJSIP does)
+#   decline      the callee answers 603: the caller gets 403 (CALL_REJECTED)
+#   codec        the caller offers only GSM (pt 3) while its endpoint allows ulaw only: 488,
+#                and no INVITE reaches the callee
+#   early        the callee answers 183 with SDP, then 200: the caller gets 183 with the
+#                daemon's SDP (127.0.0.1, a port in the media range), then 200 (same port)
+#   hold         after the answer the caller re-INVITEs with a=sendonly: the daemon answers
+#                200 a=recvonly on the same m= port itself (the callee sees no re-INVITE)
+#   timer        Supported: timer, Session-Expires: 120;refresher=uac to an endpoint with
+#                timers_min_se=180: "422 Session Interval Too Small" (PJSIP's phrase) with
+#                Min-SE: 180 (ACKed), no INVITE to the callee
+#   unknown      an extension the context lacks: 404
+#   channels     last: `core show channels` says "0 active channels" (within 3 s)
+# Every case runs and is reported; the script fails at the end if any case failed. Lines
+# of the daemon log at WARN or ERROR are printed at the end (they fail nothing).
+# PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for tool in sipp python3 timeout; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
+done
+. testsuite/lib/daemon.sh
+. testsuite/lib/cases.sh
+started=$SECONDS
+
+# The daemon's RTP ports: above the kernel's ephemeral ports (32768..60999), below the SIPp
+# ports (quiet_ports), so a port in this range in an SDP can only be the daemon's.
+rtp_start=61000
+rtp_end=61200
+
+cases=(answered callee-bye busy noanswer cancel decline codec early hold timer unknown)
+
+# quiet_ports N: fills `ports` for take_port (testsuite/lib/cases.sh) with N ports from
+# 62000..65500, at least 3 apart, free for UDP and TCP with port+2 free for UDP too (SIPp binds
+# its media port and media port+2). Not free_ports: its range 20000..60000 holds the kernel's
+# ephemeral ports (32768..60999) and the RTP ports of daemons other scripts run on the same
+# machine (the calls benchmark allocates thousands a second there): a port found free there
+# can be taken before SIPp binds it, seconds later.
+quiet_ports() {
+    mapfile -t ports < <(python3 - "$1" <<'PY'
+import random, socket, sys
+want = int(sys.argv[1])
+def free(port):
+    socks = []
+    try:
+        for p, kind in ((port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM), (port + 2, socket.SOCK_DGRAM)):
+            socks.append(socket.socket(socket.AF_INET, kind))
+            socks[-1].bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+found = [p for p in random.sample(range(62000, 65500, 3), 4 * want) if free(p)][:want]
+if len(found) < want:
+    sys.exit("not enough free ports")
+print("\n".join(map(str, found)))
+PY
+    )
+    ((${#ports[@]} == $1)) || { echo "FAIL: could not find free ports" >&2; exit 1; }
+    next_port=0
+}
+# Taken in order: the daemon, then a caller and a callee port per case; the SIPps' media
+# ports after them.
+quiet_ports $((1 + 4 * ${#cases[@]}))
+take_port; dport=$port
+declare -A CALLER=() CALLEE=()
+for c in "${cases[@]}"; do
+    take_port; CALLER[$c]=$port
+    take_port; CALLEE[$c]=$port
+done
+
+# The endpoints of case CASE: pair CASE "CALLER OPTIONS" (one per line, after allow=).
+# direct_media=no (its default is yes, as in Asterisk): the media stays anchored, no
+# re-INVITE after the answer.
+pair() {
+    local c=$1
+    printf '\n[a-%s]\ntype=endpoint\ncontext=calls\ndirect_media=no\nallow=!all,ulaw\n' "$c"
+    [ -n "${2:-}" ] && printf '%s\n' "$2"
+    printf '\n[a-%s]\ntype=identify\nendpoint=a-%s\nmatch=127.0.0.1:%s\n' "$c" "$c" "${CALLER[$c]}"
+    printf '\n[b-%s]\ntype=endpoint\ncontext=calls\ndirect_media=no\nallow=!all,ulaw\naors=b-%s\n' "$c" "$c"
+    printf '\n[b-%s]\ntype=aor\ncontact=sip:b-%s@127.0.0.1:%s\n' "$c" "$c" "${CALLEE[$c]}"
+}
+
+{
+    printf '[transport-udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:%s\n' "$dport"
+    for c in "${cases[@]}"; do
+        case $c in
+            timer) pair "$c" "timers_min_se=180" ;;
+            *) pair "$c" ;;
+        esac
+    done
+} >"$dir/pjsip.conf"
+{
+    echo "[calls]"
+    for c in "${cases[@]}"; do
+        [ "$c" = unknown ] && continue
+        dial_timeout=10
+        [ "$c" = noanswer ] && dial_timeout=2
+        printf 'exten => %s,1,NoOp(case %s)\n same => n,Dial(PJSIP/b-%s,%s)\n same => n,Hangup()\n' \
+            "$c" "$c" "$c" "$dial_timeout"
+    done
+} >"$dir/extensions.conf"
+write_settings "$(printf '\n[media]\nrtp_port_start = %s\nrtp_port_end = %s\n' "$rtp_start" "$rtp_end")"
+start_daemon
+# The traffic log shows what happened when a case fails.
+rx "pjsip set logger on" | grep "PJSIP Logging enabled" >/dev/null \
+    || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
+
+# Background SIPps (callees, and a caller that must be watched while it runs) by id: their
+# pids, stopped on exit.
+declare -A SIPP_PID=()
+stop_sipps() {
+    local p
+    for p in "${SIPP_PID[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${SIPP_PID[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+cleanup_hooks+=(stop_sipps)
+
+# sipp_cmd ID PORT SCENARIO [sipp options...]: the SIPp command line of ID on
+# 127.0.0.1:PORT (15 s at most, 5 s per message), files ID.{err,msg,log,out} in the temp dir.
+sipp_cmd() {
+    local id=$1 p=$2 scenario=$3
+    shift 3
+    take_port
+    cmd=(timeout 15 sipp -sf "testsuite/sipp/$scenario" -i 127.0.0.1 -p "$p" -mp "$port" -m 1
+        -nostdin -timeout 12s -recv_timeout 5s -cid_str "$id-%u@%s"
+        -trace_err -error_file "$dir/$id.err" -trace_msg -message_file "$dir/$id.msg"
+        -trace_logs -log_file "$dir/$id.log" "$@")
+}
+
+# callee_start CASE SCENARIO [sipp options...]: the callee SIPp of CASE (id CASE-callee) in
+# the background, on its port; returns once SIPp has bound it (2 s at most; a SIPp that
+# did not start is reported by sipp_wait).
+callee_start() {
+    local c=$1 scenario=$2
+    shift 2
+    sipp_cmd "$c-callee" "${CALLEE[$c]}" "$scenario" "$@"
+    "${cmd[@]}" >"$dir/$c-callee.out" 2>&1 &
+    SIPP_PID[$c-callee]=$!
+    wait_bound "${CALLEE[$c]}" || true
+}
+
+# caller CASE SCENARIO [sipp options...]: the caller SIPp of CASE (id CASE-caller) calls
+# extension CASE and runs to its end; true when it exited with 0.
+caller() {
+    local c=$1 scenario=$2
+    shift 2
+    sipp_cmd "$c-caller" "${CALLER[$c]}" "$scenario" -s "$c" "$@"
+    "${cmd[@]}" "127.0.0.1:$dport" >"$dir/$c-caller.out" 2>&1
+}
+
+# sipp_wait ID SECONDS: waits (bounded) for background SIPp ID to exit; true when it exited
+# with 0. Stopped when it is still running after SECONDS.
+sipp_wait() {
+    local p=${SIPP_PID[$1]} i n=$(($2 * 10))
+    for ((i = 0; i < n; i++)); do
+        if ! kill -0 "$p" 2>/dev/null; then
+            wait "$p"
+            return
+        fi
+        sleep 0.1
+    done
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    return 1
+}
+
+# wait_bound PORT: something listens on 127.0.0.1:PORT/udp (within 2 s).
+wait_bound() {
+    python3 - "$1" <<'PY'
+import socket, sys, time
+for _ in range(20):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        sys.exit(0)
+    finally:
+        s.close()
+    time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+# logged ID TEXT: the value SIPp ID logged after "TEXT " (its <log> actions), or nothing.
+logged() {
+    sed -n "s/^$2 //p" "$dir/$1.log" 2>/dev/null | head -1
+}
+
+# in_media_range ID TEXT WHAT: the port SIPp ID logged as "TEXT N" is within
+# rtp_start..rtp_end, else a failure of case ID%%-* about WHAT.
+in_media_range() {
+    local p
+    p=$(logged "$1" "$2")
+    if ! [[ $p =~ ^[0-9]+$ ]] || ((p < rtp_start || p > rtp_end)); then
+        fail "${1%-*}" "$3 has m= port '${p:-none}', not one of the daemon's ($rtp_start..$rtp_end)"
+    fi
+}
+
+# final ID: the final response SIPp ID logged (call-uac-final.xml), or "none".
+final() {
+    local s
+    s=$(logged "$1" "final response:")
+    printf '%s' "${s:-none}"
+}
+
+# sip_lines ID PATTERN: lines of SIPp ID's message trace matching the extended regex
+# PATTERN (CRs removed).
+sip_lines() {
+    tr -d '\r' <"$dir/$1.msg" 2>/dev/null | grep -E -- "$2" || true
+}
+
+# reached_callee CASE: something reached the callee port of CASE (the daemon log shows a
+# request transmitted to it).
+reached_callee() {
+    grep -F "Transmitting SIP request" "$dir/daemon.log" | grep -F "127.0.0.1:${CALLEE[$1]} " >/dev/null
+}
+
+case_answered() {
+    local c=answered n=""
+    callee_start "$c" call-uas-answer.xml
+    # The call lasts 1.5 s: channels are counted meanwhile.
+    sipp_cmd "$c-caller" "${CALLER[$c]}" call-uac-answer.xml -s "$c" -d 1500
+    "${cmd[@]}" "127.0.0.1:$dport" >"$dir/$c-caller.out" 2>&1 &
+    SIPP_PID[$c-caller]=$!
+    for _ in $(seq 1 15); do
+        n=$(rx "core show channels" 2>&1 | grep -E '^[0-9]+ active channels?$' || true)
+        [ "$n" = "2 active channels" ] && break
+        sleep 0.1
+    done
+    [ "$n" = "2 active channels" ] \
+        || fail "$c" "while the call was up, core show channels said '${n:-nothing}', not '2 active channels'"
+    sipp_wait "$c-caller" 10 \
+        || sipp_failed "$c-caller" "INVITE (PCMU) did not get 180 then 200 with c=IN IP4 127.0.0.1 and a=rtpmap:0 PCMU/8000, or the BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get an INVITE offering PCMU (a=rtpmap:0) from c=IN IP4 127.0.0.1, then ACK and BYE"
+    in_media_range "$c-caller" "answer port" "the 200 to the caller"
+    in_media_range "$c-callee" "offer port" "the INVITE to the callee"
+}
+
+case_callee_bye() {
+    local c=callee-bye
+    callee_start "$c" call-uas-bye.xml
+    caller "$c" call-uac-remote-bye.xml \
+        || sipp_failed "$c-caller" "after the answer the caller did not get a BYE when the callee hung up"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee's BYE did not get 200"
+}
+
+# reject CASE STATUS REASON WANT: the callee answers STATUS REASON (call-uas-STATUS.xml),
+# the caller must get WANT.
+reject() {
+    local c=$1 got
+    callee_start "$c" "call-uas-$2.xml"
+    caller "$c" call-uac-final.xml -key pt 0 -key codec PCMU/8000 \
+        || sipp_failed "$c-caller" "the INVITE did not get a final response >= 300 (the callee answered $2)"
+    got=$(final "$c-caller")
+    [ "$got" = "$4" ] || fail "$c" "the callee answered $2 $3, the caller got $got, not $4"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee's $2 was not ACKed"
+}
+
+case_busy() {
+    reject busy 486 "Busy Here" 486
+}
+
+case_decline() {
+    reject decline 603 Decline 403
+}
+
+case_noanswer() {
+    local c=noanswer got t0 ms
+    callee_start "$c" call-uas-noanswer.xml
+    t0=$(date +%s%N)
+    caller "$c" call-uac-final.xml -key pt 0 -key codec PCMU/8000 \
+        || sipp_failed "$c-caller" "the INVITE did not get a final response >= 300 after the Dial timeout"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    got=$(final "$c-caller")
+    [ "$got" = 480 ] || fail "$c" "no answer within Dial's 2 s: the caller got $got, not 480"
+    ((ms >= 1800 && ms <= 4000)) \
+        || fail "$c" "the final response came $ms ms after the INVITE, not about 2 s (Dial timeout 2)"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the ringing callee did not get a CANCEL (answered 200 + 487, then ACK)"
+}
+
+case_cancel() {
+    local c=cancel
+    callee_start "$c" call-uas-noanswer.xml
+    caller "$c" call-uac-cancel.xml \
+        || sipp_failed "$c-caller" "INVITE, 180, CANCEL did not get 200 (CANCEL) and 487 (INVITE) with the same To-tag (To-tags: $(logged "$c-caller" "To-tags:"))"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get a CANCEL (answered 200 + 487, then ACK) when the caller cancelled"
+}
+
+case_codec() {
+    local c=codec got
+    caller "$c" call-uac-final.xml -key pt 3 -key codec GSM/8000 \
+        || sipp_failed "$c-caller" "an INVITE offering only GSM did not get a final response >= 300"
+    got=$(final "$c-caller")
+    [ "$got" = 488 ] || fail "$c" "an offer of GSM only to an endpoint with allow=!all,ulaw got $got, not 488"
+    if reached_callee "$c"; then
+        fail "$c" "the daemon dialled b-$c although the caller's offer had no common codec"
+    fi
+}
+
+case_early() {
+    local c=early
+    callee_start "$c" call-uas-early.xml
+    caller "$c" call-uac-early.xml \
+        || sipp_failed "$c-caller" "the caller did not get 183 with SDP (c=IN IP4 127.0.0.1, a=rtpmap:0), then 200 with the same m= port, or the BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee (183 with SDP, then 200) did not get the ACK and the BYE"
+    in_media_range "$c-caller" "early port" "the 183 to the caller"
+}
+
+case_hold() {
+    local c=hold
+    callee_start "$c" call-uas-answer.xml
+    caller "$c" call-uac-hold.xml \
+        || sipp_failed "$c-caller" "a re-INVITE with a=sendonly did not get 200 with a=recvonly on the same m= port, or the BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get INVITE, ACK, BYE only (a re-INVITE reaching it fails it)"
+    in_media_range "$c-caller" "hold answer port" "the 200 to the hold re-INVITE"
+}
+
+case_timer() {
+    local c=timer
+    caller "$c" call-uac-timer.xml \
+        || sipp_failed "$c-caller" "Session-Expires: 120 to an endpoint with timers_min_se=180 did not get \"422 Session Interval Too Small\" (PJSIP's phrase) with Min-SE: 180 (got: $(sip_lines "$c-caller" '^SIP/2\.0 [1-6]|^Min-SE:' | paste -sd,))"
+    if reached_callee "$c"; then
+        fail "$c" "the daemon dialled b-$c although it had to refuse the session interval"
+    fi
+}
+
+case_unknown() {
+    local c=unknown got
+    caller "$c" call-uac-final.xml -key pt 0 -key codec PCMU/8000 \
+        || sipp_failed "$c-caller" "an INVITE to an extension [calls] lacks did not get a final response >= 300"
+    got=$(final "$c-caller")
+    [ "$got" = 404 ] || fail "$c" "an INVITE to an extension [calls] lacks got $got, not 404"
+}
+
+case_channels() {
+    local out=""
+    for _ in $(seq 1 30); do
+        out=$(rx "core show channels" 2>&1) || true
+        grep -x "0 active channels" <<<"$out" >/dev/null && return
+        sleep 0.1
+    done
+    fail channels "after every call ended, core show channels said: $(paste -sd'|' <<<"$out")"
+}
+
+for c in "${cases[@]}" channels; do
+    run_case "$c"
+done
+if grep -E '^[^ ]+ +(WARN|ERROR) ' "$dir/daemon.log" >"$dir/warnings"; then
+    echo "NOTE: the daemon logged $(wc -l <"$dir/warnings") WARN/ERROR line(s):" >&2
+    head -20 "$dir/warnings" >&2
+fi
+finish "sipp calls" "$((${#cases[@]} + 1)) cases passed"
