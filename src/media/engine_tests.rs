@@ -21,9 +21,25 @@ static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
 
 type Events = Arc<Mutex<Vec<(usize, MediaEvent)>>>;
 
+/// The start of `len` consecutive UDP ports free on 127.0.0.1 now, in a block of our own
+/// (other tests and benchmarks on the machine use RTP ports too).
+fn free_block(len: u16) -> u16 {
+    for _ in 0..200 {
+        let n = NEXT_RANGE.fetch_add(1, Ordering::Relaxed);
+        // Spread by process id so two test runs at once start apart.
+        let slot = (u32::from(n) + std::process::id() % 97) % 140;
+        let start = 30000 + u16::try_from(slot).unwrap_or(0) * 200;
+        let all_free = (start..start + len)
+            .all(|p| UdpSocket::bind(SocketAddr::new(LOCALHOST, p)).is_ok());
+        if all_free {
+            return start;
+        }
+    }
+    panic!("no free block of {len} UDP ports between 30000 and 58000");
+}
+
 fn engine(threads: usize, pairs: u16) -> (Arc<MediaEngine>, Events) {
-    let n = NEXT_RANGE.fetch_add(1, Ordering::Relaxed);
-    let start = 41000 + n * 200;
+    let start = free_block(pairs * 2);
     let events: Events = Arc::default();
     let sink_events = Arc::clone(&events);
     let sink: EventSink = Arc::new(move |q, ev| {
