@@ -29,8 +29,8 @@ fn free_block(len: u16) -> u16 {
         // Spread by process id so two test runs at once start apart.
         let slot = (u32::from(n) + std::process::id() % 97) % 140;
         let start = 30000 + u16::try_from(slot).unwrap_or(0) * 200;
-        let all_free = (start..start + len)
-            .all(|p| UdpSocket::bind(SocketAddr::new(LOCALHOST, p)).is_ok());
+        let all_free =
+            (start..start + len).all(|p| UdpSocket::bind(SocketAddr::new(LOCALHOST, p)).is_ok());
         if all_free {
             return start;
         }

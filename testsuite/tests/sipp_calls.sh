@@ -28,13 +28,37 @@
 #                timers_min_se=180: "422 Session Interval Too Small" (PJSIP's phrase) with
 #                Min-SE: 180 (ACKed), no INVITE to the callee
 #   unknown      an extension the context lacks: 404
+#   direct-media both endpoints direct_media=yes: after the answer and the caller's ACK each
+#                side gets a re-INVITE whose c=/m= is the OTHER side's media address (the
+#                caller's points at the callee's SDP port and vice versa), answers 200 and
+#                gets the ACK; then the caller's BYE
+#   direct-update the same with direct_media_method=update on both: an UPDATE each (no ACK)
+#   100rel-caller the caller's INVITE has Supported: 100rel, the callee rings 1 s: the
+#                caller gets 180 with Require: 100rel and RSeq: 1, its PRACK (RAck: 1 1
+#                INVITE) gets 200, then the INVITE gets 200
+#   100rel-callee the daemon's INVITE offers Supported: 100rel; the callee's reliable 180
+#                (RSeq: 1) gets a PRACK with RAck: 1 <its INVITE's CSeq> INVITE (answered
+#                200), then the callee answers the INVITE
+#   dtmf-rfc4733 the caller offers telephone-event on PT 101, the callee answers it on PT 96
+#                with its m= port at testsuite/sipp/rtp_listen.py; the caller plays digit 1
+#                (RFC 4733, SIPp's dtmf_2833_1.pcap, from its media port) to the daemon: the
+#                listener gets telephone-event packets of event 1 with PT 96 (none with 101)
+#   dtmf-info    the same, the callee's answer has no telephone-event: the callee gets one
+#                INFO (Content-Type: application/dtmf-relay, Signal=1), answers 200
+#   bad-sdp      an INVITE whose SDP has "m=audio abc RTP/AVP 0": 400, nothing dialled
+#   vanish       the callee answers and exits after the ACK, the (silent) caller's endpoint
+#                has rtp_timeout=2: the caller gets BYE within about 3 s (answers 200); then
+#                `pjsip show distributor` reaches Dialogs: 0, Channels: 0 and Media legs
+#                open: 0 (within 20 s: [system] timer_t1=100 makes the unanswered BYE's
+#                Timer F and the ended sessions' 64*T1 short) and no UDP socket of the
+#                daemon is left in the media port range (ss)
 #   channels     last: `core show channels` says "0 active channels" (within 3 s)
 # Every case runs and is reported; the script fails at the end if any case failed. Lines
 # of the daemon log at WARN or ERROR are printed at the end (they fail nothing).
 # PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for tool in sipp python3 timeout; do
+for tool in sipp python3 timeout ss; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (testsuite/run installs it)" >&2; exit 1; }
 done
 . testsuite/lib/daemon.sh
@@ -46,7 +70,11 @@ started=$SECONDS
 rtp_start=61000
 rtp_end=61200
 
-cases=(answered callee-bye busy noanswer cancel decline codec early hold timer unknown)
+cases=(answered callee-bye busy noanswer cancel decline codec early hold timer unknown
+    direct-media direct-update 100rel-caller 100rel-callee dtmf-rfc4733 dtmf-info bad-sdp vanish)
+# The RFC 4733 events the dtmf cases play (SIPp's, package sip-tester): digit 1 on PT 101.
+dtmf_pcap=/usr/share/sip-tester/dtmf_2833_1.pcap
+[ -r "$dtmf_pcap" ] || { echo "FAIL: $dtmf_pcap is missing (package sip-tester)" >&2; exit 1; }
 
 # quiet_ports N: fills `ports` for take_port (testsuite/lib/cases.sh) with N ports from
 # 62000..65500, at least 3 apart, free for UDP and TCP with port+2 free for UDP too (SIPp binds
@@ -80,8 +108,8 @@ PY
     next_port=0
 }
 # Taken in order: the daemon, then a caller and a callee port per case; the SIPps' media
-# ports after them.
-quiet_ports $((1 + 4 * ${#cases[@]}))
+# ports (and the RTP listeners') after them.
+quiet_ports $((1 + 5 * ${#cases[@]}))
 take_port; dport=$port
 declare -A CALLER=() CALLEE=()
 for c in "${cases[@]}"; do
@@ -89,23 +117,39 @@ for c in "${cases[@]}"; do
     take_port; CALLEE[$c]=$port
 done
 
-# The endpoints of case CASE: pair CASE "CALLER OPTIONS" (one per line, after allow=).
-# direct_media=no (its default is yes, as in Asterisk): the media stays anchored, no
-# re-INVITE after the answer.
+# endpoint NAME OPTIONS: an endpoint of context calls allowing ulaw, with direct_media=no
+# (its default is yes, as in Asterisk: the media stays anchored, no re-INVITE after the
+# answer) unless OPTIONS (one per line) set direct_media themselves.
+endpoint() {
+    printf '\n[%s]\ntype=endpoint\ncontext=calls\nallow=!all,ulaw\n' "$1"
+    [[ $2 == *direct_media=* ]] || printf 'direct_media=no\n'
+    [ -n "$2" ] && printf '%s\n' "$2"
+    return 0
+}
+
+# The endpoints of case CASE: pair CASE ["CALLER OPTIONS" ["CALLEE OPTIONS"]].
 pair() {
     local c=$1
-    printf '\n[a-%s]\ntype=endpoint\ncontext=calls\ndirect_media=no\nallow=!all,ulaw\n' "$c"
-    [ -n "${2:-}" ] && printf '%s\n' "$2"
+    endpoint "a-$c" "${2:-}"
     printf '\n[a-%s]\ntype=identify\nendpoint=a-%s\nmatch=127.0.0.1:%s\n' "$c" "$c" "${CALLER[$c]}"
-    printf '\n[b-%s]\ntype=endpoint\ncontext=calls\ndirect_media=no\nallow=!all,ulaw\naors=b-%s\n' "$c" "$c"
+    endpoint "b-$c" "$(printf 'aors=b-%s\n%s' "$c" "${3:-}")"
     printf '\n[b-%s]\ntype=aor\ncontact=sip:b-%s@127.0.0.1:%s\n' "$c" "$c" "${CALLEE[$c]}"
 }
 
 {
+    # T1 100 ms: Timer F of a BYE nobody answers and the 64*T1 an ended session is kept
+    # last 6.4 s (vanish), not 32 s.
+    printf '[system]\ntype=system\ntimer_t1=100\ntimer_b=6400\n\n'
     printf '[transport-udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:%s\n' "$dport"
     for c in "${cases[@]}"; do
         case $c in
             timer) pair "$c" "timers_min_se=180" ;;
+            direct-media) pair "$c" "direct_media=yes" "direct_media=yes" ;;
+            direct-update)
+                pair "$c" "$(printf 'direct_media=yes\ndirect_media_method=update')" \
+                    "$(printf 'direct_media=yes\ndirect_media_method=update')"
+                ;;
+            vanish) pair "$c" "rtp_timeout=2" ;;
             *) pair "$c" ;;
         esac
     done
@@ -141,11 +185,14 @@ stop_sipps() {
 cleanup_hooks+=(stop_sipps)
 
 # sipp_cmd ID PORT SCENARIO [sipp options...]: the SIPp command line of ID on
-# 127.0.0.1:PORT (15 s at most, 5 s per message), files ID.{err,msg,log,out} in the temp dir.
+# 127.0.0.1:PORT (15 s at most, 5 s per message), files ID.{err,msg,log,out} in the temp dir;
+# its media port (-mp, the m= port of its SDP) in MEDIA_PORT[ID].
+declare -A MEDIA_PORT=()
 sipp_cmd() {
     local id=$1 p=$2 scenario=$3
     shift 3
     take_port
+    MEDIA_PORT[$id]=$port
     cmd=(timeout 15 sipp -sf "testsuite/sipp/$scenario" -i 127.0.0.1 -p "$p" -mp "$port" -m 1
         -nostdin -timeout 12s -recv_timeout 5s -cid_str "$id-%u@%s"
         -trace_err -error_file "$dir/$id.err" -trace_msg -message_file "$dir/$id.msg"
@@ -362,6 +409,134 @@ case_unknown() {
         || sipp_failed "$c-caller" "an INVITE to an extension [calls] lacks did not get a final response >= 300"
     got=$(final "$c-caller")
     [ "$got" = 404 ] || fail "$c" "an INVITE to an extension [calls] lacks got $got, not 404"
+}
+
+# direct CASE METHOD: both sides get a direct-media offer by METHOD (INVITE or UPDATE) whose
+# c=/m= is the other side's media address, answer it, and the call ends with the caller's BYE.
+direct() {
+    local c=$1 method=$2 who other got want
+    callee_start "$c" call-uas-direct.xml
+    caller "$c" call-uac-direct.xml \
+        || sipp_failed "$c-caller" "after its ACK the caller did not get a direct-media $method with SDP (answered 200$([ "$method" = INVITE ] && echo ", then ACK")), or its BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "after its ACK the callee did not get a direct-media $method with SDP (answered 200$([ "$method" = INVITE ] && echo ", then ACK")), then the BYE"
+    for who in caller callee; do
+        other=$([ "$who" = caller ] && echo callee || echo caller)
+        got=$(logged "$c-$who" "direct offer:")
+        want="$method 127.0.0.1 ${MEDIA_PORT[$c-$other]}"
+        [ "$got" = "$want" ] \
+            || fail "$c" "the $who's direct-media offer was '${got:-none}', not '$want' (method, then the $other's SDP address and port)"
+    done
+}
+
+case_direct_media() {
+    direct direct-media INVITE
+}
+
+case_direct_update() {
+    direct direct-update UPDATE
+}
+
+case_100rel_caller() {
+    local c=100rel-caller
+    callee_start "$c" call-uas-ring.xml -d 1000
+    caller "$c" call-uac-100rel.xml \
+        || sipp_failed "$c-caller" "INVITE with Supported: 100rel did not get 180 with Require: 100rel and RSeq: 1, then 200 to its PRACK (CSeq 2 PRACK), then 200 to the INVITE (got: $(sip_lines "$c-caller" '^SIP/2\.0 [1-6]|^(Require|RSeq|CSeq):' | paste -sd,))"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee (180, 200 a second later) did not get the ACK and the BYE"
+}
+
+case_100rel_callee() {
+    local c=100rel-callee cseq rack
+    callee_start "$c" call-uas-100rel.xml
+    caller "$c" call-uac-answer.xml \
+        || sipp_failed "$c-caller" "the caller did not get 180 then 200 (the callee's 180 was reliable), or its BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the daemon's INVITE lacked Supported: 100rel, or the reliable 180 (RSeq: 1) got no PRACK, or the 200 no ACK, or no BYE came (got: $(sip_lines "$c-callee" '^[A-Z]+ sip:|^(Supported|RAck|CSeq):' | paste -sd,))"
+    cseq=$(logged "$c-callee" "INVITE CSeq:")
+    rack=$(logged "$c-callee" "RAck:" | sed 's/^ *//; s/ *$//')
+    [ -n "$cseq" ] && [ "$rack" = "1 $cseq INVITE" ] \
+        || fail "$c" "the PRACK had RAck: '${rack:-none}', not '1 ${cseq:-?} INVITE'"
+}
+
+# rtp_listen CASE SECONDS: testsuite/sipp/rtp_listen.py in the background (id CASE-rtp) on a
+# port of its own, in `lport`, recording to CASE-rtp.out for SECONDS.
+rtp_listen() {
+    take_port
+    lport=$port
+    python3 testsuite/sipp/rtp_listen.py "$lport" "$2" >"$dir/$1-rtp.out" 2>&1 &
+    SIPP_PID[$1-rtp]=$!
+    wait_bound "$lport" || true
+}
+
+case_dtmf_rfc4733() {
+    local c=dtmf-rfc4733 lport events got
+    rtp_listen "$c" 5
+    callee_start "$c" call-uas-dtmf.xml -key rtp_port "$lport"
+    caller "$c" call-uac-dtmf.xml \
+        || sipp_failed "$c-caller" "an INVITE offering telephone-event (PT 101) did not get 200 with telephone-event, or its BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the daemon's INVITE did not offer telephone-event, or the callee got no ACK and BYE"
+    sipp_wait "$c-rtp" 7 || fail "$c" "the RTP listener failed: $(tail -3 "$dir/$c-rtp.out")"
+    events=$(grep -E '^pt=96 .* event=1 ' "$dir/$c-rtp.out" || true)
+    [ -n "$events" ] \
+        || fail "$c" "no telephone-event packet of digit 1 with the callee's PT 96 reached the callee's port; it got: $(head -5 "$dir/$c-rtp.out" | paste -sd'|')"
+    grep -E ' event=1 end=1 ' <<<"$events" >/dev/null \
+        || fail "$c" "no end packet (E bit) of digit 1 reached the callee with PT 96"
+    got=$( (grep -Ev '^pt=96 ' "$dir/$c-rtp.out" || true) | head -3 | paste -sd'|')
+    [ -z "$got" ] || fail "$c" "the callee got packets other than PT 96 (the caller's PT 101 not rewritten?): $got"
+}
+
+case_dtmf_info() {
+    local c=dtmf-info got
+    callee_start "$c" call-uas-info.xml
+    caller "$c" call-uac-dtmf.xml \
+        || sipp_failed "$c-caller" "an INVITE offering telephone-event (PT 101) did not get 200 with telephone-event, or its BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee without telephone-event did not get exactly one INFO (Content-Type: application/dtmf-relay, Signal=1) between the ACK and the BYE (got: $(sip_lines "$c-callee" '^[A-Z]+ sip:|^Content-Type:|^Signal' | paste -sd,))"
+    got=$(logged "$c-callee" "INFO signal:")
+    [ "$got" = 1 ] || fail "$c" "the INFO said Signal=${got:-nothing}, not 1 (the caller pressed 1)"
+}
+
+case_bad_sdp() {
+    local c=bad-sdp got
+    caller "$c" call-uac-bad-sdp.xml \
+        || sipp_failed "$c-caller" "an INVITE with \"m=audio abc RTP/AVP 0\" did not get a final response >= 300 (after at most a 100)"
+    got=$(final "$c-caller")
+    [ "$got" = 400 ] || fail "$c" "an INVITE with \"m=audio abc RTP/AVP 0\" got $got, not 400"
+    if reached_callee "$c"; then
+        fail "$c" "the daemon dialled b-$c although the caller's SDP was malformed"
+    fi
+}
+
+# counter OUTPUT LABEL: the value of the row LABEL of `pjsip show distributor`'s OUTPUT.
+counter() {
+    awk -v label="$2" 'index($0, label) == 1 { print $NF; exit }' <<<"$1"
+}
+
+case_vanish() {
+    local c=vanish t0 ms out="" left
+    callee_start "$c" call-uas-vanish.xml
+    t0=$(date +%s%N)
+    caller "$c" call-uac-remote-bye.xml \
+        || sipp_failed "$c-caller" "the caller (silent, rtp_timeout=2) did not get a BYE after the callee vanished"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    ((ms >= 1500 && ms <= 4500)) \
+        || fail "$c" "the call ended $ms ms after the INVITE, not about 2-3 s (rtp_timeout=2)"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get the ACK of its 200"
+    for _ in $(seq 1 200); do
+        out=$(rx "pjsip show distributor" 2>&1) || true
+        [ "$(counter "$out" "Dialogs:")" = 0 ] && [ "$(counter "$out" "Channels:")" = 0 ] \
+            && [ "$(counter "$out" "Media legs open (2 ports each):")" = 0 ] && break
+        sleep 0.1
+    done
+    [ "$(counter "$out" "Dialogs:")" = 0 ] && [ "$(counter "$out" "Channels:")" = 0 ] \
+        && [ "$(counter "$out" "Media legs open (2 ports each):")" = 0 ] \
+        || fail "$c" "20 s after the calls, pjsip show distributor said: $(grep -E '^(Dialogs|Channels|Media legs)' <<<"$out" | paste -sd'|')"
+    left=$(ss -uanpH | awk -v pid="pid=$pid," -v lo="$rtp_start" -v hi="$rtp_end" '
+        index($0, pid) { n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) print $4 }' | paste -sd' ')
+    [ -z "$left" ] || fail "$c" "the daemon still has UDP sockets in its media range: $left"
 }
 
 case_channels() {
