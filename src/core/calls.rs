@@ -45,6 +45,8 @@ enum Due {
     Expire,
     /// Forget an ended leg (absorbing late retransmissions until then).
     Forget,
+    /// Our CANCEL got no final response to the INVITE in 64·T1: give up (RFC 3261 9.1).
+    CancelGiveUp,
 }
 
 /// One INVITE session.
@@ -910,6 +912,8 @@ impl Core {
             // Same branch as the INVITE: its own client transaction (method CANCEL).
             let _ = self.send_request_keep_branch(now, flow, cancel);
         }
+        let at = now + 64 * self.timers.t1;
+        self.calls.arm(id, at, Due::CancelGiveUp);
     }
 
     /// Sends an INVITE for the PBX (an outgoing call leg).
@@ -1804,6 +1808,16 @@ impl Core {
                     }
                 }
                 Due::Forget => self.forget(id),
+                Due::CancelGiveUp => {
+                    if leg.state == State::Ending {
+                        // The INVITE was cancelled but never answered finally: its
+                        // transaction goes, and the session with it.
+                        if let Some(rid) = leg.request {
+                            self.abandon(rid);
+                        }
+                        self.finish(now, id);
+                    }
+                }
             }
         }
         self.drain(now);

@@ -397,11 +397,6 @@ pub fn bridge(pbx: &mut Pbx, a: ChannelId, b: ChannelId) {
     if let (Some(la), Some(lb)) = (la, lb) {
         pbx.shared.media.bridge(la, lb);
     }
-    for id in [a, b] {
-        if let Some(c) = pbx.channels.get_mut(&id) {
-            c.media.since = None;
-        }
-    }
 }
 
 /// Echo().

@@ -687,3 +687,23 @@ fn direct_media_reinvites_both_answered_legs_towards_each_other() {
     // The re-INVITE to bob is within his dialog (his tag).
     assert!(to_bob.headers.to().expect("To").tag() == Some("bt"));
 }
+
+#[test]
+fn rfc3261_9_1_a_cancelled_invite_never_answered_is_given_up_after_64_t1() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("short", "", &sdp("ulaw")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    h.rx(BOB, &answer(&inv, "180 Ringing", None));
+    h.advance(Duration::from_millis(2100));
+    let cancel = h.requests(BOB, "CANCEL").pop().expect("CANCEL to bob");
+    // bob answers the CANCEL but never the INVITE.
+    h.rx(BOB, &answer(&cancel, "200 OK", None));
+    assert_eq!(h.pbx.channels(), 0);
+    h.advance(Duration::from_secs(70));
+    assert_eq!(
+        h.core.sessions(),
+        0,
+        "the session and its dialog are forgotten"
+    );
+    assert_eq!(h.distributor.dialogs().len(), 0);
+}
