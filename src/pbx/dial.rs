@@ -320,6 +320,7 @@ pub fn on_answer(
         c.due = None;
         c.set_var("DIALSTATUS", "ANSWER");
     }
+    media::carry_answer_attributes(pbx, caller, callee);
     pbx.answer(now, core, snapshot, caller);
     super::media::start_rtp_watch(pbx, now, callee);
     media::maybe_direct(pbx, now, core, snapshot, caller, callee);

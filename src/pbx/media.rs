@@ -48,6 +48,8 @@ pub struct CallMedia {
     pub external: Option<std::net::IpAddr>,
     /// Media flows directly between the bridged endpoints (direct_media).
     pub direct: bool,
+    /// The answer the endpoint gave to our offer (outbound).
+    pub remote_answer: Option<Sdp>,
 }
 
 impl CallMedia {
@@ -79,6 +81,7 @@ impl CallMedia {
             playlist: Vec::new(),
             external: ep.media_address.parse().ok(),
             direct: false,
+            remote_answer: None,
         }
     }
 }
@@ -316,7 +319,7 @@ pub fn outgoing_offer(
     } else {
         None
     };
-    let offer = match offerer.offer() {
+    let mut offer = match offerer.offer() {
         Ok(o) => o,
         Err(e) => {
             tracing::warn!("{name}: {e}");
@@ -324,6 +327,15 @@ pub fn outgoing_offer(
             return None;
         }
     };
+    // Attributes the legs do not negotiate (a=X-..., a=label...) go along to the callee.
+    let caller_audio = pbx
+        .channels
+        .get(&caller)
+        .and_then(|c| Some((c.media.remote_offer.as_ref()?, c.media.negotiated.as_ref()?)))
+        .and_then(|(o, n)| o.media.get(n.media_index));
+    if let (Some(from), Some(to)) = (caller_audio, offer.media.first_mut()) {
+        sdp::relay::copy_extra_attributes(from, to);
+    }
     let mut media = CallMedia::new(seed(pbx), ep, local_media);
     if let Some(ip) = Core::external_media_address(snapshot, &flow.transport, flow.remote.ip()) {
         media.external = Some(ip);
@@ -357,6 +369,7 @@ pub fn callee_answer(pbx: &mut Pbx, snapshot: &Snapshot, callee: ChannelId, body
     match sdp::negotiate(offer, &answer, use_ptime) {
         Ok(streams) => {
             ch.media.negotiated = streams.into_iter().next();
+            ch.media.remote_answer = Some(answer);
             let m = &ch.media;
             if let (Some(leg), Some(n)) = (m.leg, &m.negotiated) {
                 pbx.shared.media.configure(leg, leg_config(m, n));
@@ -832,4 +845,32 @@ fn direct_offer(n: &Negotiated, to: SocketAddr) -> Option<Sdp> {
     let mut offerer = Offerer::new(vec![codec], to);
     offerer.telephone_event = n.telephone_event.as_ref().map(|t| t.pt);
     offerer.offer().ok()
+}
+
+/// The callee's attributes that legs do not negotiate go into the caller's answer.
+pub fn carry_answer_attributes(pbx: &mut Pbx, caller: ChannelId, callee: ChannelId) {
+    let from = pbx.channels.get(&callee).and_then(|c| {
+        Some((
+            c.media.remote_answer.clone()?,
+            c.media.negotiated.as_ref()?.media_index,
+        ))
+    });
+    let Some((answer, index)) = from else {
+        return;
+    };
+    let Some(ch) = pbx.channels.get_mut(&caller) else {
+        return;
+    };
+    let Some(n) = ch.media.negotiated.as_ref().map(|n| n.media_index) else {
+        return;
+    };
+    if let (Some(from), Some(to)) = (
+        answer.media.get(index),
+        ch.media
+            .answer
+            .as_mut()
+            .and_then(|a| a.sdp.media.get_mut(n)),
+    ) {
+        sdp::relay::copy_extra_attributes(from, to);
+    }
 }

@@ -707,3 +707,70 @@ fn rfc3261_9_1_a_cancelled_invite_never_answered_is_given_up_after_64_t1() {
     );
     assert_eq!(h.distributor.dialogs().len(), 0);
 }
+
+#[test]
+fn external_addresses_apply_to_via_contact_and_sdp_outside_local_net() {
+    let conf = CONF.replace(
+        "bind=192.0.2.1:5060\n",
+        "bind=192.0.2.1:5060\nexternal_signaling_address=203.0.113.1\nexternal_signaling_port=5070\nexternal_media_address=203.0.113.2\nlocal_net=192.0.2.0/28\n",
+    );
+    let mut h = Harness::with_conf(&conf);
+    h.rx(ALICE, &invite("bob", "", &sdp("ulaw")));
+    // bob (192.0.2.20) is outside local_net 192.0.2.0/28: our addresses are the external ones.
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    let via = String::from_utf8_lossy(inv.headers.get(&crate::sip::HeaderName::Via).expect("Via"))
+        .into_owned();
+    assert!(via.contains("203.0.113.1:5070"), "{via}");
+    let contact = String::from_utf8_lossy(
+        inv.headers
+            .get(&crate::sip::HeaderName::Contact)
+            .expect("Contact"),
+    )
+    .into_owned();
+    assert!(contact.contains("203.0.113.1:5070"), "{contact}");
+    let body = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(
+        body.contains("c=IN IP4 203.0.113.2") && body.contains("IN IP4 203.0.113.2\r\ns="),
+        "{body}"
+    );
+    // alice (192.0.2.10) is inside local_net: nothing is rewritten towards her.
+    h.rx(BOB, &answer(&inv, "200 OK", Some(&sdp("ulaw"))));
+    let to_alice = h.take(ALICE);
+    let ok = to_alice
+        .iter()
+        .filter_map(|m| m.as_response())
+        .find(|r| r.status.code() == 200)
+        .expect("200");
+    let body = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(body.contains("c=IN IP4 192.0.2.1"), "{body}");
+    let contact = String::from_utf8_lossy(
+        ok.headers
+            .get(&crate::sip::HeaderName::Contact)
+            .expect("Contact"),
+    )
+    .into_owned();
+    assert!(contact.contains("192.0.2.1:5060"), "{contact}");
+}
+
+#[test]
+fn attributes_the_legs_do_not_negotiate_are_carried_across() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("bob", "", &(sdp("ulaw") + "a=X-alice:1\n")));
+    let inv = h.requests(BOB, "INVITE").pop().expect("INVITE");
+    assert!(String::from_utf8_lossy(&inv.body).contains("a=X-alice:1"));
+    h.rx(
+        BOB,
+        &answer(&inv, "200 OK", Some(&(sdp("ulaw") + "a=X-bob:2\n"))),
+    );
+    let to_alice = h.take(ALICE);
+    let ok = to_alice
+        .iter()
+        .filter_map(|m| m.as_response())
+        .find(|r| r.status.code() == 200)
+        .expect("200");
+    let body = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(
+        body.contains("a=X-bob:2") && !body.contains("a=X-alice"),
+        "{body}"
+    );
+}
