@@ -48,6 +48,22 @@ contact=sip:bob@192.0.2.20:5060
 type=identify
 endpoint=bob
 match=192.0.2.20
+[carol]
+type=endpoint
+context=calls
+allow=ulaw
+aors=carol
+direct_media=no
+[carol]
+type=aor
+contact=sip:carol@192.0.2.30:5060
+[trunk]
+type=endpoint
+context=calls
+allow=ulaw
+direct_media=no
+from_user=pbx
+from_domain=example.net
 ";
 
 const DIALPLAN: &str = "[calls]
@@ -55,6 +71,12 @@ exten => bob,1,Dial(PJSIP/bob,5)
  same => n,Hangup()
 exten => short,1,Dial(PJSIP/bob,2)
  same => n,Set(X=${DIALSTATUS})
+ same => n,Hangup()
+exten => both,1,Dial(PJSIP/bob&PJSIP/carol,5)
+ same => n,Hangup()
+exten => out,1,Dial(PJSIP/5551234@trunk/sip:gw@192.0.2.40:5080)
+ same => n,Hangup()
+exten => ghost,1,Dial(PJSIP/ghost)
  same => n,Hangup()
 exten => echo,1,Answer()
  same => n,Echo()
@@ -271,6 +293,8 @@ impl Harness {
 }
 
 const ALICE: &str = "192.0.2.10:5060";
+const CAROL: &str = "192.0.2.30:5060";
+const GW: &str = "192.0.2.40:5080";
 const BOB: &str = "192.0.2.20:5060";
 
 fn sdp(codec: &str) -> String {
@@ -316,7 +340,8 @@ fn answer(r: &crate::sip::Request, status: &str, body: Option<&str>) -> String {
             t.push_str(&format!("{name}: {v}\n"));
         }
     }
-    t.push_str("Contact: <sip:bob@192.0.2.20:5060>\n");
+    // The callee's Contact is where the request went (its static contact).
+    t.push_str(&format!("Contact: <{}>\n", r.uri));
     match body {
         Some(b) => {
             let b = b.replace('\n', "\r\n");
@@ -773,4 +798,57 @@ fn attributes_the_legs_do_not_negotiate_are_carried_across() {
         body.contains("a=X-bob:2") && !body.contains("a=X-alice"),
         "{body}"
     );
+}
+
+#[test]
+fn targets_ring_in_parallel_the_first_answer_wins_and_the_others_are_cancelled() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("both", "", &sdp("ulaw")));
+    let to_bob = h.requests(BOB, "INVITE").pop().expect("INVITE to bob");
+    let to_carol = h.requests(CAROL, "INVITE").pop().expect("INVITE to carol");
+    h.rx(BOB, &answer(&to_bob, "180 Ringing", None));
+    h.rx(CAROL, &answer(&to_carol, "180 Ringing", None));
+    h.rx(CAROL, &answer(&to_carol, "200 OK", Some(&sdp("ulaw"))));
+    let to_bob_now = h.take(BOB);
+    let cancels = to_bob_now
+        .iter()
+        .filter(|m| {
+            m.as_request()
+                .is_some_and(|r| r.method.as_str() == "CANCEL")
+        })
+        .count();
+    assert_eq!(cancels, 1, "bob is cancelled: {to_bob_now:?}");
+    assert_eq!(h.requests(CAROL, "ACK").len(), 1);
+    let st = statuses(&h.take(ALICE));
+    assert_eq!(st.iter().filter(|s| **s == 200).count(), 1, "{st:?}");
+    assert_eq!(h.pbx.channels(), 2, "bob's channel went with the CANCEL");
+    h.rx(BOB, &answer(&to_bob, "487 Request Terminated", None));
+    assert_eq!(h.requests(BOB, "ACK").len(), 1, "the 487 is acknowledged");
+    assert_eq!(h.pbx.channels(), 2);
+    assert_eq!(h.media.open_legs(), 2);
+}
+
+#[test]
+fn a_uri_dial_string_with_a_request_user_uses_the_endpoints_from_options() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("out", "", &sdp("ulaw")));
+    let inv = h
+        .requests(GW, "INVITE")
+        .pop()
+        .expect("INVITE to the gateway");
+    assert_eq!(inv.uri.to_string(), "sip:5551234@192.0.2.40:5080");
+    let from = inv.headers.from().expect("From");
+    assert_eq!(from.uri.to_string(), "sip:pbx@example.net");
+    // The caller's name is presented.
+    assert_eq!(from.display.as_deref(), Some("Alice"));
+}
+
+#[test]
+fn an_unknown_endpoint_is_chanunavail_and_the_caller_gets_the_mapped_status() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("ghost", "", &sdp("ulaw")));
+    let st = statuses(&h.take(ALICE));
+    // NO_ROUTE_DESTINATION (3) is refused with 404, as chan_pjsip maps it.
+    assert!(st.contains(&404), "{st:?}");
+    assert_eq!(h.media.open_legs(), 0);
 }
