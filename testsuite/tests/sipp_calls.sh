@@ -46,6 +46,22 @@
 #   dtmf-info    the same, the callee's answer has no telephone-event: the callee gets one
 #                INFO (Content-Type: application/dtmf-relay, Signal=1), answers 200
 #   bad-sdp      an INVITE whose SDP has "m=audio abc RTP/AVP 0": 400, nothing dialled
+#   cli-hangup   a call is up (neither SIPp hangs up): `core show channels concise` names
+#                the caller's channel PJSIP/a-cli-hangup-..., `core show channel` says it is
+#                bridged to PJSIP/b-cli-hangup-... and has a media section (Local RTP in
+#                the media range); `channel request hangup` of it sends both sides a BYE
+#                (each answers 200) and the channels are gone (0 active, within 3 s)
+#   transcode    the caller offers only PCMA (pt 8) to its endpoint allow=!all,alaw,ulaw,
+#                the callee allows ulaw only: the caller's answer keeps PCMA, the callee's
+#                offer has PCMU and no PCMA; the caller plays SIPp's g711a.pcap (A-law, 240
+#                bytes every 30 ms) to the daemon: the callee's port
+#                (testsuite/sipp/rtp_listen.py) gets PT 0 only, whose µ-law decodes to the
+#                played A-law's samples (testsuite/sipp/g711_check.py)
+#   playback     extension Playback(beep), Hangup(); beep.wav (1 s of 440 Hz, 8 kHz 16-bit
+#                mono) is in [media] sounds_dir, which the daemon logged loading ("sounds:
+#                1 loaded from DIR"); the caller (its m= port at rtp_listen.py) gets 200,
+#                then a BYE about 1 s later; the listener got 40 to 60 packets of PT 0 with
+#                160-byte payloads and consecutive sequence numbers
 #   vanish       the callee answers and exits after the ACK, the (silent) caller's endpoint
 #                has rtp_timeout=2: the caller gets BYE 2 to 3 s after the answer (answers
 #                200); then `pjsip show distributor` reaches Dialogs: 0, Channels: 0 and
@@ -71,10 +87,14 @@ rtp_start=61000
 rtp_end=61200
 
 cases=(answered callee-bye busy noanswer cancel decline codec early hold timer unknown
-    direct-media direct-update 100rel-caller 100rel-callee dtmf-rfc4733 dtmf-info bad-sdp vanish)
+    direct-media direct-update 100rel-caller 100rel-callee dtmf-rfc4733 dtmf-info bad-sdp
+    cli-hangup transcode playback vanish)
 # The RFC 4733 events the dtmf cases play (SIPp's, package sip-tester): digit 1 on PT 101.
 dtmf_pcap=/usr/share/sip-tester/dtmf_2833_1.pcap
 [ -r "$dtmf_pcap" ] || { echo "FAIL: $dtmf_pcap is missing (package sip-tester)" >&2; exit 1; }
+# The A-law speech the transcode case plays (SIPp's too): PT 8, 240-byte payloads.
+alaw_pcap=/usr/share/sip-tester/g711a.pcap
+[ -r "$alaw_pcap" ] || { echo "FAIL: $alaw_pcap is missing (package sip-tester)" >&2; exit 1; }
 
 # quiet_ports N: fills `ports` for take_port (testsuite/lib/cases.sh) with N ports from
 # 62000..65500, at least 3 apart, free for UDP and TCP with port+2 free for UDP too (SIPp binds
@@ -117,11 +137,13 @@ for c in "${cases[@]}"; do
     take_port; CALLEE[$c]=$port
 done
 
-# endpoint NAME OPTIONS: an endpoint of context calls allowing ulaw, with direct_media=no
-# (its default is yes, as in Asterisk: the media stays anchored, no re-INVITE after the
-# answer) unless OPTIONS (one per line) set direct_media themselves.
+# endpoint NAME OPTIONS: an endpoint of context calls allowing ulaw (unless OPTIONS set
+# allow), with direct_media=no (its default is yes, as in Asterisk: the media stays
+# anchored, no re-INVITE after the answer) unless OPTIONS (one per line) set direct_media
+# themselves.
 endpoint() {
-    printf '\n[%s]\ntype=endpoint\ncontext=calls\nallow=!all,ulaw\n' "$1"
+    printf '\n[%s]\ntype=endpoint\ncontext=calls\n' "$1"
+    [[ $2 == *allow=* ]] || printf 'allow=!all,ulaw\n'
     [[ $2 == *direct_media=* ]] || printf 'direct_media=no\n'
     [ -n "$2" ] && printf '%s\n' "$2"
     return 0
@@ -150,6 +172,7 @@ pair() {
                     "$(printf 'direct_media=yes\ndirect_media_method=update')"
                 ;;
             vanish) pair "$c" "rtp_timeout=2" ;;
+            transcode) pair "$c" "allow=!all,alaw,ulaw" ;;
             *) pair "$c" ;;
         esac
     done
@@ -158,13 +181,29 @@ pair() {
     echo "[calls]"
     for c in "${cases[@]}"; do
         [ "$c" = unknown ] && continue
+        if [ "$c" = playback ]; then
+            printf 'exten => %s,1,Playback(beep)\n same => n,Hangup()\n' "$c"
+            continue
+        fi
         dial_timeout=10
         [ "$c" = noanswer ] && dial_timeout=2
         printf 'exten => %s,1,NoOp(case %s)\n same => n,Dial(PJSIP/b-%s,%s)\n same => n,Hangup()\n' \
             "$c" "$c" "$c" "$dial_timeout"
     done
 } >"$dir/extensions.conf"
-write_settings "$(printf '\n[media]\nrtp_port_start = %s\nrtp_port_end = %s\n' "$rtp_start" "$rtp_end")"
+# The sound of the playback case: 1 s of a 440 Hz sine, 8 kHz mono 16-bit PCM.
+mkdir "$dir/sounds"
+python3 - "$dir/sounds/beep.wav" <<'PY'
+import math, struct, sys, wave
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(8000)
+    w.writeframes(b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                           for i in range(8000)))
+PY
+write_settings "$(printf '\n[media]\nrtp_port_start = %s\nrtp_port_end = %s\nsounds_dir = "%s"\n' \
+    "$rtp_start" "$rtp_end" "$dir/sounds")"
 start_daemon
 # The traffic log shows what happened when a case fails.
 rx "pjsip set logger on" | grep "PJSIP Logging enabled" >/dev/null \
@@ -461,12 +500,13 @@ case_100rel_callee() {
     fi
 }
 
-# rtp_listen CASE SECONDS: testsuite/sipp/rtp_listen.py in the background (id CASE-rtp) on a
-# port of its own, in `lport`, recording to CASE-rtp.out for SECONDS.
+# rtp_listen CASE SECONDS [payload]: testsuite/sipp/rtp_listen.py in the background (id
+# CASE-rtp) on a port of its own, in `lport`, recording to CASE-rtp.out for SECONDS (with
+# the payload bytes when told).
 rtp_listen() {
     take_port
     lport=$port
-    python3 testsuite/sipp/rtp_listen.py "$lport" "$2" >"$dir/$1-rtp.out" 2>&1 &
+    python3 testsuite/sipp/rtp_listen.py "$lport" "$2" ${3:+"$3"} >"$dir/$1-rtp.out" 2>&1 &
     SIPP_PID[$1-rtp]=$!
     wait_bound "$lport" || true
 }
@@ -511,6 +551,108 @@ case_bad_sdp() {
     fi
 }
 
+# channel_named PREFIX: the first channel `core show channels concise` lists whose name
+# starts with PREFIX (within 3 s), or nothing.
+channel_named() {
+    local name=""
+    for _ in $(seq 1 30); do
+        name=$(rx "core show channels concise" 2>/dev/null | cut -d'!' -f1 | grep -F -- "$1" | head -1 || true)
+        [[ $name == "$1"* ]] && break
+        name=""
+        sleep 0.1
+    done
+    printf '%s' "$name"
+}
+
+# zero_channels CASE WHEN: `core show channels` says "0 active channels" within 3 s, else a
+# failure of CASE saying WHEN.
+zero_channels() {
+    local out=""
+    for _ in $(seq 1 30); do
+        out=$(rx "core show channels" 2>&1) || true
+        grep -x "0 active channels" <<<"$out" >/dev/null && return
+        sleep 0.1
+    done
+    fail "$1" "$2, core show channels said: $(paste -sd'|' <<<"$out")"
+}
+
+case_cli_hangup() {
+    local c=cli-hangup name out bridged local_rtp p
+    callee_start "$c" call-uas-answer.xml
+    # Neither side hangs up: each waits (5 s at most) for the BYE the command makes.
+    sipp_cmd "$c-caller" "${CALLER[$c]}" call-uac-remote-bye.xml -s "$c"
+    "${cmd[@]}" "127.0.0.1:$dport" >"$dir/$c-caller.out" 2>&1 &
+    SIPP_PID[$c-caller]=$!
+    name=$(channel_named "PJSIP/a-$c-")
+    if [ -z "$name" ]; then
+        fail "$c" "core show channels concise never listed a channel PJSIP/a-$c-...: $(rx "core show channels concise" 2>&1 | paste -sd'|')"
+    else
+        # The callee's channel is bridged once the 200 is relayed: wait for it.
+        for _ in $(seq 1 30); do
+            out=$(rx "core show channel $name" 2>&1) || true
+            bridged=$(sed -n 's/^ *Bridged to: *//p' <<<"$out")
+            [[ $bridged == PJSIP/b-$c-* ]] && break
+            sleep 0.1
+        done
+        [[ $bridged == PJSIP/b-$c-* ]] \
+            || fail "$c" "core show channel $name says 'Bridged to: ${bridged:-nothing}', not PJSIP/b-$c-...: $(paste -sd'|' <<<"$out")"
+        local_rtp=$(sed -n 's/^ *Local RTP: *//p' <<<"$out")
+        p=${local_rtp##*:}
+        if ! grep -F -- "-- Media --" <<<"$out" >/dev/null || ! [[ $p =~ ^[0-9]+$ ]] \
+            || ((p < rtp_start || p > rtp_end)); then
+            fail "$c" "core show channel $name has no media section with a Local RTP in $rtp_start..$rtp_end: $(paste -sd'|' <<<"$out")"
+        fi
+        out=$(rx "channel request hangup $name" 2>&1) \
+            || fail "$c" "channel request hangup $name failed: $out"
+    fi
+    sipp_wait "$c-caller" 8 \
+        || sipp_failed "$c-caller" "the caller did not get a BYE (answered 200) after channel request hangup of its channel"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get a BYE (answered 200) after channel request hangup of the caller's channel"
+    zero_channels "$c" "3 s after the hangup"
+}
+
+case_transcode() {
+    local c=transcode lport got offer
+    rtp_listen "$c" 5 payload
+    callee_start "$c" call-uas-listen.xml -key rtp_port "$lport"
+    caller "$c" call-uac-transcode.xml \
+        || sipp_failed "$c-caller" "an INVITE offering PCMA only did not get 200 with a=rtpmap:8 PCMA/8000, or its BYE did not get 200 (answer: $(logged "$c-caller" answer))"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get an INVITE from c=IN IP4 127.0.0.1, then ACK and BYE"
+    offer=$(logged "$c-callee" offer)
+    fmts="$(awk '{ for (i = 4; i <= NF; i++) printf " %s", $i }' <<<"$offer") "
+    [[ $fmts == *" 0 "* && $fmts != *" 8 "* ]] \
+        || fail "$c" "the callee (allow=!all,ulaw) was offered '${offer:-nothing}', not PCMU (0) without PCMA (8)"
+    sipp_wait "$c-rtp" 7 || fail "$c" "the RTP listener failed: $(tail -3 "$dir/$c-rtp.out")"
+    got=$( (grep -Ev '^pt=0 ' "$dir/$c-rtp.out" || true) | cut -c1-60 | head -3 | paste -sd'|')
+    [ -z "$got" ] || fail "$c" "the callee got packets other than PT 0 (PCMU): $got"
+    got=$(python3 testsuite/sipp/g711_check.py "$alaw_pcap" "$dir/$c-rtp.out" 2>&1) \
+        || fail "$c" "the callee's PCMU is not the caller's A-law transcoded: $got ($(grep -c '^pt=0 ' "$dir/$c-rtp.out") PT 0 packets, lengths $(grep -o ' len=[0-9]*' "$dir/$c-rtp.out" | sort | uniq -c | tr -s ' ' | paste -sd,))"
+}
+
+case_playback() {
+    local c=playback lport t0 ms n bad got
+    grep -F "sounds: 1 loaded from $dir/sounds" "$dir/daemon.log" >/dev/null \
+        || fail "$c" "the daemon did not log 'sounds: 1 loaded from $dir/sounds' at start: $(grep -F 'sounds:' "$dir/daemon.log" | head -3 | paste -sd'|')"
+    rtp_listen "$c" 4
+    t0=$(date +%s%N)
+    caller "$c" call-uac-listen.xml -key rtp_port "$lport" \
+        || sipp_failed "$c-caller" "Playback(beep) then Hangup(): the caller did not get 200 (PCMU, c=IN IP4 127.0.0.1), then a BYE"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    ((ms >= 900 && ms <= 2500)) \
+        || fail "$c" "the BYE came $ms ms after the INVITE, not about 1 s (a 1 s sound, then Hangup())"
+    sipp_wait "$c-rtp" 6 || fail "$c" "the RTP listener failed: $(tail -3 "$dir/$c-rtp.out")"
+    n=$(grep -c '^pt=0 seq=[0-9]* marker=[01] len=160$' "$dir/$c-rtp.out" || true)
+    ((n >= 40 && n <= 60)) \
+        || fail "$c" "the caller's port got $n packets of PT 0 with 160 bytes, not 40 to 60 (1 s of 20 ms packets); it got $(wc -l <"$dir/$c-rtp.out") packets: $(head -3 "$dir/$c-rtp.out" | paste -sd'|')"
+    got=$( (grep -Ev '^pt=0 seq=[0-9]* marker=[01] len=160$' "$dir/$c-rtp.out" || true) | head -3 | paste -sd'|')
+    [ -z "$got" ] || fail "$c" "the caller's port got packets other than PT 0 with 160 bytes: $got"
+    bad=$(awk '{ split($2, a, "="); s = a[2] + 0; if (NR > 1 && s != (prev + 1) % 65536) print NR ": " prev " then " s; prev = s }' \
+        "$dir/$c-rtp.out" | head -3 | paste -sd'|')
+    [ -z "$bad" ] || fail "$c" "the sequence numbers are not consecutive: packet $bad"
+}
+
 # drained OUTPUT: `pjsip show distributor`'s OUTPUT says no dialog, channel or media leg is
 # left.
 drained() {
@@ -547,13 +689,7 @@ case_vanish() {
 }
 
 case_channels() {
-    local out=""
-    for _ in $(seq 1 30); do
-        out=$(rx "core show channels" 2>&1) || true
-        grep -x "0 active channels" <<<"$out" >/dev/null && return
-        sleep 0.1
-    done
-    fail channels "after every call ended, core show channels said: $(paste -sd'|' <<<"$out")"
+    zero_channels channels "after every call ended"
 }
 
 for c in "${cases[@]}" channels; do
