@@ -43,8 +43,6 @@ enum Due {
     Refresh,
     /// The peer's refresh is overdue.
     Expire,
-    /// Forget an ended leg (absorbing late retransmissions until then).
-    Forget,
     /// Our CANCEL got no final response to the INVITE in 64·T1: give up (RFC 3261 9.1).
     CancelGiveUp,
 }
@@ -103,6 +101,8 @@ pub(super) struct Leg {
     pub last_rseq: Option<u32>,
     /// Our offer refused with 491, to send again then (with UPDATE when true).
     retry_offer: Option<(Instant, Bytes, bool)>,
+    /// The requests this session sent (their responses find it through `by_request`).
+    requests: Vec<RequestId>,
     /// Outgoing: the auths for challenges.
     pub auths: Vec<Auth>,
 }
@@ -117,6 +117,17 @@ pub(super) struct Calls {
     by_request: HashMap<RequestId, SessionId>,
     /// (when, session) of every leg's armed timer; stale entries are skipped.
     timers: BinaryHeap<std::cmp::Reverse<(Instant, SessionId)>>,
+    /// Ended outgoing sessions whose 2xx may still be retransmitted: what is needed to
+    /// acknowledge it again, until 64·T1 after the end (the rest of the leg is gone).
+    late: HashMap<SessionId, Late>,
+}
+
+/// What is kept of an ended outgoing session to acknowledge retransmissions of its 2xx.
+pub(super) struct Late {
+    flow: Flow,
+    ack: Bytes,
+    until: Instant,
+    requests: Vec<RequestId>,
 }
 
 impl Calls {
@@ -140,6 +151,9 @@ impl Calls {
     /// Sends a request's responses to `session`.
     pub fn mark_request(&mut self, id: RequestId, session: SessionId) {
         self.by_request.insert(id, session);
+        if let Some(leg) = self.legs.get_mut(&session) {
+            leg.requests.push(id);
+        }
     }
 
     /// Undoes [`Calls::mark_request`] (the request could not be sent).
@@ -158,7 +172,7 @@ impl Calls {
 
     /// Number of sessions not yet forgotten.
     pub fn len(&self) -> usize {
-        self.legs.len()
+        self.legs.len() + self.late.len()
     }
 }
 
@@ -447,6 +461,7 @@ impl Core {
                 queued_1xx: Vec::new(),
                 last_rseq: None,
                 retry_offer: None,
+                requests: Vec::new(),
                 auths: Vec::new(),
             },
         );
@@ -793,7 +808,7 @@ impl Core {
             leg.local_sdp = Some(sdp);
         }
         if let Some(rid) = rid {
-            self.calls.by_request.insert(rid, id);
+            self.calls.mark_request(rid, id);
         }
         self.drain(now);
         rid.is_some()
@@ -866,7 +881,7 @@ impl Core {
         let flow = leg.flow.clone();
         let auths = leg.auths.clone();
         let rid = self.send_request(now, flow, request, auths)?;
-        self.calls.by_request.insert(rid, id);
+        self.calls.mark_request(rid, id);
         Some(rid)
     }
 
@@ -1073,6 +1088,7 @@ impl Core {
                 queued_1xx: Vec::new(),
                 last_rseq: None,
                 retry_offer: None,
+                requests: Vec::new(),
                 auths: auths.clone(),
             },
         );
@@ -1086,7 +1102,7 @@ impl Core {
                         leg.invite = r;
                     }
                 }
-                self.calls.by_request.insert(rid, id);
+                self.calls.mark_request(rid, id);
                 Some(id)
             }
             None => {
@@ -1308,6 +1324,14 @@ impl Core {
             return;
         };
         let Some(leg) = self.calls.legs.get_mut(&id) else {
+            if response.status.is_success()
+                && response
+                    .headers
+                    .cseq()
+                    .is_ok_and(|c| c.method == Method::Invite)
+            {
+                self.late_ack(id);
+            }
             return;
         };
         let status = response.status.code();
@@ -1668,6 +1692,13 @@ impl Core {
             }
             self.calls.timers.pop();
             let Some(leg) = self.calls.legs.get_mut(&id) else {
+                if self.calls.late.get(&id).is_some_and(|l| l.until <= now)
+                    && let Some(late) = self.calls.late.remove(&id)
+                {
+                    for r in &late.requests {
+                        self.calls.by_request.remove(r);
+                    }
+                }
                 continue;
             };
             // An offer refused with 491 (glare) goes again after its random wait
@@ -1807,7 +1838,6 @@ impl Core {
                         leg.state = State::Ending;
                     }
                 }
-                Due::Forget => self.forget(id),
                 Due::CancelGiveUp => {
                     if leg.state == State::Ending {
                         // The INVITE was cancelled but never answered finally: its
@@ -1824,16 +1854,38 @@ impl Core {
     }
 
     /// The session is over: keep it for 32 s (late retransmissions), then forget it.
+    /// The session is over: it is forgotten at once (the transactions absorb late
+    /// retransmissions of requests and non-2xx responses); of an outgoing session whose 2xx
+    /// we acknowledged, the ACK is kept 64·T1 to answer retransmissions of that 2xx
+    /// (RFC 3261 13.2.2.4) — a few hundred bytes instead of the whole leg.
     fn finish(&mut self, now: Instant, id: SessionId) {
-        if let Some(leg) = self.calls.legs.get_mut(&id) {
-            leg.state = State::Ended;
-            leg.ok = None;
-            leg.pending_offer = None;
-            if let Some(k) = leg.invite_key.take() {
-                self.calls.by_invite.remove(&k);
+        let late = self.calls.legs.get_mut(&id).and_then(|leg| {
+            let ack = leg.ack.take()?;
+            Some(Late {
+                flow: leg.flow.clone(),
+                ack,
+                until: now + 64 * self.timers.t1,
+                requests: std::mem::take(&mut leg.requests),
+            })
+        });
+        self.forget(id);
+        if let Some(late) = late {
+            for r in &late.requests {
+                self.calls.by_request.insert(*r, id);
             }
+            self.calls.timers.push(std::cmp::Reverse((late.until, id)));
+            self.calls.late.insert(id, late);
         }
-        self.calls.arm(id, now + 64 * self.timers.t1, Due::Forget);
+    }
+
+    /// Acknowledges again a 2xx retransmitted for an ended outgoing session.
+    fn late_ack(&mut self, id: SessionId) {
+        if let Some(late) = self.calls.late.get(&id) {
+            self.out.push_back(Transmit {
+                flow: late.flow.clone(),
+                bytes: late.ack.clone(),
+            });
+        }
     }
 
     /// Forgets a session and its dialog.
@@ -1857,7 +1909,9 @@ impl Core {
             if let Some(k) = leg.invite_key {
                 self.calls.by_invite.remove(&k);
             }
-            self.calls.by_request.retain(|_, s| *s != id);
+            for r in &leg.requests {
+                self.calls.by_request.remove(r);
+            }
         }
     }
 
