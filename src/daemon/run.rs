@@ -21,6 +21,7 @@ pub fn run(config_dir: &Path) -> Result<(), Error> {
     let paths = ConfigPaths::resolve(config_dir)?;
     let settings = Settings::load(&paths.settings, &paths.dir)?;
     let log = logging::init(&settings.log);
+    raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("pjsipd")
@@ -258,4 +259,30 @@ fn start_calls(instance: &Arc<Instance>) -> Option<crate::runtime::CallWiring> {
     };
     instance.set_calls(shared.clone());
     Some(crate::runtime::CallWiring { shared, queues })
+}
+
+/// Raises the soft limit of open files to the hard one: each call leg holds two sockets
+/// (RTP and RTCP), so a busy PBX needs far more than the usual soft limit of 1024.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer, which
+    // lives for the whole call.
+    let raised = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let before = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        (libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0).then_some(before)
+    };
+    match raised {
+        Some(before) if before != limit.rlim_cur => {
+            tracing::info!("open files limit raised from {before} to {}", limit.rlim_cur)
+        }
+        Some(_) => {}
+        None => tracing::warn!("could not raise the open files limit ({})", limit.rlim_cur),
+    }
 }

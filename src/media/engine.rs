@@ -16,7 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -245,16 +245,31 @@ enum Ctl {
 struct WorkerHandle {
     tx: Sender<Ctl>,
     waker: Arc<Waker>,
+    /// A wake-up is on its way: commands sent meanwhile need no other (the thread clears
+    /// this before it drains its channel). A call's set-up sends several commands in a
+    /// row; one wake-up serves them all.
+    woken: Arc<AtomicBool>,
 }
 
 impl WorkerHandle {
     fn send(&self, msg: Ctl) {
-        if self.tx.send(msg).is_ok() {
+        if self.tx.send(msg).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
             // A failed wake only delays the command until the next packet or timer.
             let _ = self.waker.wake();
         }
     }
 }
+
+/// Socket pairs of closed legs, kept bound for the next legs: opening a leg then costs no
+/// socket, bind or close system call (a call opens two legs).
+/// Each entry: our address, the RTP and RTCP sockets, and when the leg closed.
+type SocketPool = Arc<Mutex<Vec<(std::net::IpAddr, UdpSocket, UdpSocket, Instant)>>>;
+
+/// Most socket pairs kept in the pool (beyond, closed legs release their ports).
+const POOL_MAX: usize = 4096;
+/// A pooled pair unused this long is closed and its ports released (so a quiet daemon
+/// holds no RTP port).
+const POOL_IDLE: Duration = Duration::from_secs(5);
 
 /// The media engine: relay threads plus the leg directory. See the module docs of
 /// [`crate::media`] for the API.
@@ -263,12 +278,30 @@ pub struct MediaEngine {
     /// Leg → relay thread index. Commands are sent while holding it (see module docs).
     dir: Mutex<HashMap<LegId, usize>>,
     ports: Arc<Mutex<PortAllocator>>,
+    pool: SocketPool,
     next_id: AtomicU64,
+    /// State of the generator of SSRCs, sequence and timestamp starts (seeded once).
+    random: AtomicU64,
     joins: Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads and drops whatever a socket has queued (bounded).
+fn drain(socket: &UdpSocket) {
+    let mut buf = [0u8; 64];
+    for _ in 0..256 {
+        if socket.recv_from(&mut buf).is_err() {
+            return;
+        }
+    }
+}
+
+/// EMFILE / ENFILE: the process or the system is out of file descriptors.
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -283,8 +316,15 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from_std(s.into()))
 }
 
-fn random_u32(fallback: u64) -> u32 {
-    getrandom::u32().unwrap_or((fallback as u32).wrapping_mul(2_654_435_761))
+/// splitmix64: cheap, well-spread numbers for RTP stream starts (RFC 3550 asks for random
+/// ones; they need not be secret). Seeded from the OS once per engine.
+fn next_random(state: &AtomicU64) -> u64 {
+    let mut z = state
+        .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl MediaEngine {
@@ -302,21 +342,28 @@ impl MediaEngine {
         let mut polls = Vec::with_capacity(threads);
         let mut handles = Vec::with_capacity(threads);
         let mut receivers = Vec::with_capacity(threads);
+        let mut flags = Vec::with_capacity(threads);
         for _ in 0..threads {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
             let (tx, rx) = mpsc::channel();
             polls.push(poll);
-            handles.push(WorkerHandle { tx, waker });
+            let woken = Arc::new(AtomicBool::new(false));
+            flags.push(Arc::clone(&woken));
+            handles.push(WorkerHandle { tx, waker, woken });
             receivers.push(rx);
         }
+        let pool: SocketPool = Arc::default();
         let workers = Arc::new(handles);
         let mut joins = Vec::with_capacity(threads);
-        for (index, (poll, rx)) in polls.into_iter().zip(receivers).enumerate() {
+        for (index, ((poll, rx), woken)) in polls.into_iter().zip(receivers).zip(flags).enumerate()
+        {
             let mut worker = Worker {
                 index,
                 poll,
                 rx,
+                woken,
+                pool: Arc::clone(&pool),
                 workers: Arc::clone(&workers),
                 sink: Arc::clone(&sink),
                 ports: Arc::clone(&ports),
@@ -336,7 +383,9 @@ impl MediaEngine {
             workers,
             dir: Mutex::new(HashMap::new()),
             ports,
+            pool,
             next_id: AtomicU64::new(1),
+            random: AtomicU64::new(getrandom::u64().unwrap_or(0x5eed_1e55_0fc0_ffee)),
             joins: Mutex::new(joins),
         }))
     }
@@ -367,13 +416,42 @@ impl Drop for MediaEngine {
 impl MediaControl for MediaEngine {
     fn open(&self, req: &OpenLeg) -> Result<LocalMedia, MediaError> {
         let ip = req.local_ip;
-        let (port, (rtp, rtcp)) = lock(&self.ports)
-            .allocate(|port| {
-                let rtp = bind_udp(SocketAddr::new(ip, port)).ok()?;
-                let rtcp = bind_udp(SocketAddr::new(ip, port.checked_add(1)?)).ok()?;
-                Some((rtp, rtcp))
-            })
-            .ok_or(MediaError::NoPorts)?;
+        let pooled = {
+            let mut pool = lock(&self.pool);
+            let at = pool.iter().rposition(|(a, _, _, _)| *a == ip);
+            at.map(|i| pool.remove(i))
+        };
+        let (port, (rtp, rtcp)) = match pooled {
+            Some((_, rtp, rtcp, _)) => {
+                // What the previous call's peer sent late is not for this one.
+                drain(&rtp);
+                drain(&rtcp);
+                let port = rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+                (port, (rtp, rtcp))
+            }
+            None => {
+                let mut failure = None;
+                let bound = lock(&self.ports).allocate(|port| {
+                    let pair = bind_udp(SocketAddr::new(ip, port)).and_then(|rtp| {
+                        let rtcp_port = port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?;
+                        Ok((rtp, bind_udp(SocketAddr::new(ip, rtcp_port))?))
+                    });
+                    match pair {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            failure = Some(e);
+                            None
+                        }
+                    }
+                });
+                match (bound, failure) {
+                    (Some(b), _) => b,
+                    // Out of file descriptors is not out of ports: say which.
+                    (None, Some(e)) if is_fd_exhaustion(&e) => return Err(MediaError::Io(e)),
+                    (None, _) => return Err(MediaError::NoPorts),
+                }
+            }
+        };
         let local_rtp = rtp.local_addr().unwrap_or(SocketAddr::new(ip, port));
         let local_rtcp = rtcp
             .local_addr()
@@ -393,11 +471,10 @@ impl MediaControl for MediaEngine {
             rtcp_latch: Latch::new(LatchParams::default()),
             counters: LegCounters::default(),
             mode: Mode::Idle,
-            out: OutStream::new(
-                random_u32(id.0),
-                random_u32(id.0 ^ 1) as u16,
-                random_u32(id.0 ^ 2),
-            ),
+            out: {
+                let r = next_random(&self.random);
+                OutStream::new(r as u32, (r >> 32) as u16, (r >> 48) as u32 * 0x1_0001)
+            },
             play: None,
             dtmf_out: None,
             dtmf_queue: VecDeque::new(),
@@ -569,6 +646,10 @@ struct Worker {
     index: usize,
     poll: Poll,
     rx: Receiver<Ctl>,
+    /// Cleared before each drain of `rx` (see [`WorkerHandle::woken`]).
+    woken: Arc<AtomicBool>,
+    /// Where closed legs leave their sockets.
+    pool: SocketPool,
     workers: Arc<Vec<WorkerHandle>>,
     sink: EventSink,
     ports: Arc<Mutex<PortAllocator>>,
@@ -728,11 +809,20 @@ impl Worker {
         let mut events = Events::with_capacity(EVENTS);
         let mut buf = [0u8; BUF_LEN];
         let mut tokens: Vec<Token> = Vec::with_capacity(EVENTS);
+        let mut next_trim = Instant::now();
         while !self.stop {
             let timeout = if self.again.is_empty() {
-                self.timers
+                let timer = self
+                    .timers
                     .peek()
-                    .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()))
+                    .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()));
+                // Thread 0 also closes idle pooled sockets, once a second.
+                let trim =
+                    (self.index == 0).then(|| next_trim.saturating_duration_since(Instant::now()));
+                match (timer, trim) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             } else {
                 Some(Duration::ZERO)
             };
@@ -758,6 +848,10 @@ impl Worker {
                 }
             }
             self.run_timers(now);
+            if self.index == 0 && now >= next_trim {
+                next_trim = now + Duration::from_secs(1);
+                self.trim_pool(now);
+            }
             if busy && tokens.len() < EVENTS / 4 {
                 // Let packets accumulate instead of being woken for each one (see COALESCE);
                 // not when a round is already large (overload: no time to lose).
@@ -797,7 +891,36 @@ impl Worker {
         self.again.push(token);
     }
 
+    /// Closes pooled socket pairs unused for [`POOL_IDLE`] and releases their ports.
+    fn trim_pool(&mut self, now: Instant) {
+        let idle: Vec<(UdpSocket, UdpSocket)> = {
+            let mut pool = lock(&self.pool);
+            let mut kept = Vec::with_capacity(pool.len());
+            let mut idle = Vec::new();
+            for (ip, rtp, rtcp, since) in pool.drain(..) {
+                if now.saturating_duration_since(since) >= POOL_IDLE {
+                    idle.push((rtp, rtcp));
+                } else {
+                    kept.push((ip, rtp, rtcp, since));
+                }
+            }
+            *pool = kept;
+            idle
+        };
+        if idle.is_empty() {
+            return;
+        }
+        let mut ports = lock(&self.ports);
+        for (rtp, _rtcp) in idle {
+            if let Ok(a) = rtp.local_addr() {
+                ports.release(a.port());
+            }
+        }
+    }
+
     fn drain_control(&mut self, now: Instant) {
+        // Cleared before draining: a command sent after this wakes the thread again.
+        self.woken.store(false, Ordering::Release);
         // Bounded by what was queued: commands are few compared to packets.
         while let Ok(msg) = self.rx.try_recv() {
             self.dispatch(msg, now);
@@ -916,7 +1039,20 @@ impl Worker {
         if let Some(leg) = self.detach(id) {
             let port = leg.local_rtp.port();
             debug!(leg = id.0, label = %leg.label, "media leg closed");
-            drop(leg);
+            let Leg {
+                rtp,
+                rtcp,
+                local_rtp,
+                ..
+            } = *leg;
+            let mut pool = lock(&self.pool);
+            if !self.stop && pool.len() < POOL_MAX {
+                // Kept bound (its port stays taken) for the next leg.
+                pool.push((local_rtp.ip(), rtp, rtcp, Instant::now()));
+                return;
+            }
+            drop(pool);
+            drop((rtp, rtcp));
             lock(&self.ports).release(port);
         }
     }
