@@ -295,6 +295,11 @@ impl Core {
             self.reply(now, key, request, 500, &[], None);
             return;
         };
+        if self.backlog > super::BUSY_BACKLOG {
+            let retry = [(HeaderName::RetryAfter, Bytes::from_static(b"5"))];
+            self.reply(now, key, request, 503, &retry, None);
+            return;
+        }
         if !matches!(request.uri, Uri::Sip(_) | Uri::Tel(_)) {
             self.reply(now, key, request, 416, &[], None);
             return;

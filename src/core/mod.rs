@@ -135,7 +135,14 @@ pub struct Core {
     dialogs: Arc<crate::distributor::DialogTable>,
     /// The `[system]` timers (T1, T2 for 2xx retransmissions).
     timers: TimerConfig,
+    /// Work waiting in this core's queue; above [`BUSY_BACKLOG`] new calls are refused.
+    backlog: usize,
 }
+
+/// Messages waiting in a queue above which new INVITEs get 503 with Retry-After: the
+/// calls already up (their ACKs, BYEs, re-INVITEs) come first, and a flood of new calls
+/// is answered cheaply instead of overloading every call (retransmissions, then collapse).
+pub const BUSY_BACKLOG: usize = 200;
 
 /// How a request is answered.
 #[derive(Clone, Copy)]
@@ -176,6 +183,7 @@ impl Core {
             calls: calls::Calls::default(),
             dialogs: Arc::default(),
             timers,
+            backlog: 0,
         }
     }
 
@@ -390,6 +398,11 @@ impl Core {
     /// True once every outbound registration has ended (after [`Core::shutdown_usages`]).
     pub fn usages_done(&self) -> bool {
         self.outregs.is_empty()
+    }
+
+    /// How much work waits in this core's queue (set by the queue before each batch).
+    pub fn set_backlog(&mut self, backlog: usize) {
+        self.backlog = backlog;
     }
 
     /// Runs the transaction timers due at `now`.

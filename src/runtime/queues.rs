@@ -202,6 +202,7 @@ async fn run(
                 if let Some(p) = pbx.as_mut() {
                     p.set_unix_now(unix_now);
                 }
+                core.set_backlog(rx.len());
                 for _ in 0..BATCH {
                     match job {
                         Job::Message(work) => core.handle_message(
