@@ -252,13 +252,21 @@ struct WorkerHandle {
 }
 
 impl WorkerHandle {
+    /// Queues a message. Only what someone waits for (stats, stop) wakes the thread; the
+    /// rest (open, configure, bridge, close...) is picked up within [`LAZY`]: waking a
+    /// thread costs a system call here and a context switch there, several times per call,
+    /// which at thousands of calls a second was a large share of the daemon's CPU.
     fn send(&self, msg: Ctl) {
-        if self.tx.send(msg).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
-            // A failed wake only delays the command until the next packet or timer.
+        let urgent = matches!(msg, Ctl::Cmd(_, Cmd::Stats(_)) | Ctl::Stop);
+        if self.tx.send(msg).is_ok() && urgent && !self.woken.swap(true, Ordering::AcqRel) {
+            // A failed wake only delays the command until the next poll.
             let _ = self.waker.wake();
         }
     }
 }
+
+/// Longest a queued command that woke nobody waits: the relay threads never sleep longer.
+const LAZY: Duration = Duration::from_millis(5);
 
 /// Socket pairs of closed legs, kept bound for the next legs: opening a leg then costs no
 /// socket, bind or close system call (a call opens two legs).
@@ -266,7 +274,7 @@ impl WorkerHandle {
 type SocketPool = Arc<Mutex<Vec<(std::net::IpAddr, UdpSocket, UdpSocket, Instant)>>>;
 
 /// Most socket pairs kept in the pool (beyond, closed legs release their ports).
-const POOL_MAX: usize = 4096;
+const POOL_MAX: usize = 1024;
 /// A pooled pair unused this long is closed and its ports released (so a quiet daemon
 /// holds no RTP port).
 const POOL_IDLE: Duration = Duration::from_secs(5);
@@ -819,10 +827,11 @@ impl Worker {
                 // Thread 0 also closes idle pooled sockets, once a second.
                 let trim =
                     (self.index == 0).then(|| next_trim.saturating_duration_since(Instant::now()));
-                match (timer, trim) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
+                let wait = match (timer, trim) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (a, b) => a.or(b).unwrap_or(LAZY),
+                };
+                Some(wait.min(LAZY))
             } else {
                 Some(Duration::ZERO)
             };
@@ -835,6 +844,8 @@ impl Worker {
                 continue;
             }
             let now = Instant::now();
+            // Commands queued without a wake-up (see WorkerHandle::send).
+            self.drain_control(now);
             tokens.clear();
             tokens.extend(events.iter().map(|e| e.token()));
             tokens.append(&mut self.again);
