@@ -923,6 +923,15 @@ impl Core {
                     if r.status.code() < 300 && key.method == Method::Invite =>
                 {
                     let r = r.clone();
+                    if r.status.is_success()
+                        && let Some(p) = self.outgoing.get_mut(key)
+                    {
+                        // Answered: no challenge can follow, the request as sent is no
+                        // longer needed for the 64·T1 its transaction lives on.
+                        p.request.headers = crate::sip::Headers::new();
+                        p.request.body = Bytes::new();
+                        p.auths = Vec::new();
+                    }
                     self.session_response(now, rid, &r);
                     return;
                 }

@@ -280,7 +280,10 @@ fn raise_fd_limit() {
     };
     match raised {
         Some(before) if before != limit.rlim_cur => {
-            tracing::info!("open files limit raised from {before} to {}", limit.rlim_cur)
+            tracing::info!(
+                "open files limit raised from {before} to {}",
+                limit.rlim_cur
+            )
         }
         Some(_) => {}
         None => tracing::warn!("could not raise the open files limit ({})", limit.rlim_cur),

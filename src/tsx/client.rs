@@ -30,7 +30,9 @@ pub struct ClientTsx<M> {
     state: ClientState,
     reliable: bool,
     config: TimerConfig,
-    request: M,
+    /// The request, while it may be retransmitted or acknowledged (dropped once an
+    /// INVITE is Accepted: its 64·T1 there need only pass 2xx retransmissions up).
+    request: Option<M>,
     /// The ACK sent for a non-2xx final response, re-sent on each retransmission of it.
     ack: Option<M>,
     timers: TimerTable,
@@ -53,7 +55,7 @@ impl<M: TsxMessage> ClientTsx<M> {
             state: ClientState::Calling,
             reliable,
             config,
-            request: request.clone(),
+            request: Some(request.clone()),
             ack: None,
             timers: TimerTable::default(),
             interval: config.t1,
@@ -122,6 +124,7 @@ impl<M: TsxMessage> ClientTsx<M> {
                 self.timers.stop_all();
                 self.timers.set(TimerId::M, now + self.config.t1x64());
                 self.state = ClientState::Accepted;
+                self.request = None;
                 self.tell_tu(TsxEvent::Response(response));
             }
             (TsxKind::Invite, ClientState::Accepted, 200..=299) => {
@@ -129,9 +132,11 @@ impl<M: TsxMessage> ClientTsx<M> {
             }
             // Non-2xx final to an INVITE: the transaction sends the ACK (17.1.1.3).
             (TsxKind::Invite, ClientState::Calling | ClientState::Proceeding, 300..) => {
-                let ack = M::ack_for(&self.request, &response);
-                self.out.push_back(Output::Transmit(ack.clone()));
-                self.ack = Some(ack);
+                if let Some(request) = &self.request {
+                    let ack = M::ack_for(request, &response);
+                    self.out.push_back(Output::Transmit(ack.clone()));
+                    self.ack = Some(ack);
+                }
                 self.timers.stop_all();
                 self.tell_tu(TsxEvent::Response(response));
                 self.enter_completed(now, TimerId::D, Duration::from_secs(32));
@@ -170,7 +175,9 @@ impl<M: TsxMessage> ClientTsx<M> {
                     // INVITE retransmissions double without a cap; Timer B ends them.
                     self.interval *= 2;
                     self.timers.set(TimerId::A, now + self.interval);
-                    self.out.push_back(Output::Transmit(self.request.clone()));
+                    if let Some(r) = &self.request {
+                        self.out.push_back(Output::Transmit(r.clone()));
+                    }
                 }
                 TimerId::E => {
                     self.interval = match self.state {
@@ -178,7 +185,9 @@ impl<M: TsxMessage> ClientTsx<M> {
                         _ => (self.interval * 2).min(self.config.t2),
                     };
                     self.timers.set(TimerId::E, now + self.interval);
-                    self.out.push_back(Output::Transmit(self.request.clone()));
+                    if let Some(r) = &self.request {
+                        self.out.push_back(Output::Transmit(r.clone()));
+                    }
                 }
                 TimerId::B | TimerId::F => {
                     self.tell_tu(TsxEvent::Timeout);

@@ -142,7 +142,10 @@ impl<M: TsxMessage> ServerTsx<M> {
             (TsxKind::Invite, ServerState::Proceeding, 200..=299) => {
                 self.state = ServerState::Accepted;
                 self.timers.set(TimerId::L, now + self.config.t1x64());
-                self.transmit(response);
+                // Accepted resends nothing itself (the TU retransmits its 2xx): nothing to
+                // keep for the 64·T1 it absorbs retransmissions.
+                self.out.push_back(Output::Transmit(response));
+                self.last_response = None;
             }
             // The TU retransmits its 2xx through the transaction while it lives.
             (TsxKind::Invite, ServerState::Accepted, 200..=299) => {
