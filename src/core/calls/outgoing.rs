@@ -1,0 +1,599 @@
+//! Outgoing calls: the INVITE we send for the PBX, its responses (early dialogs,
+//! PRACK, the 2xx and its ACK), CANCEL, and acknowledging 2xx retransmissions.
+
+use super::*;
+
+impl Core {
+    /// CANCEL for an outgoing INVITE (same Request-URI, Call-ID, From, To, CSeq number,
+    /// top Via and Route as the INVITE, RFC 3261 9.1).
+    pub(in crate::core) fn send_cancel(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        reason: Option<(HeaderName, Bytes)>,
+    ) {
+        let Some(leg) = self.calls.legs.get_mut(&id) else {
+            return;
+        };
+        leg.state = State::Ending;
+        leg.cancel_pending = false;
+        let invite = &leg.invite;
+        let mut text = format!("CANCEL {} SIP/2.0\r\n", invite.uri);
+        for name in [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+        ] {
+            if let Some(v) = invite.headers.get(&name) {
+                text.push_str(&format!(
+                    "{}: {}\r\n",
+                    name.as_str(),
+                    String::from_utf8_lossy(v)
+                ));
+            }
+        }
+        let seq = invite.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        text.push_str(&format!("CSeq: {seq} CANCEL\r\nMax-Forwards: 70\r\n"));
+        for r in invite.headers.get_all(&HeaderName::Route) {
+            text.push_str(&format!("Route: {}\r\n", String::from_utf8_lossy(r)));
+        }
+        if let Some((n, v)) = reason {
+            text.push_str(&format!(
+                "{}: {}\r\n",
+                n.as_str(),
+                String::from_utf8_lossy(&v)
+            ));
+        }
+        text.push_str("Content-Length: 0\r\n\r\n");
+        let flow = leg.flow.clone();
+        if let Ok(Message::Request(cancel)) = Message::parse(Bytes::from(text)) {
+            // Same branch as the INVITE: its own client transaction (method CANCEL).
+            let _ = self.send_request_keep_branch(now, flow, cancel);
+        }
+        let at = now + 64 * self.timers.t1;
+        self.calls.arm(id, at, Due::CancelGiveUp);
+    }
+
+    /// Sends an INVITE for the PBX (an outgoing call leg).
+    pub fn session_invite(
+        &mut self,
+        now: Instant,
+        snapshot: &Snapshot,
+        call: OutgoingCall,
+    ) -> Option<SessionId> {
+        let ep = snapshot.endpoint(&call.endpoint)?;
+        let g = crate::identify::global(snapshot);
+        let local = hostport(call.local);
+        let tag = self.tsx.new_tag();
+        let call_id = format!("{}-{}", self.tsx.new_tag(), self.tsx.new_tag());
+        // From: callerid of the endpoint (or the caller), from_user/from_domain.
+        let (cid_name, cid_num) = split_callerid(&ep.callerid);
+        let number = if !ep.from_user.is_empty() {
+            ep.from_user.clone()
+        } else if !cid_num.is_empty() {
+            cid_num.clone()
+        } else if !call.caller.number.is_empty() {
+            call.caller.number.clone()
+        } else {
+            g.default_from_user.clone()
+        };
+        let name = if !cid_name.is_empty() {
+            cid_name
+        } else {
+            call.caller.name.clone()
+        };
+        let domain = if ep.from_domain.is_empty() {
+            local.clone()
+        } else {
+            ep.from_domain.clone()
+        };
+        let display = if name.is_empty() {
+            String::new()
+        } else {
+            format!("\"{}\" ", name.replace(['"', '\\'], ""))
+        };
+        let from_uri = format!("sip:{}@{domain}", escape_user(&number));
+        let sent_by = Self::sent_by(snapshot, &call.flow, call.local);
+        let contact = Self::contact_for(&call.flow, &sent_by, &ep.contact_user);
+        let mut text = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: {via};branch=z9hG4bKpending\r\nMax-Forwards: 70\r\n\
+             From: {display}<{from_uri}>;tag={tag}\r\nTo: <{uri}>\r\nContact: {contact}\r\n\
+             Call-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nAllow: {ALLOW}\r\nSupported: {SUPPORTED}{rel}\r\n",
+            rel = if ep.rel100 == Rel100::No {
+                ""
+            } else {
+                ", 100rel"
+            },
+            uri = call.uri,
+            via = Self::via_for(&call.flow, &sent_by),
+            seq = self.cseq_start(),
+        );
+        for r in &call.route {
+            text.push_str(&format!("Route: {r}\r\n"));
+        }
+        if ep.rel100 == Rel100::Required {
+            text.push_str("Require: 100rel\r\n");
+        }
+        if ep.timers != Timers::No {
+            text.push_str(&format!(
+                "Session-Expires: {}\r\nMin-SE: {}\r\n",
+                ep.timers_sess_expires, ep.timers_min_se
+            ));
+        }
+        // Identity (send_pai / send_rpid) of the caller.
+        if !call.caller.number.is_empty() {
+            let id_uri = format!("sip:{}@{domain}", escape_user(&call.caller.number));
+            let id_display = if call.caller.name.is_empty() {
+                String::new()
+            } else {
+                format!("\"{}\" ", call.caller.name.replace(['"', '\\'], ""))
+            };
+            if ep.send_pai {
+                text.push_str(&format!("P-Asserted-Identity: {id_display}<{id_uri}>\r\n"));
+            }
+            if ep.send_rpid {
+                text.push_str(&format!(
+                    "Remote-Party-ID: {id_display}<{id_uri}>;party=calling;privacy=off;screen=no\r\n"
+                ));
+            }
+        }
+        for (n, v) in &call.headers {
+            if HeaderName::new(n)
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_graphic())
+                && !v.contains(['\r', '\n'])
+            {
+                text.push_str(&format!("{n}: {v}\r\n"));
+            }
+        }
+        text.push_str(&format!("User-Agent: {}\r\n", g.user_agent));
+        let mut buf = text.into_bytes();
+        match &call.sdp {
+            Some(sdp) => {
+                buf.extend_from_slice(
+                    format!(
+                        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+                        sdp.len()
+                    )
+                    .as_bytes(),
+                );
+                buf.extend_from_slice(sdp);
+            }
+            None => buf.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
+        }
+        let invite = match Message::parse(Bytes::from(buf)) {
+            Ok(Message::Request(r)) => r,
+            other => {
+                tracing::warn!(
+                    "Endpoint '{}': the INVITE built is not valid SIP ({:?})",
+                    call.endpoint,
+                    other.err()
+                );
+                return None;
+            }
+        };
+        let auths = outbound_auths(snapshot, ep.outbound_auth.0.iter());
+        let id = self.calls.new_id();
+        self.dialogs
+            .insert(DialogKey::new(&call_id, &tag), self.queue);
+        self.calls
+            .by_dialog
+            .insert(DialogKey::new(&call_id, &tag), id);
+        self.calls.legs.insert(
+            id,
+            Leg {
+                state: State::Outgoing,
+                dialog: None,
+                flow: call.flow.clone(),
+                sent_by: sent_by.clone(),
+                invite: invite.clone(),
+                invite_key: None,
+                request: None,
+                provisional: false,
+                cancel_pending: false,
+                ok: None,
+                ok_key: None,
+                ok_interval: self.timers.t1,
+                ok_deadline: None,
+                ack: None,
+                pending_offer: None,
+                offer_sent: None,
+                local_sdp: call.sdp.clone(),
+                timer: None,
+                timer_since: None,
+                refresh_sent: None,
+                due: None,
+                rewrite_contact: ep.rewrite_contact,
+                rel100: false,
+                rseq: 0,
+                unacked: None,
+                queued_1xx: Vec::new(),
+                last_rseq: None,
+                retry_offer: None,
+                requests: Vec::new(),
+                auths: auths.clone(),
+            },
+        );
+        let rid = self.send_request_session(now, call.flow, invite, auths, id);
+        match rid {
+            Some(rid) => {
+                let sent = self.sent_request(rid).cloned();
+                if let Some(leg) = self.calls.legs.get_mut(&id) {
+                    leg.request = Some(rid);
+                    if let Some(r) = sent {
+                        leg.invite = r;
+                    }
+                }
+                self.calls.mark_request(rid, id);
+                Some(id)
+            }
+            None => {
+                self.forget(id);
+                None
+            }
+        }
+    }
+
+    /// A response to a request a session sent (INVITE, re-INVITE, UPDATE, BYE, INFO,
+    /// CANCEL). Provisional and 2xx responses to INVITEs come here as they arrive; other
+    /// final ones after authentication is done with.
+    pub(in crate::core) fn session_response(
+        &mut self,
+        now: Instant,
+        rid: RequestId,
+        response: &Response,
+    ) {
+        let Some(&id) = self.calls.by_request.get(&rid) else {
+            return;
+        };
+        let Some(leg) = self.calls.legs.get_mut(&id) else {
+            if response.status.is_success()
+                && response
+                    .headers
+                    .cseq()
+                    .is_ok_and(|c| c.method == Method::Invite)
+            {
+                self.late_ack(id);
+            }
+            return;
+        };
+        let status = response.status.code();
+        let method = response
+            .headers
+            .cseq()
+            .map(|c| c.method)
+            .unwrap_or(Method::Invite);
+        let sdp = (!response.body.is_empty()).then(|| response.body.clone());
+        let initial = leg.request == Some(rid);
+        if initial && method == Method::Invite {
+            if status < 200 {
+                if status > 100 {
+                    leg.provisional = true;
+                    if leg.dialog.is_none()
+                        && response.headers.to().is_ok_and(|t| t.tag().is_some())
+                        && let Ok(d) = Dialog::uac(&leg.invite, response, &leg.invite_contact())
+                    {
+                        leg.dialog = Some(d);
+                    }
+                } else {
+                    // 100 Trying lets a CANCEL go too (RFC 3261 9.1: "any provisional").
+                    leg.provisional = true;
+                }
+                if leg.cancel_pending {
+                    self.send_cancel(now, id, None);
+                    self.drain(now);
+                    return;
+                }
+                // A reliable provisional response is PRACKed once (RFC 3262 4); its
+                // retransmissions are not news.
+                let rseq = header(&response.headers, &HeaderName::RSeq)
+                    .and_then(|v| v.parse::<u32>().ok());
+                let reliable = response
+                    .headers
+                    .tokens(&HeaderName::Require)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case("100rel"));
+                if let (true, Some(rseq)) = (reliable && status > 100, rseq) {
+                    let Some(leg) = self.calls.legs.get_mut(&id) else {
+                        return;
+                    };
+                    if leg.last_rseq.is_some_and(|last| rseq <= last) {
+                        return;
+                    }
+                    leg.last_rseq = Some(rseq);
+                    let cseq = leg.invite.headers.cseq().map(|c| c.seq).unwrap_or(1);
+                    let rack = [(
+                        HeaderName::RAck,
+                        Bytes::from(format!("{rseq} {cseq} INVITE")),
+                    )];
+                    let _ = self.send_in_dialog_typed(now, id, Method::Prack, &rack, None);
+                }
+                if status > 100 {
+                    self.session_event(SessionEvent::Progress { id, status, sdp });
+                }
+                self.drain(now);
+                return;
+            }
+            if status < 300 {
+                self.on_invite_2xx(now, id, response);
+                return;
+            }
+            // Failure: the transaction acknowledged it.
+            let q850 =
+                header(&response.headers, &HeaderName::new("Reason")).and_then(|r| q850_cause(&r));
+            let cancelled = leg.state == State::Ending;
+            self.session_event(SessionEvent::Failed {
+                id,
+                status: if cancelled && status != 487 {
+                    487
+                } else {
+                    status
+                },
+                q850,
+            });
+            self.finish(now, id);
+            return;
+        }
+        match method {
+            Method::Invite | Method::Update if leg.offer_sent == Some(rid) => {
+                if status < 200 {
+                    return;
+                }
+                leg.offer_sent = None;
+                if method == Method::Invite && status < 300 {
+                    self.send_ack(now, id, response);
+                }
+                if status < 300
+                    && let Some(leg) = self.calls.legs.get_mut(&id)
+                {
+                    if let Some(d) = leg.dialog.as_mut() {
+                        d.refresh_target(&response.headers);
+                    }
+                    leg.timer_since = Some(now);
+                }
+                if matches!(status, 408 | 481) {
+                    self.lost(now, id);
+                    return;
+                }
+                if status == 491 {
+                    // Glare: try again after 2.1-4 s when we own the Call-ID (we sent the
+                    // INVITE), else 0-2 s (RFC 3261 14.1); the PBX hears nothing yet.
+                    let uac = self
+                        .calls
+                        .legs
+                        .get(&id)
+                        .and_then(|l| l.dialog.as_ref())
+                        .is_some_and(|d| d.side == crate::dialog::Side::Uac);
+                    let r = u64::from(
+                        u16::from_str_radix(self.tsx.new_tag().get(..4).unwrap_or("0"), 16)
+                            .unwrap_or(0),
+                    );
+                    let wait = if uac {
+                        Duration::from_millis(2100 + r % 1900)
+                    } else {
+                        Duration::from_millis(r % 2000)
+                    };
+                    let update = method == Method::Update;
+                    if let Some(leg) = self.calls.legs.get_mut(&id)
+                        && let Some(sdp) = leg.local_sdp.clone()
+                    {
+                        leg.retry_offer = Some((now + wait, sdp, update));
+                        self.calls.timers.push(std::cmp::Reverse((now + wait, id)));
+                    }
+                    return;
+                }
+                self.session_event(SessionEvent::OfferAnswered {
+                    id,
+                    sdp: if status < 300 { sdp } else { None },
+                    status,
+                });
+            }
+            Method::Invite | Method::Update if leg.refresh_sent == Some(rid) => {
+                if status < 200 {
+                    return;
+                }
+                leg.refresh_sent = None;
+                if method == Method::Invite && status < 300 {
+                    self.send_ack(now, id, response);
+                }
+                if matches!(status, 408 | 481) {
+                    self.lost(now, id);
+                    return;
+                }
+                if let Some(leg) = self.calls.legs.get_mut(&id) {
+                    leg.timer_since = Some(now);
+                }
+                self.rearm_session_timer(now, id);
+            }
+            Method::Invite => {
+                // A 2xx retransmission of the initial INVITE after the leg moved on.
+                if (200..300).contains(&status) {
+                    self.resend_ack(id);
+                }
+            }
+            Method::Bye if status >= 200 => self.finish(now, id),
+            _ => {
+                if matches!(status, 408 | 481) && method != Method::Cancel {
+                    self.lost(now, id);
+                }
+            }
+        }
+    }
+
+    /// A request of a session ended without a final response (timeout, transport error).
+    pub(in crate::core) fn session_failed(&mut self, now: Instant, rid: RequestId, status: u16) {
+        let Some(&id) = self.calls.by_request.get(&rid) else {
+            return;
+        };
+        let Some(leg) = self.calls.legs.get(&id) else {
+            return;
+        };
+        let initial = leg.request == Some(rid)
+            && leg
+                .dialog
+                .as_ref()
+                .is_none_or(|_| matches!(leg.state, State::Outgoing | State::Ending))
+            && leg.ok.is_none()
+            && leg.ack.is_none();
+        if initial {
+            self.session_event(SessionEvent::Failed {
+                id,
+                status,
+                q850: None,
+            });
+            self.finish(now, id);
+        } else if leg.state == State::Ending {
+            self.finish(now, id);
+        } else if leg.offer_sent == Some(rid) || leg.refresh_sent == Some(rid) {
+            self.lost(now, id);
+        }
+    }
+
+    /// A 2xx to our initial INVITE: the dialog, the ACK, the session timer.
+    pub(in crate::core) fn on_invite_2xx(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        response: &Response,
+    ) {
+        let Some(leg) = self.calls.legs.get_mut(&id) else {
+            return;
+        };
+        if leg.ack.is_some() {
+            // A retransmission, or a 2xx from another fork: acknowledge again.
+            self.resend_ack(id);
+            return;
+        }
+        let contact = leg.invite_contact();
+        let mut dialog = match Dialog::uac(&leg.invite, response, &contact) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("2xx to INVITE unusable ({e}); ending the call");
+                leg.dialog = None;
+                self.session_event(SessionEvent::Failed {
+                    id,
+                    status: 502,
+                    q850: None,
+                });
+                self.finish(now, id);
+                return;
+            }
+        };
+        if let Some(early) = &leg.dialog {
+            dialog.local_cseq = dialog.local_cseq.max(early.local_cseq);
+        }
+        if leg.rewrite_contact
+            && let Uri::Sip(mut u) = dialog.remote_target.clone()
+        {
+            u.host = match leg.flow.remote.ip() {
+                std::net::IpAddr::V4(ip) => crate::sip::Host::Ipv4(ip),
+                std::net::IpAddr::V6(ip) => crate::sip::Host::Ipv6(ip),
+            };
+            u.port = Some(leg.flow.remote.port());
+            dialog.remote_target = Uri::Sip(u);
+        }
+        leg.dialog = Some(dialog);
+        // Session timer from the 2xx's Session-Expires.
+        if let Some((secs, refresher)) =
+            header(&response.headers, &HeaderName::new("Session-Expires"))
+                .and_then(|v| parse_session_expires(&v))
+            && secs > 0
+        {
+            leg.timer = Some(SessionTimer {
+                interval: Duration::from_secs(u64::from(secs)),
+                refresher: if refresher
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case("uas"))
+                {
+                    Refresher::Them
+                } else {
+                    Refresher::Us
+                },
+            });
+        }
+        let cancelling = leg.state == State::Ending;
+        leg.state = State::Confirmed;
+        leg.timer_since = Some(now);
+        let sdp = (!response.body.is_empty()).then(|| response.body.clone());
+        self.send_ack(now, id, response);
+        if cancelling {
+            // Our CANCEL crossed the 2xx: the call is answered, so it gets a BYE (9.1).
+            self.session_event(SessionEvent::Failed {
+                id,
+                status: 487,
+                q850: None,
+            });
+            self.send_in_dialog(now, id, Method::Bye, &[], None);
+            if let Some(leg) = self.calls.legs.get_mut(&id) {
+                leg.state = State::Ending;
+            }
+            return;
+        }
+        self.rearm_session_timer(now, id);
+        self.session_event(SessionEvent::Answered { id, sdp });
+    }
+
+    /// Sends the ACK for a 2xx (and keeps it for retransmissions of that 2xx).
+    pub(in crate::core) fn send_ack(&mut self, now: Instant, id: SessionId, response: &Response) {
+        let _ = now;
+        let seq = response.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        let tag = self.tsx.new_tag();
+        let Some(leg) = self.calls.legs.get_mut(&id) else {
+            return;
+        };
+        let via = Self::via_for(&leg.flow, &leg.sent_by);
+        let branch = format!("z9hG4bK{tag}{seq:x}");
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return;
+        };
+        let Ok(mut ack) = dialog.request(Method::Ack, &via, &[], None, Some(seq)) else {
+            return;
+        };
+        if let Ok(mut v) = ack.headers.top_via() {
+            v.params.set("branch", Some(&branch));
+            ack.headers.replace_first(HeaderName::Via, v.to_string());
+        }
+        let dialog = dialog.clone();
+        let (reliable, rewrite, current) = (
+            leg.flow.is_reliable(),
+            leg.rewrite_contact,
+            leg.flow.clone(),
+        );
+        let flow = if reliable || rewrite {
+            current
+        } else {
+            self.target_flow(&dialog, &current.transport)
+                .unwrap_or(current)
+        };
+        let bytes = Message::Request(ack).to_bytes();
+        if let Some(leg) = self.calls.legs.get_mut(&id) {
+            leg.ack = Some(bytes.clone());
+            leg.flow = flow.clone();
+        }
+        self.out.push_back(Transmit { flow, bytes });
+    }
+
+    pub(in crate::core) fn resend_ack(&mut self, id: SessionId) {
+        if let Some(leg) = self.calls.legs.get(&id)
+            && let Some(bytes) = leg.ack.clone()
+        {
+            self.out.push_back(Transmit {
+                flow: leg.flow.clone(),
+                bytes,
+            });
+        }
+    }
+
+    /// Acknowledges again a 2xx retransmitted for an ended outgoing session.
+    pub(in crate::core) fn late_ack(&mut self, id: SessionId) {
+        if let Some(late) = self.calls.late.get(&id) {
+            self.out.push_back(Transmit {
+                flow: late.flow.clone(),
+                bytes: late.ack.clone(),
+            });
+        }
+    }
+}
