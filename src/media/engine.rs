@@ -790,7 +790,7 @@ fn on_rtp(
 }
 
 /// Handles one received RTCP datagram of the leg in `slot`.
-fn on_rtcp(legs: &mut Legs, slot: usize, buf: &[u8], src: SocketAddr, now: Instant) {
+fn on_rtcp(legs: &mut Legs, slot: usize, buf: &mut [u8], src: SocketAddr, now: Instant) {
     let Some(leg) = legs.get_mut(slot) else {
         return;
     };
@@ -806,8 +806,12 @@ fn on_rtcp(legs: &mut Legs, slot: usize, buf: &[u8], src: SocketAddr, now: Insta
         return;
     }
     if let Mode::Bridged(peer_slot, _) = leg.mode
-        && let Some((_, peer)) = legs.pair_mut(slot, peer_slot)
+        && let Some((leg, peer)) = legs.pair_mut(slot, peer_slot)
     {
+        // The peer knows this side's stream by the SSRC we send it with, and its own by
+        // the SSRC it sends us (which this side knows as our leg's SSRC).
+        let media = peer.counters.seq.ssrc().map(|own| (leg.out.ssrc(), own));
+        crate::media::rtp::translate_rtcp(buf, peer.out.ssrc(), media);
         peer.send_rtcp(buf);
     }
 }

@@ -348,9 +348,16 @@ fn rtcp_is_relayed_to_the_peer_rtcp() {
         (0, Encoding::Pcmu, None),
         (0, Encoding::Pcmu, None),
     );
+    // RTP first: B's phone learns the SSRC the relay sends A's stream with.
+    c.pa.send(c.a.rtp, 0, 1, 0, &[0xff; 160]);
+    let rtp = c.pb.recv().expect("relayed RTP");
     let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1];
     c.pa.rtcp.send_to(&rr, c.a.rtcp).expect("send");
-    assert_eq!(recv_on(&c.pb.rtcp, WAIT).as_deref(), Some(&rr[..]));
+    let got = recv_on(&c.pb.rtcp, WAIT).expect("relayed RTCP");
+    assert_eq!(got.len(), rr.len());
+    assert_eq!(&got[..4], &rr[..4]);
+    // The reporter's SSRC is the one B's phone receives RTP from.
+    assert_eq!(&got[4..8], &rtp[8..12]);
     c.pa.rtcp.send_to(&[1, 2, 3], c.a.rtcp).expect("send");
     assert!(recv_on(&c.pb.rtcp, Duration::from_millis(150)).is_none());
     let s = sync(&c.e, c.a.leg);

@@ -377,3 +377,70 @@ impl OutStream {
 #[cfg(test)]
 #[path = "rtp_tests.rs"]
 mod rtp_tests;
+
+/// Rewrites the SSRCs of a compound RTCP packet relayed from one leg to the other, so that
+/// they name the streams as the receiving side sees them (the relay sends RTP with each
+/// leg's own SSRC): the reporter's own SSRC (SR, RR, first SDES chunk, BYE, feedback
+/// sender) becomes `sender`; the SSRC a report block or feedback is about becomes
+/// `media.1` when it is `media.0`. Packets of other types are left alone; a length that
+/// does not fit stops the walk (the packet was checked before, this only guards).
+pub fn translate_rtcp(buf: &mut [u8], sender: u32, media: Option<(u32, u32)>) {
+    let mut at = 0usize;
+    // Bounded: each packet is at least 4 bytes.
+    while at + 8 <= buf.len() {
+        let (Some(&b0), Some(&pt), Some(&l0), Some(&l1)) = (
+            buf.get(at),
+            buf.get(at + 1),
+            buf.get(at + 2),
+            buf.get(at + 3),
+        ) else {
+            return;
+        };
+        let count = usize::from(b0 & 0x1f);
+        let len = (usize::from(u16::from_be_bytes([l0, l1])) + 1) * 4;
+        let Some(packet) = buf.get_mut(at..at + len) else {
+            return;
+        };
+        let map = |p: &mut [u8], offset: usize| {
+            if let (Some((from, to)), Some(field)) = (media, p.get_mut(offset..offset + 4))
+                && u32::from_be_bytes([field[0], field[1], field[2], field[3]]) == from
+            {
+                field.copy_from_slice(&to.to_be_bytes());
+            }
+        };
+        let set = |p: &mut [u8], offset: usize| {
+            if let Some(field) = p.get_mut(offset..offset + 4) {
+                field.copy_from_slice(&sender.to_be_bytes());
+            }
+        };
+        match pt {
+            // SR: sender info is 20 bytes after the SSRC, then the report blocks.
+            200 => {
+                set(packet, 4);
+                for i in 0..count {
+                    map(packet, 28 + i * 24);
+                }
+            }
+            201 => {
+                set(packet, 4);
+                for i in 0..count {
+                    map(packet, 8 + i * 24);
+                }
+            }
+            // SDES: the first chunk is the reporter's.
+            202 if count > 0 => set(packet, 4),
+            203 => {
+                for i in 0..count {
+                    set(packet, 4 + i * 4);
+                }
+            }
+            // RTPFB / PSFB (RFC 4585): sender, then the media source.
+            205 | 206 => {
+                set(packet, 4);
+                map(packet, 8);
+            }
+            _ => {}
+        }
+        at += len;
+    }
+}

@@ -207,3 +207,35 @@ proptest! {
         prop_assert_eq!(r.payload(), &payload[..]);
     }
 }
+
+#[test]
+fn relayed_rtcp_names_the_streams_as_the_receiving_side_sees_them() {
+    // SR from SSRC 0x11 with one report block about 0xAA, then an SDES chunk and a BYE.
+    let mut sr = vec![0x81, 200, 0, 12];
+    sr.extend_from_slice(&0x11u32.to_be_bytes());
+    sr.extend_from_slice(&[0u8; 20]);
+    sr.extend_from_slice(&0xAAu32.to_be_bytes());
+    sr.extend_from_slice(&[0u8; 20]);
+    let mut sdes = vec![0x81, 202, 0, 2];
+    sdes.extend_from_slice(&0x11u32.to_be_bytes());
+    sdes.extend_from_slice(&[0, 0, 0, 0]);
+    let mut bye = vec![0x81, 203, 0, 1];
+    bye.extend_from_slice(&0x11u32.to_be_bytes());
+    let mut buf = [sr, sdes, bye].concat();
+    translate_rtcp(&mut buf, 0x22, Some((0xAA, 0xBB)));
+    let word = |at: usize| u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+    assert_eq!(word(4), 0x22, "SR sender");
+    assert_eq!(word(28), 0xBB, "report block source");
+    assert_eq!(word(56), 0x22, "SDES chunk");
+    assert_eq!(word(68), 0x22, "BYE");
+    // A report about another SSRC is left alone; a truncated packet stops the walk.
+    let mut other = vec![0x81, 201, 0, 7];
+    other.extend_from_slice(&0x11u32.to_be_bytes());
+    other.extend_from_slice(&0xCCu32.to_be_bytes());
+    other.extend_from_slice(&[0u8; 20]);
+    translate_rtcp(&mut other, 0x22, Some((0xAA, 0xBB)));
+    assert_eq!(&other[8..12], &0xCCu32.to_be_bytes());
+    let mut short = vec![0x81, 200, 0, 12, 0, 0, 0, 0x11];
+    translate_rtcp(&mut short, 0x22, None);
+    assert_eq!(&short[4..8], &[0, 0, 0, 0x11]);
+}

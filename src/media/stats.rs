@@ -23,6 +23,11 @@ pub struct SeqTracker {
 }
 
 impl SeqTracker {
+    /// The SSRC of the stream being tracked, once a packet came.
+    pub fn ssrc(&self) -> Option<u32> {
+        self.ssrc
+    }
+
     /// A tracker that has seen nothing.
     pub fn new() -> Self {
         Self::default()
