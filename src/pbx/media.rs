@@ -168,8 +168,11 @@ pub fn incoming_offer(
         },
         None => None,
     };
-    let local_ip = match call.source.ip() {
-        ip if ip.is_loopback() => ip,
+    // Our media goes where our signalling to this caller goes from (the transport's
+    // address, or for a wildcard bind the local address towards the caller).
+    let local_ip = match call.local.ip() {
+        ip if !ip.is_unspecified() && ip != call.source.ip() => ip,
+        _ if call.source.ip().is_loopback() => call.source.ip(),
         _ => local_ip_for(snapshot, call),
     };
     // Check the codecs before taking ports.

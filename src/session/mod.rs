@@ -64,6 +64,8 @@ pub struct IncomingCall {
     pub source: SocketAddr,
     /// The transport's name.
     pub transport: String,
+    /// Our address towards the caller on that transport (where our media should be too).
+    pub local: SocketAddr,
     /// Header fields of the INVITE, for `PJSIP_HEADER(read,...)`.
     pub headers: Vec<(String, String)>,
 }

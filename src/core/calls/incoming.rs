@@ -211,6 +211,7 @@ impl Core {
             offer: (!request.body.is_empty()).then(|| request.body.clone()),
             source: flow.remote,
             transport: flow.transport.to_string(),
+            local,
             headers,
         })));
     }
