@@ -402,3 +402,99 @@ fn registered_contacts_and_registration_states_are_listed() {
     let eps = execute(&d, "pjsip show endpoint 6002");
     assert!(eps.text.contains("Not in use"), "{}", eps.text);
 }
+
+/// A daemon with one bridged call and a dialplan.
+struct CallDaemon(FakeDaemon);
+
+impl Daemon for CallDaemon {
+    fn snapshot(&self) -> Arc<crate::sorcery::Snapshot> {
+        self.0.snapshot()
+    }
+    fn reload(&self) -> Result<String, String> {
+        self.0.reload()
+    }
+    fn stop_gracefully(&self) {}
+    fn uptime_secs(&self) -> u64 {
+        1
+    }
+    fn last_reload_secs(&self) -> u64 {
+        1
+    }
+    fn channels(&self) -> Vec<super::ChannelRow> {
+        let info = |name: &str, peer: &str, app: &str, data: &str| crate::pbx::ChannelInfo {
+            name: name.into(),
+            endpoint: "6001".into(),
+            location: "600@internal:2".into(),
+            state: "Up".into(),
+            application: app.into(),
+            data: data.into(),
+            caller: crate::session::Party {
+                number: "6001".into(),
+                name: "Alice".into(),
+            },
+            peer: Some(peer.into()),
+            leg: None,
+        };
+        vec![
+            super::ChannelRow {
+                info: info(
+                    "PJSIP/6001-00000000",
+                    "PJSIP/6002-00000001",
+                    "Dial",
+                    "PJSIP/6002",
+                ),
+                media: None,
+            },
+            super::ChannelRow {
+                info: info(
+                    "PJSIP/6002-00000001",
+                    "PJSIP/6001-00000000",
+                    "AppDial",
+                    "(Outgoing Line)",
+                ),
+                media: None,
+            },
+        ]
+    }
+    fn tables(&self) -> Arc<crate::core::Tables> {
+        let dialplan = crate::dialplan::Dialplan::load_str(
+            &crate::config::ini::MemFs::new(),
+            std::path::Path::new("/etc/pjsipd/extensions.conf"),
+            "[internal]\nexten => 600,1,Answer()\n same => n,Echo()\n",
+        )
+        .expect("dialplan")
+        .dialplan;
+        Arc::new(crate::core::Tables {
+            dialplan,
+            ..Default::default()
+        })
+    }
+}
+
+#[test]
+fn core_show_channels_counts_a_bridge_as_one_call_and_shows_the_peer() {
+    let d = CallDaemon(FakeDaemon::new(CONF));
+    let text = execute(&d, "core show channels").text;
+    assert!(
+        text.contains("PJSIP/6001-00000000  600@internal:2       Up      Dial(PJSIP/6002)"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 active channels\n1 active call\n"),
+        "{text}"
+    );
+    let one = execute(&d, "core show channel PJSIP/6001-00000000").text;
+    assert!(one.contains("Bridged to: PJSIP/6002-00000001"), "{one}");
+    assert!(one.contains("(no RTP leg)"), "{one}");
+    let unknown = execute(&d, "core show channel PJSIP/x-1");
+    assert!(
+        unknown.text.contains("is not a known channel"),
+        "{}",
+        unknown.text
+    );
+    let shown = execute(&d, "dialplan show internal").text;
+    assert!(
+        shown.contains("'600'") && shown.contains("Echo()"),
+        "{shown}"
+    );
+}
