@@ -138,3 +138,14 @@ cli_lists() {
         $1 == "Contact:" && length($2) >= 20 && index(want, $2) == 1 && $3 == hash { found = 1 }
         END { exit !found }'
 }
+
+# wait_bound PORT [TENTHS]: something listens on 127.0.0.1:PORT over UDP (or TCP), within
+# TENTHS tenths of a second (default 50).
+wait_bound() {
+    local tries=${2:-50}
+    for _ in $(seq 1 "$tries"); do
+        [ -n "$(ss -Hlntu "sport = :$1")" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}

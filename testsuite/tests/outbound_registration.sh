@@ -75,15 +75,6 @@ stop_helpers() {
 }
 cleanup_hooks+=(stop_helpers)
 
-# wait_bound PORT: something listens on UDP 127.0.0.1:PORT (within 5 s).
-wait_bound() {
-    for _ in $(seq 1 50); do
-        [ -n "$(ss -Hlntu "sport = :$1")" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # sipp_uas ID SCENARIO [sipp options...]: SIPp as the registrar of registration ID (its
 # [service]) on a fresh port (SIPP_PORT[ID]), in the background, until it has bound its
 # port; the daemon's port is [dport]; files ID.{err,msg,log,out} in the temp dir.

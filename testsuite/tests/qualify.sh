@@ -106,23 +106,6 @@ calls() {
 }
 
 
-# wait_bound PORT: something listens on 127.0.0.1:PORT/udp (within 5 s).
-wait_bound() {
-    python3 - "$1" <<'PY'
-import socket, sys, time
-for _ in range(50):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", int(sys.argv[1])))
-    except OSError:
-        sys.exit(0)
-    finally:
-        s.close()
-    time.sleep(0.1)
-sys.exit(1)
-PY
-}
-
 # status_lines AOR URI: the daemon's status changes of that contact, one word each
 # (Reachable/Unreachable), oldest first.
 status_lines() {

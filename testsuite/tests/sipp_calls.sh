@@ -247,7 +247,7 @@ callee_start() {
     sipp_cmd "$c-callee" "${CALLEE[$c]}" "$scenario" "$@"
     "${cmd[@]}" >"$dir/$c-callee.out" 2>&1 &
     SIPP_PID[$c-callee]=$!
-    wait_bound "${CALLEE[$c]}" || true
+    wait_bound "${CALLEE[$c]}" 20 || true
 }
 
 # caller CASE SCENARIO [sipp options...]: the caller SIPp of CASE (id CASE-caller) calls
@@ -273,23 +273,6 @@ sipp_wait() {
     kill "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
     return 1
-}
-
-# wait_bound PORT: something listens on 127.0.0.1:PORT/udp (within 2 s).
-wait_bound() {
-    python3 - "$1" <<'PY'
-import socket, sys, time
-for _ in range(20):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", int(sys.argv[1])))
-    except OSError:
-        sys.exit(0)
-    finally:
-        s.close()
-    time.sleep(0.1)
-sys.exit(1)
-PY
 }
 
 # logged ID TEXT: the value SIPp ID logged after "TEXT " (its <log> actions), or nothing.

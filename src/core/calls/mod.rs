@@ -374,6 +374,49 @@ impl Core {
 }
 
 impl Leg {
+    /// A leg in `state` with nothing under way yet.
+    fn new(
+        state: State,
+        flow: Flow,
+        sent_by: String,
+        invite: Request,
+        t1: Duration,
+        rewrite_contact: bool,
+    ) -> Self {
+        Leg {
+            state,
+            dialog: None,
+            flow,
+            sent_by,
+            invite,
+            invite_key: None,
+            request: None,
+            provisional: false,
+            cancel_pending: false,
+            ok: None,
+            ok_key: None,
+            ok_interval: t1,
+            ok_deadline: None,
+            ack: None,
+            pending_offer: None,
+            offer_sent: None,
+            local_sdp: None,
+            timer: None,
+            timer_since: None,
+            refresh_sent: None,
+            due: None,
+            rewrite_contact,
+            rel100: false,
+            rseq: 0,
+            unacked: None,
+            queued_1xx: Vec::new(),
+            last_rseq: None,
+            retry_offer: None,
+            requests: Vec::new(),
+            auths: Vec::new(),
+        }
+    }
+
     /// The Contact of our INVITE.
     fn invite_contact(&self) -> String {
         header(&self.invite.headers, &HeaderName::Contact).unwrap_or_default()
