@@ -211,6 +211,19 @@ impl Core {
             .headers
             .replace_first(HeaderName::Via, via.to_string());
         let id = RequestId(self.sent);
+        self.start_client(now, flow, request, outbound_auth, id)
+    }
+
+    /// Starts the client transaction of a request whose Via is final, and keeps it as
+    /// request `id` until its outcome.
+    fn start_client(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        request: Request,
+        auths: Vec<Auth>,
+        id: RequestId,
+    ) -> Option<RequestId> {
         let key = self
             .tsx
             .send_request(now, request.clone(), flow.is_reliable())?;
@@ -220,7 +233,7 @@ impl Core {
                 id,
                 flow,
                 request,
-                auths: outbound_auth,
+                auths,
                 client_auth: ClientAuth::new(),
             },
         );
@@ -1015,21 +1028,7 @@ impl Core {
     ) -> Option<RequestId> {
         self.sent += 1;
         let id = RequestId(self.sent);
-        let key = self
-            .tsx
-            .send_request(now, request.clone(), flow.is_reliable())?;
-        self.outgoing.insert(
-            key,
-            outgoing::Pending {
-                id,
-                flow,
-                request,
-                auths: Vec::new(),
-                client_auth: ClientAuth::new(),
-            },
-        );
-        self.drain(now);
-        Some(id)
+        self.start_client(now, flow, request, Vec::new(), id)
     }
 
     /// The request of a client transaction as last sent.
