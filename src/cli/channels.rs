@@ -2,17 +2,6 @@
 //! `dialplan show [context]` and `dialplan reload`.
 
 use super::{Daemon, Reply};
-use crate::media::LegStats;
-use crate::pbx::ChannelInfo;
-
-/// One live channel with its media counters.
-#[derive(Clone, Debug)]
-pub struct ChannelRow {
-    /// What the PBX publishes of it.
-    pub info: ChannelInfo,
-    /// Its RTP leg's counters, when it has one.
-    pub media: Option<LegStats>,
-}
 
 /// `core show channels [concise|count]`.
 pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
@@ -20,8 +9,7 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
     let mut out = String::new();
     match mode {
         Some("concise") => {
-            for r in &rows {
-                let i = &r.info;
+            for i in &rows {
                 let (exten, rest) = i.location.split_once('@').unwrap_or((&i.location, ""));
                 let (context, prio) = rest.split_once(':').unwrap_or((rest, ""));
                 out.push_str(&format!(
@@ -41,8 +29,7 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
                 "{:<20} {:<20} {:<7} {:<30}\n",
                 "Channel", "Location", "State", "Application(Data)"
             ));
-            for r in &rows {
-                let i = &r.info;
+            for i in &rows {
                 let app = format!("{}({})", i.application, i.data);
                 out.push_str(&format!(
                     "{:<20} {:<20} {:<7} {:<30}\n",
@@ -51,8 +38,8 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
             }
         }
     }
-    let calls = rows.iter().filter(|r| r.info.peer.is_some()).count() / 2
-        + rows.iter().filter(|r| r.info.peer.is_none()).count();
+    let calls = rows.iter().filter(|i| i.peer.is_some()).count() / 2
+        + rows.iter().filter(|i| i.peer.is_none()).count();
     out.push_str(&format!(
         "{} active channel{}\n{} active call{}\n",
         rows.len(),
@@ -66,10 +53,9 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
 /// `core show channel <name>`: the channel and its media (packets and loss each way, the
 /// latched source).
 pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
-    let Some(r) = daemon.channels().into_iter().find(|r| r.info.name == name) else {
+    let Some(i) = daemon.channels().into_iter().find(|i| i.name == name) else {
         return Reply::fail(format!("{name} is not a known channel\n"));
     };
-    let i = &r.info;
     let mut out = format!(
         " -- General --\n           Name: {}\n           Type: PJSIP\n       Endpoint: {}\n      Caller ID: {}\n Caller ID Name: {}\n          State: {}\n  Bridged to: {}\n       Location: {}\n    Application: {}\n           Data: {}\n",
         i.name,
@@ -82,7 +68,7 @@ pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
         i.application,
         i.data
     );
-    match &r.media {
+    match i.leg.and_then(|leg| daemon.leg_stats(leg)) {
         Some(m) => out.push_str(&format!(
             " -- Media --\n      Local RTP: {}\n     Remote RTP: {}\n        Latched: {}\n     RX packets: {}\n     TX packets: {}\n   RX lost (seq): {}\n  Unexpected src: {}\n   RTCP RX/TX: {}/{}\n",
             m.local_rtp,

@@ -9,8 +9,6 @@ mod channels;
 mod format;
 mod show;
 
-pub use channels::ChannelRow;
-
 use std::sync::Arc;
 
 use crate::sorcery::Snapshot;
@@ -57,9 +55,15 @@ pub trait Daemon: Send + Sync {
         let _ = action;
         Err("SIP is not running".to_string())
     }
-    /// Live channels with their media counters.
-    fn channels(&self) -> Vec<ChannelRow> {
+    /// Live channels as the PBX publishes them (no media counters: asking the relay costs a
+    /// round trip per leg, which a listing of thousands of channels must not pay).
+    fn channels(&self) -> Vec<crate::pbx::ChannelInfo> {
         Vec::new()
+    }
+    /// The media counters of one leg (`core show channel`).
+    fn leg_stats(&self, leg: crate::media::LegId) -> Option<crate::media::LegStats> {
+        let _ = leg;
+        None
     }
     /// Hangs up a channel by name (or `all`).
     fn channel_hangup(&self, name: &str) -> Result<String, String> {

@@ -420,7 +420,7 @@ impl Daemon for CallDaemon {
     fn last_reload_secs(&self) -> u64 {
         1
     }
-    fn channels(&self) -> Vec<super::ChannelRow> {
+    fn channels(&self) -> Vec<crate::pbx::ChannelInfo> {
         let info = |name: &str, peer: &str, app: &str, data: &str| crate::pbx::ChannelInfo {
             name: name.into(),
             endpoint: "6001".into(),
@@ -436,24 +436,18 @@ impl Daemon for CallDaemon {
             leg: None,
         };
         vec![
-            super::ChannelRow {
-                info: info(
-                    "PJSIP/6001-00000000",
-                    "PJSIP/6002-00000001",
-                    "Dial",
-                    "PJSIP/6002",
-                ),
-                media: None,
-            },
-            super::ChannelRow {
-                info: info(
-                    "PJSIP/6002-00000001",
-                    "PJSIP/6001-00000000",
-                    "AppDial",
-                    "(Outgoing Line)",
-                ),
-                media: None,
-            },
+            info(
+                "PJSIP/6001-00000000",
+                "PJSIP/6002-00000001",
+                "Dial",
+                "PJSIP/6002",
+            ),
+            info(
+                "PJSIP/6002-00000001",
+                "PJSIP/6001-00000000",
+                "AppDial",
+                "(Outgoing Line)",
+            ),
         ]
     }
     fn tables(&self) -> Arc<crate::core::Tables> {

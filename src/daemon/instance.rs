@@ -609,19 +609,15 @@ impl cli::Daemon for Instance {
         }
     }
 
-    fn channels(&self) -> Vec<cli::ChannelRow> {
-        let Some(calls) = self.calls.get() else {
-            return Vec::new();
-        };
-        calls
-            .registry
-            .list()
-            .into_iter()
-            .map(|info| {
-                let media = info.leg.and_then(|l| calls.media.stats(l));
-                cli::ChannelRow { info, media }
-            })
-            .collect()
+    fn channels(&self) -> Vec<crate::pbx::ChannelInfo> {
+        self.calls
+            .get()
+            .map(|calls| calls.registry.list())
+            .unwrap_or_default()
+    }
+
+    fn leg_stats(&self, leg: crate::media::LegId) -> Option<crate::media::LegStats> {
+        self.calls.get().and_then(|calls| calls.media.stats(leg))
     }
 
     fn channel_hangup(&self, name: &str) -> Result<String, String> {
