@@ -91,6 +91,9 @@ enum Mode {
 /// One leg, owned by a relay thread.
 struct Leg {
     id: LegId,
+    /// The slot of the relay thread its pooled sockets are registered under, if they came
+    /// from the pool.
+    reserved: Option<usize>,
     queue: usize,
     label: String,
     rtp: UdpSocket,
@@ -238,6 +241,9 @@ enum Ctl {
     },
     /// The expected leg will not arrive (it was gone).
     Gone(LegId),
+    /// A pooled pair of this thread's `slot` was taken by another thread (deregistered
+    /// already): the slot is free again.
+    Release(usize),
     Stop,
 }
 
@@ -245,6 +251,9 @@ enum Ctl {
 struct WorkerHandle {
     tx: Sender<Ctl>,
     waker: Arc<Waker>,
+    /// The thread's poll registry, to take a pooled pair away from it (see
+    /// [`MediaEngine::steal_pooled`]).
+    registry: mio::Registry,
     /// A wake-up is on its way: commands sent meanwhile need no other (the thread clears
     /// this before it drains its channel). A call's set-up sends several commands in a
     /// row; one wake-up serves them all.
@@ -268,13 +277,23 @@ impl WorkerHandle {
 /// Longest a queued command that woke nobody waits: the relay threads never sleep longer.
 const LAZY: Duration = Duration::from_millis(5);
 
-/// Socket pairs of closed legs, kept bound for the next legs: opening a leg then costs no
-/// socket, bind or close system call (a call opens two legs).
-/// Each entry: our address, the RTP and RTCP sockets, and when the leg closed.
-type SocketPool = Arc<Mutex<Vec<(std::net::IpAddr, UdpSocket, UdpSocket, Instant)>>>;
+/// A socket pair a closed leg left for the next leg of the same relay thread: still bound
+/// (its ports stay taken) and still registered with that thread's poll under the tokens of
+/// `slot`, which the thread keeps reserved. Opening a leg then costs no socket, bind,
+/// close or epoll_ctl system call (a call opens two legs and closes them again).
+struct Pooled {
+    ip: std::net::IpAddr,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    since: Instant,
+    slot: usize,
+}
 
-/// Most socket pairs kept in the pool (beyond, closed legs release their ports).
-const POOL_MAX: usize = 1024;
+/// One pool per relay thread (index = thread index).
+type SocketPools = Arc<Vec<Mutex<Vec<Pooled>>>>;
+
+/// Most socket pairs kept in each thread's pool (beyond, closed legs release their ports).
+const POOL_MAX: usize = 512;
 /// A pooled pair unused this long is closed and its ports released (so a quiet daemon
 /// holds no RTP port).
 const POOL_IDLE: Duration = Duration::from_secs(5);
@@ -286,7 +305,7 @@ pub struct MediaEngine {
     /// Leg → relay thread index. Commands are sent while holding it (see module docs).
     dir: Mutex<HashMap<LegId, usize>>,
     ports: Arc<Mutex<PortAllocator>>,
-    pool: SocketPool,
+    pools: SocketPools,
     next_id: AtomicU64,
     /// State of the generator of SSRCs, sequence and timestamp starts (seeded once).
     random: AtomicU64,
@@ -354,14 +373,20 @@ impl MediaEngine {
         for _ in 0..threads {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+            let registry = poll.registry().try_clone()?;
             let (tx, rx) = mpsc::channel();
             polls.push(poll);
             let woken = Arc::new(AtomicBool::new(false));
             flags.push(Arc::clone(&woken));
-            handles.push(WorkerHandle { tx, waker, woken });
+            handles.push(WorkerHandle {
+                tx,
+                waker,
+                registry,
+                woken,
+            });
             receivers.push(rx);
         }
-        let pool: SocketPool = Arc::default();
+        let pools: SocketPools = Arc::new((0..threads).map(|_| Mutex::default()).collect());
         let workers = Arc::new(handles);
         let mut joins = Vec::with_capacity(threads);
         for (index, ((poll, rx), woken)) in polls.into_iter().zip(receivers).zip(flags).enumerate()
@@ -371,7 +396,7 @@ impl MediaEngine {
                 poll,
                 rx,
                 woken,
-                pool: Arc::clone(&pool),
+                pools: Arc::clone(&pools),
                 workers: Arc::clone(&workers),
                 sink: Arc::clone(&sink),
                 ports: Arc::clone(&ports),
@@ -391,7 +416,7 @@ impl MediaEngine {
             workers,
             dir: Mutex::new(HashMap::new()),
             ports,
-            pool,
+            pools,
             next_id: AtomicU64::new(1),
             random: AtomicU64::new(getrandom::u64().unwrap_or(0x5eed_1e55_0fc0_ffee)),
             joins: Mutex::new(joins),
@@ -407,6 +432,27 @@ impl MediaEngine {
 
     fn worker(&self, index: usize) -> Option<&WorkerHandle> {
         self.workers.get(index)
+    }
+
+    /// Out of ports: takes a pair another thread keeps in its pool, out of that thread's
+    /// poll, and has the thread free the slot it was registered under.
+    fn steal_pooled(&self, ip: std::net::IpAddr) -> Option<Pooled> {
+        for (pool, w) in self.pools.iter().zip(self.workers.iter()) {
+            let taken = {
+                let mut pool = lock(pool);
+                let at = pool.iter().rposition(|p| p.ip == ip);
+                at.map(|i| pool.swap_remove(i))
+            };
+            if let Some(mut p) = taken {
+                let _ = w.registry.deregister(&mut p.rtp);
+                let _ = w.registry.deregister(&mut p.rtcp);
+                w.send(Ctl::Release(p.slot));
+                drain(&p.rtp);
+                drain(&p.rtcp);
+                return Some(p);
+            }
+        }
+        None
     }
 }
 
@@ -424,18 +470,22 @@ impl Drop for MediaEngine {
 impl MediaControl for MediaEngine {
     fn open(&self, req: &OpenLeg) -> Result<LocalMedia, MediaError> {
         let ip = req.local_ip;
-        let pooled = {
-            let mut pool = lock(&self.pool);
-            let at = pool.iter().rposition(|(a, _, _, _)| *a == ip);
-            at.map(|i| pool.remove(i))
-        };
+        // Both legs of a call come from one queue, so they share a thread (no migration).
+        let index = req.queue % self.workers.len().max(1);
+        let pooled = self.pools.get(index).and_then(|pool| {
+            let mut pool = lock(pool);
+            let at = pool.iter().rposition(|p| p.ip == ip);
+            at.map(|i| pool.swap_remove(i))
+        });
+        let mut reserved = None;
         let (port, (rtp, rtcp)) = match pooled {
-            Some((_, rtp, rtcp, _)) => {
+            Some(p) => {
                 // What the previous call's peer sent late is not for this one.
-                drain(&rtp);
-                drain(&rtcp);
-                let port = rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-                (port, (rtp, rtcp))
+                drain(&p.rtp);
+                drain(&p.rtcp);
+                let port = p.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+                reserved = Some(p.slot);
+                (port, (p.rtp, p.rtcp))
             }
             None => {
                 let mut failure = None;
@@ -454,6 +504,10 @@ impl MediaControl for MediaEngine {
                 });
                 match (bound, failure) {
                     (Some(b), _) => b,
+                    (None, None) if let Some(p) = self.steal_pooled(ip) => {
+                        let port = p.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+                        (port, (p.rtp, p.rtcp))
+                    }
                     // Out of file descriptors is not out of ports: say which.
                     (None, Some(e)) if is_fd_exhaustion(&e) => return Err(MediaError::Io(e)),
                     (None, _) => return Err(MediaError::NoPorts),
@@ -468,6 +522,7 @@ impl MediaControl for MediaEngine {
         let cfg = LegConfig::default();
         let leg = Box::new(Leg {
             id,
+            reserved,
             queue: req.queue,
             label: req.label.clone(),
             rtp,
@@ -490,7 +545,6 @@ impl MediaControl for MediaEngine {
             elapsed: 0,
             next_tick: None,
         });
-        let index = req.queue % self.workers.len().max(1);
         let mut dir = lock(&self.dir);
         let Some(w) = self.worker(index) else {
             lock(&self.ports).release(port);
@@ -591,8 +645,17 @@ impl Legs {
         self.by_id.get(&id).copied()
     }
 
-    fn insert(&mut self, leg: Box<Leg>) -> usize {
+    /// Puts `leg` into the slot it reserved (see [`Pooled`]) if that slot is empty, else
+    /// into a free one; returns the slot and whether it is the reserved one.
+    fn insert(&mut self, leg: Box<Leg>) -> (usize, bool) {
         let id = leg.id;
+        if let Some(r) = leg.reserved
+            && let Some(x @ None) = self.slots.get_mut(r)
+        {
+            *x = Some(leg);
+            self.by_id.insert(id, r);
+            return (r, true);
+        }
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(x) = self.slots.get_mut(s) {
@@ -606,14 +669,21 @@ impl Legs {
             }
         };
         self.by_id.insert(id, slot);
-        slot
+        (slot, false)
     }
 
+    /// Takes the leg out; its slot stays reserved until [`Legs::release`].
     fn remove(&mut self, id: LegId) -> Option<(usize, Box<Leg>)> {
         let slot = self.by_id.remove(&id)?;
         let leg = self.slots.get_mut(slot)?.take()?;
-        self.free.push(slot);
         Some((slot, leg))
+    }
+
+    /// Makes an empty slot available again.
+    fn release(&mut self, slot: usize) {
+        if self.slots.get(slot).is_some_and(Option::is_none) {
+            self.free.push(slot);
+        }
     }
 
     /// Two distinct legs, mutably.
@@ -656,8 +726,8 @@ struct Worker {
     rx: Receiver<Ctl>,
     /// Cleared before each drain of `rx` (see [`WorkerHandle::woken`]).
     woken: Arc<AtomicBool>,
-    /// Where closed legs leave their sockets.
-    pool: SocketPool,
+    /// Where closed legs leave their sockets (this thread's is `pools[index]`).
+    pools: SocketPools,
     workers: Arc<Vec<WorkerHandle>>,
     sink: EventSink,
     ports: Arc<Mutex<PortAllocator>>,
@@ -828,13 +898,9 @@ impl Worker {
                     .timers
                     .peek()
                     .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()));
-                // Thread 0 also closes idle pooled sockets, once a second.
-                let trim =
-                    (self.index == 0).then(|| next_trim.saturating_duration_since(Instant::now()));
-                let wait = match (timer, trim) {
-                    (Some(a), Some(b)) => a.min(b),
-                    (a, b) => a.or(b).unwrap_or(LAZY),
-                };
+                // Each thread also closes its idle pooled sockets, once a second.
+                let trim = next_trim.saturating_duration_since(Instant::now());
+                let wait = timer.map_or(trim, |t| t.min(trim));
                 Some(wait.min(LAZY))
             } else {
                 Some(Duration::ZERO)
@@ -863,7 +929,7 @@ impl Worker {
                 }
             }
             self.run_timers(now);
-            if self.index == 0 && now >= next_trim {
+            if now >= next_trim {
                 next_trim = now + Duration::from_secs(1);
                 self.trim_pool(now);
             }
@@ -908,17 +974,14 @@ impl Worker {
 
     /// Closes pooled socket pairs unused for [`POOL_IDLE`] and releases their ports.
     fn trim_pool(&mut self, now: Instant) {
-        let idle: Vec<(UdpSocket, UdpSocket)> = {
-            let mut pool = lock(&self.pool);
-            let mut kept = Vec::with_capacity(pool.len());
-            let mut idle = Vec::new();
-            for (ip, rtp, rtcp, since) in pool.drain(..) {
-                if now.saturating_duration_since(since) >= POOL_IDLE {
-                    idle.push((rtp, rtcp));
-                } else {
-                    kept.push((ip, rtp, rtcp, since));
-                }
-            }
+        let idle: Vec<Pooled> = {
+            let Some(pool) = self.pools.get(self.index) else {
+                return;
+            };
+            let mut pool = lock(pool);
+            let (idle, kept) = std::mem::take(&mut *pool)
+                .into_iter()
+                .partition(|p| now.saturating_duration_since(p.since) >= POOL_IDLE);
             *pool = kept;
             idle
         };
@@ -926,10 +989,13 @@ impl Worker {
             return;
         }
         let mut ports = lock(&self.ports);
-        for (rtp, _rtcp) in idle {
-            if let Ok(a) = rtp.local_addr() {
+        for p in idle {
+            if let Ok(a) = p.rtp.local_addr() {
                 ports.release(a.port());
             }
+            // Closing the sockets also removes them from the poll.
+            drop((p.rtp, p.rtcp));
+            self.legs.release(p.slot);
         }
     }
 
@@ -991,6 +1057,7 @@ impl Worker {
                     self.dispatch(msg, now);
                 }
             }
+            Ctl::Release(slot) => self.legs.release(slot),
             Ctl::Stop => self.stop = true,
         }
     }
@@ -1006,8 +1073,8 @@ impl Worker {
 
     fn add(&mut self, leg: Box<Leg>, now: Instant) {
         let id = leg.id;
-        let slot = self.legs.insert(leg);
-        if let Err(e) = self.register(slot) {
+        let (slot, registered) = self.legs.insert(leg);
+        if !registered && let Err(e) = self.register(slot) {
             warn!(leg = id.0, error = %e, "cannot poll media sockets");
         }
         if let Some(leg) = self.legs.get_mut(slot)
@@ -1029,14 +1096,22 @@ impl Worker {
 
     /// Detaches a leg and its sockets from this thread.
     fn detach(&mut self, id: LegId) -> Option<Box<Leg>> {
-        let slot = self.legs.slot_of(id)?;
-        self.legs.unbridge(slot);
-        let (_, mut leg) = self.legs.remove(id)?;
+        let (slot, mut leg) = self.take(id)?;
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut leg.rtp);
         let _ = registry.deregister(&mut leg.rtcp);
-        leg.next_tick = None;
+        self.legs.release(slot);
+        leg.reserved = None;
         Some(leg)
+    }
+
+    /// Takes a leg out of its slot, which stays reserved (its sockets registered under it).
+    fn take(&mut self, id: LegId) -> Option<(usize, Box<Leg>)> {
+        let slot = self.legs.slot_of(id)?;
+        self.legs.unbridge(slot);
+        let (slot, mut leg) = self.legs.remove(id)?;
+        leg.next_tick = None;
+        Some((slot, leg))
     }
 
     fn migrate(&mut self, id: LegId, to: usize, with: LegId) {
@@ -1051,25 +1126,35 @@ impl Worker {
     }
 
     fn close(&mut self, id: LegId) {
-        if let Some(leg) = self.detach(id) {
-            let port = leg.local_rtp.port();
-            debug!(leg = id.0, label = %leg.label, "media leg closed");
-            let Leg {
-                rtp,
-                rtcp,
-                local_rtp,
-                ..
-            } = *leg;
-            let mut pool = lock(&self.pool);
+        let Some((slot, leg)) = self.take(id) else {
+            return;
+        };
+        let port = leg.local_rtp.port();
+        debug!(leg = id.0, label = %leg.label, "media leg closed");
+        let Leg {
+            rtp,
+            rtcp,
+            local_rtp,
+            ..
+        } = *leg;
+        if let Some(pool) = self.pools.get(self.index) {
+            let mut pool = lock(pool);
             if !self.stop && pool.len() < POOL_MAX {
-                // Kept bound (its port stays taken) for the next leg.
-                pool.push((local_rtp.ip(), rtp, rtcp, Instant::now()));
+                // Kept bound and registered under its slot for the next leg.
+                pool.push(Pooled {
+                    ip: local_rtp.ip(),
+                    rtp,
+                    rtcp,
+                    since: Instant::now(),
+                    slot,
+                });
                 return;
             }
-            drop(pool);
-            drop((rtp, rtcp));
-            lock(&self.ports).release(port);
         }
+        // Closing the sockets also removes them from the poll.
+        drop((rtp, rtcp));
+        self.legs.release(slot);
+        lock(&self.ports).release(port);
     }
 
     fn bridge(&mut self, a: LegId, b: LegId) {

@@ -592,3 +592,67 @@ fn close_releases_ports_and_open_legs_returns_to_zero() {
     e.bridge(again.leg, first.leg);
     assert!(e.stats(again.leg).is_none());
 }
+
+/// Relays one packet each way between two phones over bridged legs `a` and `b`.
+fn relays_both_ways(e: &MediaEngine, a: &LocalMedia, b: &LocalMedia, pa: &Phone, pb: &Phone) {
+    e.configure(a.leg, cfg(pa, 0, Encoding::Pcmu, None));
+    e.configure(b.leg, cfg(pb, 0, Encoding::Pcmu, None));
+    e.bridge(a.leg, b.leg);
+    sync(e, a.leg);
+    sync(e, b.leg);
+    pa.send(a.rtp, 0, 1, 0, &[0xff; 160]);
+    assert!(pb.recv().is_some(), "A→B");
+    pb.send(b.rtp, 0, 1, 0, &[0xff; 160]);
+    assert!(pa.recv().is_some(), "B→A");
+}
+
+#[test]
+fn pooled_pairs_are_reused_still_polled_by_their_thread_or_taken_by_another() {
+    // Two pairs in all: every reuse below comes from a pool.
+    let (e, _events) = engine(2, 2);
+    let (pa, pb) = (Phone::new(), Phone::new());
+    let (a, b) = (open(&e, 0), open(&e, 0));
+    relays_both_ways(&e, &a, &b, &pa, &pb);
+    e.close(a.leg);
+    e.close(b.leg);
+    // Same thread: the pairs come back registered under their old slots.
+    let (a2, b2) = (reopen(&e, 0), reopen(&e, 0));
+    let mut ports = [a2.rtp, b2.rtp];
+    ports.sort();
+    let mut before = [a.rtp, b.rtp];
+    before.sort();
+    assert_eq!(ports, before, "the pooled pairs are reused");
+    relays_both_ways(&e, &a2, &b2, &pa, &pb);
+    e.close(a2.leg);
+    e.close(b2.leg);
+    // Another thread (queue 1): its pool is empty and no port is free, so it takes the
+    // pairs out of thread 0's pool and polls them itself.
+    let (a3, b3) = (reopen(&e, 1), reopen(&e, 1));
+    relays_both_ways(&e, &a3, &b3, &pa, &pb);
+    // Thread 0 freed the slots: a leg opened there again (after the others close) works.
+    e.close(a3.leg);
+    let a4 = reopen(&e, 0);
+    e.close(b3.leg);
+    let b4 = reopen(&e, 0);
+    relays_both_ways(&e, &a4, &b4, &pa, &pb);
+    e.close(a4.leg);
+    e.close(b4.leg);
+    assert_eq!(e.open_legs(), 0);
+}
+
+/// Opens a leg once the relay thread has pooled (or freed) a closed leg's pair (bounded).
+fn reopen(e: &MediaEngine, queue: usize) -> LocalMedia {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let req = OpenLeg {
+            queue,
+            local_ip: LOCALHOST,
+            label: format!("PJSIP/test-{queue}"),
+        };
+        if let Ok(m) = e.open(&req) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "no port pair came back");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
