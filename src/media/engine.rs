@@ -27,6 +27,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, info, warn};
 
+use super::batch::{BATCH, RecvBatch};
 use super::dtmf::{DtmfDetector, EventTrain, TelephoneEvent};
 use super::g711::{self, Law};
 use super::latch::{Latch, LatchParams, Verdict};
@@ -56,8 +57,6 @@ pub struct MediaConfig {
 /// seconds of one 50 packets/s stream, enough for scheduling hiccups; more would only turn an
 /// overload into seconds of delay instead of loss.
 const RCVBUF: usize = 256 * 1024;
-/// Largest datagram handled; longer ones are truncated by the kernel and dropped as invalid.
-const BUF_LEN: usize = 2048;
 /// Datagrams read from one socket per readiness event before serving the others.
 const READ_BUDGET: usize = 64;
 /// Pacing of generated packets (playback frames and DTMF event packets).
@@ -889,7 +888,7 @@ fn on_rtcp(legs: &mut Legs, slot: usize, buf: &mut [u8], src: SocketAddr, now: I
 impl Worker {
     fn run(&mut self) {
         let mut events = Events::with_capacity(EVENTS);
-        let mut buf = [0u8; BUF_LEN];
+        let mut batch = RecvBatch::default();
         let mut tokens: Vec<Token> = Vec::with_capacity(EVENTS);
         let mut next_trim = Instant::now();
         while !self.stop {
@@ -925,7 +924,7 @@ impl Worker {
                     self.drain_control(now);
                 } else {
                     busy = true;
-                    self.read(token, &mut buf, now);
+                    self.read(token, &mut batch, now);
                 }
             }
             self.run_timers(now);
@@ -946,27 +945,33 @@ impl Worker {
         }
     }
 
-    fn read(&mut self, token: Token, buf: &mut [u8; BUF_LEN], now: Instant) {
+    fn read(&mut self, token: Token, batch: &mut RecvBatch, now: Instant) {
         let slot = token.0 / 2;
         let is_rtcp = token.0 % 2 == 1;
-        for _ in 0..READ_BUDGET {
+        for _ in 0..READ_BUDGET.div_ceil(BATCH) {
             let Some(leg) = self.legs.get_mut(slot) else {
                 return;
             };
             let sock = if is_rtcp { &leg.rtcp } else { &leg.rtp };
-            match sock.recv_from(buf) {
-                Ok((n, src)) => {
-                    let data = buf.get_mut(..n).unwrap_or(&mut []);
-                    if is_rtcp {
-                        on_rtcp(&mut self.legs, slot, data, src, now);
-                    } else {
-                        on_rtp(&mut self.legs, &self.sink, slot, data, src, now);
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            let n = match batch.recv(sock) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // ICMP errors reported on the socket: nothing to do but carry on.
-                Err(_) => {}
+                Err(_) => continue,
+            };
+            for i in 0..n {
+                let Some((data, src)) = batch.get(i) else {
+                    continue;
+                };
+                if is_rtcp {
+                    on_rtcp(&mut self.legs, slot, data, src, now);
+                } else {
+                    on_rtp(&mut self.legs, &self.sink, slot, data, src, now);
+                }
+            }
+            if n < BATCH {
+                // Fewer than there was room for: the socket is empty.
+                return;
             }
         }
         self.again.push(token);

@@ -43,6 +43,7 @@ use std::time::Instant;
 
 use thiserror::Error;
 
+mod batch;
 pub mod dtmf;
 mod engine;
 pub mod g711;
