@@ -115,7 +115,7 @@ pub struct Core {
     /// their responses come back to it (`Distributor::branch`).
     queue: usize,
     /// Requests sent and not yet answered finally, by client transaction.
-    outgoing: HashMap<ClientKey, outgoing::Pending>,
+    outgoing: outgoing::InFlight,
     /// Requests sent so far (ids and branches).
     sent: u64,
     events: VecDeque<CoreEvent>,
@@ -172,7 +172,7 @@ impl Core {
             unidentified: Arc::default(),
             stateless_seed: tag_seed.rotate_left(17) ^ 0x5bd1_e995,
             queue: 0,
-            outgoing: HashMap::default(),
+            outgoing: outgoing::InFlight::default(),
             sent: 0,
             events: VecDeque::new(),
             location: Arc::default(),
@@ -244,11 +244,7 @@ impl Core {
     /// Gives up on a request sent with [`Core::send_request`]: its client transaction
     /// ends at once (no more retransmissions) and no outcome will be reported.
     pub fn abandon(&mut self, id: RequestId) {
-        let key = self
-            .outgoing
-            .iter()
-            .find(|(_, p)| p.id == id)
-            .map(|(k, _)| k.clone());
+        let key = self.outgoing.key_of(id).cloned();
         if let Some(key) = key {
             self.outgoing.remove(&key);
             self.tsx.abandon_client(&key);
@@ -1033,10 +1029,7 @@ impl Core {
 
     /// The request of a client transaction as last sent.
     pub(crate) fn sent_request(&self, id: RequestId) -> Option<&Request> {
-        self.outgoing
-            .values()
-            .find(|p| p.id == id)
-            .map(|p| &p.request)
+        self.outgoing.request(id)
     }
 }
 

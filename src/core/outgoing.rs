@@ -10,6 +10,8 @@ use crate::auth::{ChallengeKind, ClientAuth, DigestChallenge};
 use crate::config::types::Auth;
 use crate::sip::{CSeq, HeaderName, Request, Response};
 use crate::transport::Flow;
+use crate::tsx::ClientKey;
+use std::collections::HashMap;
 
 /// Identifies a request sent with [`super::Core::send_request`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,6 +60,48 @@ pub(super) struct Pending {
     pub request: Request,
     pub auths: Vec<Auth>,
     pub client_auth: ClientAuth,
+}
+
+/// Requests in flight by client transaction, and the transaction of each request id.
+/// A session's INVITE stays here while its transaction lives (64·T1 once answered), so
+/// thousands are in flight on a busy queue: finding one by id must not be a scan.
+#[derive(Default)]
+pub(super) struct InFlight {
+    by_key: HashMap<ClientKey, Pending>,
+    by_id: HashMap<RequestId, ClientKey>,
+}
+
+impl InFlight {
+    pub fn insert(&mut self, key: ClientKey, pending: Pending) {
+        self.by_id.insert(pending.id, key.clone());
+        self.by_key.insert(key, pending);
+    }
+
+    pub fn get(&self, key: &ClientKey) -> Option<&Pending> {
+        self.by_key.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &ClientKey) -> Option<&mut Pending> {
+        self.by_key.get_mut(key)
+    }
+
+    pub fn remove(&mut self, key: &ClientKey) -> Option<Pending> {
+        let p = self.by_key.remove(key)?;
+        if self.by_id.get(&p.id) == Some(key) {
+            self.by_id.remove(&p.id);
+        }
+        Some(p)
+    }
+
+    /// The client transaction of request `id`.
+    pub fn key_of(&self, id: RequestId) -> Option<&ClientKey> {
+        self.by_id.get(&id)
+    }
+
+    /// Request `id` as last sent.
+    pub fn request(&self, id: RequestId) -> Option<&Request> {
+        self.by_key.get(self.by_id.get(&id)?).map(|p| &p.request)
+    }
 }
 
 /// What to do with a final response.
