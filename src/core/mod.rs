@@ -142,7 +142,7 @@ pub struct Core {
 /// Messages waiting in a queue above which new INVITEs get 503 with Retry-After: the
 /// calls already up (their ACKs, BYEs, re-INVITEs) come first, and a flood of new calls
 /// is answered cheaply instead of overloading every call (retransmissions, then collapse).
-pub const BUSY_BACKLOG: usize = 200;
+pub const BUSY_BACKLOG: usize = 500;
 
 /// How a request is answered.
 #[derive(Clone, Copy)]

@@ -388,19 +388,17 @@ pub async fn start(
         shared.clone(),
         receiving.clone(),
     ));
-    let receivers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
     for (id, protocol, b) in bound {
         match b {
             Bound::Udp(socket) => {
-                for _ in 0..receivers {
-                    tasks.spawn(udp::receive(
-                        id.clone(),
-                        socket.clone(),
-                        shared.clone(),
-                        receiving.clone(),
-                    ));
+                match udp::spawn_receiver(id.clone(), &socket, shared.clone(), receiving.clone()) {
+                    // The transports' tasks end once the receive thread has.
+                    Ok(thread) => {
+                        tasks.spawn(async move {
+                            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+                        });
+                    }
+                    Err(e) => tracing::error!("Transport '{id}' cannot receive: {e}"),
                 }
             }
             Bound::Stream(listener, layer, keepalive) => {

@@ -36,29 +36,80 @@ pub(super) fn bind(
     UdpSocket::from_std(socket.into())
 }
 
-/// Receives datagrams on `socket` until `stop` turns true. Several of these may share one
-/// socket so that parsing spreads over the runtime's threads.
-pub(super) async fn receive(
+/// Most datagrams read in a row before the stop flag is looked at again.
+const READ_BUDGET: usize = 256;
+
+/// Receives datagrams on `socket` on a thread of its own until `stop` turns true, and hands
+/// each to the distributor. Why a thread and not runtime tasks: a receive task shared the
+/// two runtime threads with the 31 queue tasks it feeds and got its turn only after them,
+/// so under load datagrams waited in the socket (a megabyte and more) while queues ran
+/// out of work. The thread reads a duplicate of the socket's descriptor through its own
+/// poll; sending stays with the runtime's socket.
+pub(super) fn spawn_receiver(
     transport: Arc<str>,
-    socket: Arc<UdpSocket>,
+    socket: &UdpSocket,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    use std::os::fd::AsFd;
+    let fd = socket.as_fd().try_clone_to_owned()?;
+    let mut socket = mio::net::UdpSocket::from_std(std::net::UdpSocket::from(fd));
+    let poll = mio::Poll::new()?;
+    poll.registry()
+        .register(&mut socket, mio::Token(0), mio::Interest::READABLE)?;
+    std::thread::Builder::new()
+        .name("pjsipd-udp".into())
+        .spawn(move || receive(transport, socket, poll, shared, stop))
+}
+
+fn receive(
+    transport: Arc<str>,
+    socket: mio::net::UdpSocket,
+    mut poll: mio::Poll,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
 ) {
+    // Checked between polls: the stop is seen within a poll timeout.
+    const WAIT: Duration = Duration::from_millis(100);
+    let mut events = mio::Events::with_capacity(8);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
+    // Edge-triggered: after a readiness event the socket is read until it is empty; when
+    // the budget ran out first, read on without waiting.
+    let mut more = false;
+    while !*stop.borrow() {
+        let timeout = if more { Duration::ZERO } else { WAIT };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                tracing::debug!("transport '{transport}': poll error: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            continue;
+        }
+        more = false;
+        if events.is_empty() && timeout == WAIT {
+            continue;
+        }
+        for n in 0.. {
+            if n == READ_BUDGET {
+                more = true;
+                break;
+            }
+            match socket.recv_from(&mut buf) {
                 Ok((len, source)) => {
                     let bytes = Bytes::copy_from_slice(buf.get(..len).unwrap_or_default());
                     shared.logger.received("udp", source, &bytes);
-                    shared.dispatch(Received { flow: Flow::udp(transport.clone(), source), bytes });
+                    shared.dispatch(Received {
+                        flow: Flow::udp(transport.clone(), source),
+                        bytes,
+                    });
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    // ICMP errors reported on the socket: carry on reading.
                     tracing::debug!("transport '{transport}': receive error: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-            },
-            _ = stop.changed() => break,
+            }
         }
     }
 }
