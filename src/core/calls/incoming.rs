@@ -139,14 +139,7 @@ impl Core {
             leg_flow = f;
         }
         let id = self.calls.new_id();
-        let exten = match &request.uri {
-            Uri::Sip(u) => u
-                .user_decoded()
-                .map(|u| String::from_utf8_lossy(&u).into_owned())
-                .unwrap_or_default(),
-            Uri::Tel(t) => t.number.clone(),
-            _ => String::new(),
-        };
+        let exten = super::uri_user(&request.uri);
         let exten = match exten.split_once(';') {
             Some((e, _)) if crate::identify::global(snapshot).ignore_uri_user_options => {
                 e.to_string()

@@ -485,14 +485,7 @@ fn caller_of(request: &Request, trust: bool) -> Party {
     let Some(a) = sources.into_iter().next() else {
         return Party::default();
     };
-    let number = match &a.uri {
-        Uri::Sip(u) => u
-            .user_decoded()
-            .map(|u| String::from_utf8_lossy(&u).into_owned())
-            .unwrap_or_default(),
-        Uri::Tel(t) => t.number.clone(),
-        _ => String::new(),
-    };
+    let number = uri_user(&a.uri);
     Party {
         number,
         name: a.display.clone().unwrap_or_default(),
@@ -533,4 +526,16 @@ fn external<'a>(
         return None;
     }
     Some(t)
+}
+
+/// The user part of a SIP URI (unescaped) or a tel URI's number; empty otherwise.
+pub(super) fn uri_user(uri: &Uri) -> String {
+    match uri {
+        Uri::Sip(u) => u
+            .user_decoded()
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .unwrap_or_default(),
+        Uri::Tel(t) => t.number.clone(),
+        _ => String::new(),
+    }
 }
