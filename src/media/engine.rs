@@ -282,6 +282,8 @@ const LAZY: Duration = Duration::from_millis(5);
 /// close or epoll_ctl system call (a call opens two legs and closes them again).
 struct Pooled {
     ip: std::net::IpAddr,
+    /// The RTP port (RTCP is the next one): known, so reuse asks the kernel nothing.
+    port: u16,
     rtp: UdpSocket,
     rtcp: UdpSocket,
     since: Instant,
@@ -479,12 +481,10 @@ impl MediaControl for MediaEngine {
         let mut reserved = None;
         let (port, (rtp, rtcp)) = match pooled {
             Some(p) => {
-                // What the previous call's peer sent late is not for this one.
-                drain(&p.rtp);
-                drain(&p.rtcp);
-                let port = p.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+                // What the previous call's peer sent late is dropped by the relay thread
+                // (see `Legs::stale`), which alone knows whether anything came.
                 reserved = Some(p.slot);
-                (port, (p.rtp, p.rtcp))
+                (p.port, (p.rtp, p.rtcp))
             }
             None => {
                 let mut failure = None;
@@ -504,8 +504,7 @@ impl MediaControl for MediaEngine {
                 match (bound, failure) {
                     (Some(b), _) => b,
                     (None, None) if let Some(p) = self.steal_pooled(ip) => {
-                        let port = p.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-                        (port, (p.rtp, p.rtcp))
+                        (p.port, (p.rtp, p.rtcp))
                     }
                     // Out of file descriptors is not out of ports: say which.
                     (None, Some(e)) if is_fd_exhaustion(&e) => return Err(MediaError::Io(e)),
@@ -513,10 +512,9 @@ impl MediaControl for MediaEngine {
                 }
             }
         };
-        let local_rtp = rtp.local_addr().unwrap_or(SocketAddr::new(ip, port));
-        let local_rtcp = rtcp
-            .local_addr()
-            .unwrap_or(SocketAddr::new(ip, port.wrapping_add(1)));
+        // The sockets are bound to exactly these (no getsockname per call).
+        let local_rtp = SocketAddr::new(ip, port);
+        let local_rtcp = SocketAddr::new(ip, port.wrapping_add(1));
         let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let cfg = LegConfig::default();
         let leg = Box::new(Leg {
@@ -633,6 +631,10 @@ struct Legs {
     slots: Vec<Option<Box<Leg>>>,
     free: Vec<usize>,
     by_id: HashMap<LegId, usize>,
+    /// Empty slots whose sockets (a pooled pair, still polled) received something: late
+    /// packets of the previous call, read away when the pair is next used. A pair nothing
+    /// came to costs no read at all.
+    stale: Vec<bool>,
 }
 
 impl Legs {
@@ -649,9 +651,15 @@ impl Legs {
     fn insert(&mut self, leg: Box<Leg>) -> (usize, bool) {
         let id = leg.id;
         if let Some(r) = leg.reserved
-            && let Some(x @ None) = self.slots.get_mut(r)
+            && self.slots.get(r).is_some_and(Option::is_none)
         {
-            *x = Some(leg);
+            if self.take_stale(r) {
+                drain(&leg.rtp);
+                drain(&leg.rtcp);
+            }
+            if let Some(x) = self.slots.get_mut(r) {
+                *x = Some(leg);
+            }
             self.by_id.insert(id, r);
             return (r, true);
         }
@@ -681,8 +689,24 @@ impl Legs {
     /// Makes an empty slot available again.
     fn release(&mut self, slot: usize) {
         if self.slots.get(slot).is_some_and(Option::is_none) {
+            self.take_stale(slot);
             self.free.push(slot);
         }
+    }
+
+    /// Notes that the sockets of empty slot `slot` have something to read.
+    fn mark_stale(&mut self, slot: usize) {
+        if self.stale.len() <= slot {
+            self.stale.resize(slot + 1, false);
+        }
+        if let Some(s) = self.stale.get_mut(slot) {
+            *s = true;
+        }
+    }
+
+    /// Whether `slot` was marked stale; clears the mark.
+    fn take_stale(&mut self, slot: usize) -> bool {
+        self.stale.get_mut(slot).is_some_and(std::mem::take)
     }
 
     /// Two distinct legs, mutably.
@@ -913,6 +937,14 @@ impl Worker {
                 continue;
             }
             let now = Instant::now();
+            // Packets for empty slots (pooled pairs) are stale: noted before any command of
+            // this round reuses a pair, so that its `add` reads them away.
+            for e in events.iter() {
+                let slot = e.token().0 / 2;
+                if e.token() != WAKE && self.legs.get_mut(slot).is_none() {
+                    self.legs.mark_stale(slot);
+                }
+            }
             // Commands queued without a wake-up (see WorkerHandle::send).
             self.drain_control(now);
             tokens.clear();
@@ -950,6 +982,8 @@ impl Worker {
         let is_rtcp = token.0 % 2 == 1;
         for _ in 0..READ_BUDGET.div_ceil(BATCH) {
             let Some(leg) = self.legs.get_mut(slot) else {
+                // A pooled pair (or a closed leg's): read away when the pair is reused.
+                self.legs.mark_stale(slot);
                 return;
             };
             let sock = if is_rtcp { &leg.rtcp } else { &leg.rtp };
@@ -995,9 +1029,7 @@ impl Worker {
         }
         let mut ports = lock(&self.ports);
         for p in idle {
-            if let Ok(a) = p.rtp.local_addr() {
-                ports.release(a.port());
-            }
+            ports.release(p.port);
             // Closing the sockets also removes them from the poll.
             drop((p.rtp, p.rtcp));
             self.legs.release(p.slot);
@@ -1148,6 +1180,7 @@ impl Worker {
                 // Kept bound and registered under its slot for the next leg.
                 pool.push(Pooled {
                     ip: local_rtp.ip(),
+                    port,
                     rtp,
                     rtcp,
                     since: Instant::now(),

@@ -656,3 +656,39 @@ fn reopen(e: &MediaEngine, queue: usize) -> LocalMedia {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[test]
+fn late_packets_to_a_pooled_pair_never_reach_the_next_call() {
+    let (e, _events) = engine(1, 2);
+    let (pa, pb) = (Phone::new(), Phone::new());
+    let (a, b) = (open(&e, 0), open(&e, 0));
+    relays_both_ways(&e, &a, &b, &pa, &pb);
+    e.close(a.leg);
+    e.close(b.leg);
+    // The old phones go on sending after the BYE (more than a re-latch needs).
+    for seq in 100..108 {
+        pa.send(a.rtp, 0, seq, 0, &[1; 160]);
+        pb.send(b.rtp, 0, seq, 0, &[1; 160]);
+    }
+    let (a2, b2) = (reopen(&e, 0), reopen(&e, 0));
+    let (na, nb) = (Phone::new(), Phone::new());
+    for (leg, phone) in [(a2.leg, &na), (b2.leg, &nb)] {
+        let mut c = cfg(phone, 0, Encoding::Pcmu, None);
+        c.symmetric = true;
+        e.configure(leg, c);
+    }
+    e.bridge(a2.leg, b2.leg);
+    sync(&e, a2.leg);
+    sync(&e, b2.leg);
+    na.send(a2.rtp, 0, 1, 0, &[2; 160]);
+    let got = nb.recv().expect("the new call relays");
+    assert_eq!(Rtp::parse(&got).expect("RTP").payload(), &[2; 160]);
+    for (leg, phone) in [(a2.leg, &na), (b2.leg, &nb)] {
+        let s = sync(&e, leg);
+        assert_eq!(s.unexpected, 0, "the old call's packets were read away");
+        assert_eq!(s.remote, Some(phone.addr()));
+    }
+    assert!(pa.recv_quick().is_none() && pb.recv_quick().is_none());
+    e.close(a2.leg);
+    e.close(b2.leg);
+}
