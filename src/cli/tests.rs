@@ -431,6 +431,7 @@ impl Daemon for CallDaemon {
             caller: crate::session::Party {
                 number: "6001".into(),
                 name: "Alice".into(),
+                ..Default::default()
             },
             peer: Some(peer.into()),
             leg: None,

@@ -131,6 +131,19 @@ impl Channel {
         }
     }
 
+    /// Takes the caller identity the dialplan has now (`Set(CALLERID(...)=...)`), which is
+    /// what Dial() presents to the callees (app_dial copies the caller to their connected
+    /// line).
+    pub fn sync_caller(&mut self) {
+        if let Some(c) = self.exec.as_ref().map(Execution::caller) {
+            self.caller = Party {
+                number: c.number.clone(),
+                name: c.name.clone(),
+                presentation: c.presentation,
+            };
+        }
+    }
+
     pub fn with_exec(mut self, exec: Execution) -> Self {
         self.exec = Some(exec);
         self

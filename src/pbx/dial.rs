@@ -33,9 +33,12 @@ pub fn start(
 ) -> bool {
     let mut callees = Vec::new();
     let mut causes = Vec::new();
-    let (caller_party, headers, continue_g) = match pbx.channels.get(&caller) {
+    let (caller_party, headers, continue_g) = match pbx.channels.get_mut(&caller) {
         Some(c) => (
-            c.caller.clone(),
+            {
+                c.sync_caller();
+                c.caller.clone()
+            },
             c.add_headers.clone(),
             args.options.continue_on_hangup,
         ),

@@ -318,6 +318,7 @@ impl Pbx {
             CallerIdentity {
                 number: call.caller.number.clone(),
                 name: call.caller.name.clone(),
+                presentation: call.caller.presentation,
             },
         );
         let ch = Channel::new(

@@ -64,6 +64,41 @@ allow=ulaw
 direct_media=no
 from_user=pbx
 from_domain=example.net
+[dave]
+type=endpoint
+context=calls
+allow=ulaw
+aors=dave
+direct_media=no
+send_pai=yes
+send_rpid=yes
+trust_id_outbound=yes
+[dave]
+type=aor
+contact=sip:dave@192.0.2.50:5060
+[eve]
+type=endpoint
+context=calls
+allow=ulaw
+aors=eve
+direct_media=no
+send_pai=yes
+send_rpid=yes
+[eve]
+type=aor
+contact=sip:eve@192.0.2.60:5060
+[frank]
+type=endpoint
+context=calls
+allow=ulaw
+direct_media=no
+callerid=\"Frank\" <7001>
+callerid_privacy=prohib
+trust_id_inbound=yes
+[frank]
+type=identify
+endpoint=frank
+match=192.0.2.12
 ";
 
 const DIALPLAN: &str = "[calls]
@@ -80,6 +115,13 @@ exten => ghost,1,Dial(PJSIP/ghost)
  same => n,Hangup()
 exten => echo,1,Answer()
  same => n,Echo()
+exten => cid,1,Set(CALLERID(num)=5550100)
+ same => n,Set(CALLERID(name)=Front Desk)
+ same => n,Dial(PJSIP/eve,5)
+exten => private,1,Set(CALLERID(pres)=prohib)
+ same => n,Dial(PJSIP/eve,5)
+exten => dave,1,Dial(PJSIP/dave,5)
+exten => eve,1,Dial(PJSIP/eve,5)
 ";
 
 /// A media engine that hands out ports and records what it is told.
@@ -839,8 +881,8 @@ fn a_uri_dial_string_with_a_request_user_uses_the_endpoints_from_options() {
     assert_eq!(inv.uri.to_string(), "sip:5551234@192.0.2.40:5080");
     let from = inv.headers.from().expect("From");
     assert_eq!(from.uri.to_string(), "sip:pbx@example.net");
-    // The caller's name is presented.
-    assert_eq!(from.display.as_deref(), Some("Alice"));
+    // from_user carries no display name (res_pjsip_session's set_from_header).
+    assert_eq!(from.display, None);
 }
 
 #[test]
@@ -851,4 +893,123 @@ fn an_unknown_endpoint_is_chanunavail_and_the_caller_gets_the_mapped_status() {
     // NO_ROUTE_DESTINATION (3) is refused with 404, as chan_pjsip maps it.
     assert!(st.contains(&404), "{st:?}");
     assert_eq!(h.media.open_legs(), 0);
+}
+
+const DAVE: &str = "192.0.2.50:5060";
+const EVE: &str = "192.0.2.60:5060";
+const FRANK: &str = "192.0.2.12:5060";
+
+/// The INVITE the PBX sent to `to`, with the values of the identity header fields.
+struct Sent {
+    from: crate::sip::NameAddr,
+    pai: Option<String>,
+    rpid: Option<String>,
+    privacy: Option<String>,
+}
+
+fn identity_sent(h: &mut Harness, to: &str) -> Sent {
+    let inv = h
+        .requests(to, "INVITE")
+        .pop()
+        .expect("INVITE to the callee");
+    let value = |name: &str| {
+        inv.headers
+            .get(&crate::sip::HeaderName::new(name))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    Sent {
+        from: inv.headers.from().expect("From"),
+        pai: value("P-Asserted-Identity"),
+        rpid: value("Remote-Party-ID"),
+        privacy: value("Privacy"),
+    }
+}
+
+#[test]
+fn set_callerid_before_dial_is_what_the_callee_is_shown() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("cid", "", &sdp("ulaw")));
+    let s = identity_sent(&mut h, EVE);
+    assert_eq!(s.from.display.as_deref(), Some("Front Desk"));
+    assert_eq!(s.from.uri.to_string(), "sip:5550100@192.0.2.1:5060");
+    assert_eq!(
+        s.pai.as_deref(),
+        Some("\"Front Desk\" <sip:5550100@192.0.2.1:5060>")
+    );
+    assert_eq!(
+        s.rpid.as_deref(),
+        Some("\"Front Desk\" <sip:5550100@192.0.2.1:5060>;party=calling;privacy=off;screen=no")
+    );
+    assert_eq!(s.privacy, None);
+}
+
+#[test]
+fn a_restricted_caller_is_anonymous_and_unasserted_to_an_untrusted_callee() {
+    let mut h = Harness::new();
+    h.rx(ALICE, &invite("private", "", &sdp("ulaw")));
+    let s = identity_sent(&mut h, EVE);
+    // RFC 3323 4.1.1.3, as Asterisk anonymizes From.
+    assert_eq!(s.from.display.as_deref(), Some("Anonymous"));
+    assert_eq!(s.from.uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert_eq!((s.pai, s.rpid, s.privacy), (None, None, None));
+}
+
+#[test]
+fn trust_id_outbound_asserts_a_restricted_caller_marked_private() {
+    // frank's own callerid, restricted by its callerid_privacy (no PAI in its INVITE).
+    let mut h = Harness::new();
+    h.rx(FRANK, &invite("dave", "", &sdp("ulaw")));
+    let s = identity_sent(&mut h, DAVE);
+    assert_eq!(s.from.display.as_deref(), Some("Anonymous"));
+    assert_eq!(s.from.uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert_eq!(
+        s.pai.as_deref(),
+        Some("\"Frank\" <sip:7001@192.0.2.1:5060>")
+    );
+    assert_eq!(s.privacy.as_deref(), Some("id"));
+    assert_eq!(
+        s.rpid.as_deref(),
+        Some("\"Frank\" <sip:7001@192.0.2.1:5060>;party=calling;privacy=full;screen=no")
+    );
+    // The same caller to an endpoint not trusted with it: nothing asserted.
+    let mut h = Harness::new();
+    h.rx(FRANK, &invite("eve", "", &sdp("ulaw")));
+    let s = identity_sent(&mut h, EVE);
+    assert_eq!(s.from.uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert_eq!((s.pai, s.rpid), (None, None));
+}
+
+#[test]
+fn trust_id_inbound_takes_identity_and_privacy_from_pai_or_rpid() {
+    // A P-Asserted-Identity without Privacy replaces frank's restricted callerid.
+    let mut h = Harness::new();
+    let pai = "P-Asserted-Identity: \"Desk\" <sip:5550199@gw.example>\n";
+    h.rx(FRANK, &invite("eve", pai, &sdp("ulaw")));
+    let s = identity_sent(&mut h, EVE);
+    assert_eq!(s.from.display.as_deref(), Some("Desk"));
+    assert_eq!(s.from.uri.to_string(), "sip:5550199@192.0.2.1:5060");
+    assert_eq!(
+        s.pai.as_deref(),
+        Some("\"Desk\" <sip:5550199@192.0.2.1:5060>")
+    );
+    // With Privacy: id it is restricted.
+    let mut h = Harness::new();
+    h.rx(
+        FRANK,
+        &invite("eve", &format!("{pai}Privacy: id\n"), &sdp("ulaw")),
+    );
+    let s = identity_sent(&mut h, EVE);
+    assert_eq!(s.from.uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert_eq!(s.pai, None);
+    // A Remote-Party-ID with privacy=full and screen=yes, to a trusted endpoint.
+    let mut h = Harness::new();
+    let rpid = "Remote-Party-ID: <sip:5550123@gw.example>;party=calling;privacy=full;screen=yes\n";
+    h.rx(FRANK, &invite("dave", rpid, &sdp("ulaw")));
+    let s = identity_sent(&mut h, DAVE);
+    assert_eq!(s.from.uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert_eq!(
+        s.rpid.as_deref(),
+        Some("<sip:5550123@192.0.2.1:5060>;party=calling;privacy=full;screen=yes")
+    );
+    assert_eq!(s.privacy.as_deref(), Some("id"));
 }

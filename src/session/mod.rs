@@ -45,6 +45,9 @@ pub struct Party {
     pub number: String,
     /// The display name, possibly empty.
     pub name: String,
+    /// Whether the identity may be shown (`callerid_privacy`, or the Privacy of a trusted
+    /// P-Asserted-Identity / Remote-Party-ID).
+    pub presentation: crate::config::types::CallerIdPrivacy,
 }
 
 /// A new call from an endpoint.

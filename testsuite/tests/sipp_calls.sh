@@ -88,7 +88,7 @@ rtp_end=61200
 
 cases=(answered callee-bye busy noanswer cancel decline codec early hold timer unknown
     direct-media direct-update 100rel-caller 100rel-callee dtmf-rfc4733 dtmf-info bad-sdp
-    cli-hangup transcode playback vanish)
+    cli-hangup transcode playback vanish privacy)
 # The RFC 4733 events the dtmf cases play (SIPp's, package sip-tester): digit 1 on PT 101.
 dtmf_pcap=/usr/share/sip-tester/dtmf_2833_1.pcap
 [ -r "$dtmf_pcap" ] || { echo "FAIL: $dtmf_pcap is missing (package sip-tester)" >&2; exit 1; }
@@ -173,6 +173,7 @@ pair() {
                 ;;
             vanish) pair "$c" "rtp_timeout=2" ;;
             transcode) pair "$c" "allow=!all,alaw,ulaw" ;;
+            privacy) pair "$c" "trust_id_inbound=yes" "$(printf 'trust_id_outbound=yes\nsend_pai=yes')" ;;
             *) pair "$c" ;;
         esac
     done
@@ -669,6 +670,24 @@ case_vanish() {
     left=$(ss -uanpH | awk -v pid="pid=$pid," -v lo="$rtp_start" -v hi="$rtp_end" '
         index($0, pid) { n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) print $4 }' | paste -sd' ')
     [ -z "$left" ] || fail "$c" "the daemon still has UDP sockets in its media range: $left"
+}
+
+# A trusted caller's private P-Asserted-Identity (trust_id_inbound) reaches a callee
+# trusted with it (trust_id_outbound, send_pai) asserted and marked private, behind an
+# anonymous From (RFC 3323, RFC 3325), as res_pjsip_caller_id does.
+case_privacy() {
+    local c=privacy
+    callee_start "$c" call-uas-answer.xml
+    caller "$c" call-uac-privacy.xml \
+        || sipp_failed "$c-caller" "the call with a private P-Asserted-Identity was not answered, or its BYE did not get 200"
+    sipp_wait "$c-callee" 5 \
+        || sipp_failed "$c-callee" "the callee did not get the INVITE, ACK and BYE"
+    [ -n "$(sip_lines "$c-callee" '^From: "Anonymous" <sip:anonymous@anonymous\.invalid>;tag=')" ] \
+        || fail "$c" "the callee's INVITE did not have From: \"Anonymous\" <sip:anonymous@anonymous.invalid>"
+    [ -n "$(sip_lines "$c-callee" '^P-Asserted-Identity: "Desk" <sip:5550199@127\.0\.0\.1:[0-9]+>$')" ] \
+        || fail "$c" "the callee's INVITE did not assert \"Desk\" <sip:5550199@...>"
+    [ -n "$(sip_lines "$c-callee" '^Privacy: id$')" ] \
+        || fail "$c" "the callee's INVITE did not have Privacy: id"
 }
 
 case_channels() {

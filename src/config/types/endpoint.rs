@@ -80,13 +80,13 @@ define_object! {
         callerid: String = ("callerid", "", Yes),
         /// Caller ID presentation.
         callerid_privacy: CallerIdPrivacy =
-            ("callerid_privacy", "allowed_not_screened", NotYet),
+            ("callerid_privacy", "allowed_not_screened", Yes),
         /// Caller ID tag.
         callerid_tag: String = ("callerid_tag", "", NotYet),
         /// Take caller ID from PAI/RPID of this endpoint.
         trust_id_inbound: bool = ("trust_id_inbound", "no", Yes),
         /// Send identity even when presentation is restricted.
-        trust_id_outbound: bool = ("trust_id_outbound", "no", NotYet),
+        trust_id_outbound: bool = ("trust_id_outbound", "no", Yes),
         /// Add P-Asserted-Identity.
         send_pai: bool = ("send_pai", "no", Yes),
         /// Add Remote-Party-ID.

@@ -141,6 +141,25 @@ option_enum! {
     }
 }
 
+impl CallerIdPrivacy {
+    /// Presentation restricted: anything but the "allowed" values (Asterisk compares the
+    /// restriction bits with `AST_PRES_ALLOWED`, so "unavailable" is restricted too).
+    pub fn restricted(self) -> bool {
+        !matches!(
+            self,
+            Self::AllowedNotScreened
+                | Self::AllowedPassedScreen
+                | Self::AllowedFailedScreen
+                | Self::Allowed
+        )
+    }
+
+    /// The number passed screening (Remote-Party-ID `screen=yes`).
+    pub fn screened(self) -> bool {
+        matches!(self, Self::AllowedPassedScreen | Self::ProhibPassedScreen)
+    }
+}
+
 option_enum! {
     /// T.38 UDPTL error correction (`t38_udptl_ec`).
     pub enum T38ErrorCorrection {

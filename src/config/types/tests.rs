@@ -170,6 +170,8 @@ fn only_the_used_options_are_supported() {
         (Kind::Endpoint, "media_address"),
         (Kind::Endpoint, "callerid"),
         (Kind::Endpoint, "trust_id_inbound"),
+        (Kind::Endpoint, "trust_id_outbound"),
+        (Kind::Endpoint, "callerid_privacy"),
         (Kind::Endpoint, "send_pai"),
         (Kind::Endpoint, "send_rpid"),
         (Kind::Endpoint, "rtp_timeout"),

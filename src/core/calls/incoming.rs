@@ -146,7 +146,7 @@ impl Core {
             }
             _ => exten,
         };
-        let caller = caller_of(request, ep.trust_id_inbound);
+        let caller = caller_of(request, ep);
         let dkey = DialogKey::new(&dialog.call_id, &dialog.local_tag);
         self.dialogs.insert(dkey.clone(), self.queue);
         self.calls.by_dialog.insert(dkey, id);

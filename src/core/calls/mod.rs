@@ -466,30 +466,67 @@ fn escape_user(user: &str) -> String {
     out
 }
 
-/// The caller of an INVITE: From, or P-Asserted-Identity / Remote-Party-ID when the
-/// endpoint is trusted (`trust_id_inbound`).
-fn caller_of(request: &Request, trust: bool) -> Party {
-    let mut sources = Vec::new();
-    if trust {
-        for name in ["P-Asserted-Identity", "Remote-Party-ID"] {
-            if let Some(v) = request.headers.get(&HeaderName::new(name))
-                && let Ok(a) = crate::sip::NameAddr::parse(v, "P-Asserted-Identity")
-            {
-                sources.push(a);
-            }
+/// The caller of an INVITE, as Asterisk's res_pjsip_caller_id sets it. With
+/// `trust_id_inbound`: a P-Asserted-Identity (restricted by a Privacy header other than
+/// `none`), else a Remote-Party-ID (`privacy=full`, `screen=yes`). Otherwise the endpoint's
+/// `callerid` with its `callerid_privacy`, and From's number and name when that callerid
+/// has no number.
+fn caller_of(request: &Request, ep: &Endpoint) -> Party {
+    use crate::config::types::CallerIdPrivacy as Pres;
+    let header = |name: &'static str| {
+        request
+            .headers
+            .get(&HeaderName::new(name))
+            .and_then(|v| crate::sip::NameAddr::parse(v, name).ok())
+    };
+    let party = |a: &crate::sip::NameAddr, presentation| Party {
+        number: uri_user(&a.uri),
+        name: a.display.clone().unwrap_or_default(),
+        presentation,
+    };
+    if ep.trust_id_inbound {
+        if let Some(pai) = header("P-Asserted-Identity") {
+            let private = request
+                .headers
+                .get(&HeaderName::new("Privacy"))
+                .is_some_and(|v| !v.trim_ascii().eq_ignore_ascii_case(b"none"));
+            let pres = if private {
+                Pres::ProhibNotScreened
+            } else {
+                Pres::AllowedNotScreened
+            };
+            return party(&pai, pres);
+        }
+        if let Some(rpid) = header("Remote-Party-ID") {
+            let is = |name, value: &str| {
+                rpid.params
+                    .value(name)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))
+            };
+            let pres = match (is("privacy", "full"), is("screen", "yes")) {
+                (true, true) => Pres::ProhibPassedScreen,
+                (true, false) => Pres::ProhibNotScreened,
+                (false, true) => Pres::AllowedPassedScreen,
+                (false, false) => Pres::AllowedNotScreened,
+            };
+            return party(&rpid, pres);
         }
     }
-    if let Ok(from) = request.headers.from() {
-        sources.push(from);
-    }
-    let Some(a) = sources.into_iter().next() else {
-        return Party::default();
-    };
-    let number = uri_user(&a.uri);
-    Party {
+    let (name, number) = split_callerid(&ep.callerid);
+    let mut caller = Party {
         number,
-        name: a.display.clone().unwrap_or_default(),
+        name,
+        presentation: ep.callerid_privacy,
+    };
+    if caller.number.is_empty()
+        && let Ok(from) = request.headers.from()
+    {
+        caller.number = uri_user(&from.uri);
+        if let Some(d) = from.display.filter(|d| !d.is_empty()) {
+            caller.name = d;
+        }
     }
+    caller
 }
 
 /// The auth objects named by an `outbound_auth` list.

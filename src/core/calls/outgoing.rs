@@ -67,33 +67,9 @@ impl Core {
         let local = hostport(call.local);
         let tag = self.tsx.new_tag();
         let call_id = format!("{}-{}", self.tsx.new_tag(), self.tsx.new_tag());
-        // From: callerid of the endpoint (or the caller), from_user/from_domain.
-        let (cid_name, cid_num) = split_callerid(&ep.callerid);
-        let number = if !ep.from_user.is_empty() {
-            ep.from_user.clone()
-        } else if !cid_num.is_empty() {
-            cid_num.clone()
-        } else if !call.caller.number.is_empty() {
-            call.caller.number.clone()
-        } else {
-            g.default_from_user.clone()
-        };
-        let name = if !cid_name.is_empty() {
-            cid_name
-        } else {
-            call.caller.name.clone()
-        };
-        let domain = if ep.from_domain.is_empty() {
-            local.clone()
-        } else {
-            ep.from_domain.clone()
-        };
-        let display = if name.is_empty() {
-            String::new()
-        } else {
-            format!("\"{}\" ", name.replace(['"', '\\'], ""))
-        };
-        let from_uri = format!("sip:{}@{domain}", escape_user(&number));
+        let id = OutgoingIdentity::new(&call.caller, ep, &g.default_from_user, &local);
+        let display = quoted_display(&id.from_name);
+        let from_uri = format!("sip:{}@{}", escape_user(&id.from_user), id.from_host);
         let sent_by = Self::sent_by(snapshot, &call.flow, call.local);
         let contact = Self::contact_for(&call.flow, &sent_by, &ep.contact_user);
         let mut text = format!(
@@ -121,20 +97,28 @@ impl Core {
                 ep.timers_sess_expires, ep.timers_min_se
             ));
         }
-        // Identity (send_pai / send_rpid) of the caller.
-        if !call.caller.number.is_empty() {
-            let id_uri = format!("sip:{}@{domain}", escape_user(&call.caller.number));
-            let id_display = if call.caller.name.is_empty() {
-                String::new()
-            } else {
-                format!("\"{}\" ", call.caller.name.replace(['"', '\\'], ""))
-            };
+        // Identity headers: not for a restricted caller unless the endpoint is trusted
+        // with it (trust_id_outbound); then marked private (RFC 3325 Privacy: id, RPID
+        // privacy=full).
+        if id.asserted && !call.caller.number.is_empty() {
+            let id_uri = format!("sip:{}@{}", escape_user(&call.caller.number), id.id_host);
+            let id_display = quoted_display(&call.caller.name);
+            let restricted = call.caller.presentation.restricted();
             if ep.send_pai {
                 text.push_str(&format!("P-Asserted-Identity: {id_display}<{id_uri}>\r\n"));
+                if restricted {
+                    text.push_str("Privacy: id\r\n");
+                }
             }
             if ep.send_rpid {
                 text.push_str(&format!(
-                    "Remote-Party-ID: {id_display}<{id_uri}>;party=calling;privacy=off;screen=no\r\n"
+                    "Remote-Party-ID: {id_display}<{id_uri}>;party=calling;privacy={};screen={}\r\n",
+                    if restricted { "full" } else { "off" },
+                    if call.caller.presentation.screened() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
                 ));
             }
         }
@@ -575,5 +559,72 @@ impl Core {
                 bytes: late.ack.clone(),
             });
         }
+    }
+}
+
+/// The identity an outgoing INVITE presents, as Asterisk's `set_from_header` and
+/// `add_id_headers` (res_pjsip_session.c, res_pjsip_caller_id.c) make it.
+struct OutgoingIdentity {
+    from_name: String,
+    from_user: String,
+    from_host: String,
+    /// The host of P-Asserted-Identity / Remote-Party-ID: From's before anonymization.
+    id_host: String,
+    /// Whether P-Asserted-Identity / Remote-Party-ID may be sent.
+    asserted: bool,
+}
+
+impl OutgoingIdentity {
+    fn new(caller: &Party, ep: &Endpoint, default_user: &str, local_host: &str) -> Self {
+        let restricted = caller.presentation.restricted();
+        // The caller is shown unless restricted, or to an endpoint trusted with it.
+        let shown = ep.trust_id_outbound || !restricted;
+        let mut from_user = if shown && !caller.number.is_empty() {
+            caller.number.clone()
+        } else {
+            default_user.to_string()
+        };
+        let mut from_name = if shown {
+            caller.name.clone()
+        } else {
+            String::new()
+        };
+        // from_user carries no display name.
+        if !ep.from_user.is_empty() {
+            from_user = ep.from_user.clone();
+            from_name.clear();
+        }
+        let mut from_host = if ep.from_domain.is_empty() {
+            local_host.to_string()
+        } else {
+            ep.from_domain.clone()
+        };
+        let id_host = from_host.clone();
+        // RFC 3323 4.1.1.3; from_user and from_domain still win (as in chan_sip).
+        if restricted {
+            from_name = "Anonymous".to_string();
+            if ep.from_user.is_empty() {
+                from_user = "anonymous".to_string();
+            }
+            if ep.from_domain.is_empty() {
+                from_host = "anonymous.invalid".to_string();
+            }
+        }
+        Self {
+            from_name,
+            from_user,
+            from_host,
+            id_host,
+            asserted: shown,
+        }
+    }
+}
+
+/// `"name" ` for a display name (quotes and backslashes dropped), or nothing.
+fn quoted_display(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("\"{}\" ", name.replace(['"', '\\'], ""))
     }
 }

@@ -77,6 +77,8 @@ pub struct CallerIdentity {
     pub number: String,
     /// The display name (empty when unknown).
     pub name: String,
+    /// `CALLERID(pres)`: whether it may be shown to the called party.
+    pub presentation: crate::config::types::CallerIdPrivacy,
 }
 
 /// What the channel driver must do next.

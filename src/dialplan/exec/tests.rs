@@ -77,6 +77,7 @@ fn caller(number: &str, name: &str) -> CallerIdentity {
     CallerIdentity {
         number: number.into(),
         name: name.into(),
+        ..CallerIdentity::default()
     }
 }
 
@@ -563,6 +564,32 @@ fn set_functions_execif_and_callerid() {
     );
     assert_eq!(e.var("HIT"), Some("yes"));
     assert_eq!(e.caller(), &caller("6000", "Bob Smith"));
+}
+
+#[test]
+fn callerid_pres_reads_and_sets_the_presentation_by_name_or_number() {
+    use crate::config::types::CallerIdPrivacy;
+    let d = dialplan(
+        "[c]\nexten => 1,1,Set(BEFORE=${CALLERID(pres)})\n\
+         same => n,Set(CALLERID(pres)=prohib)\n\
+         same => n,Set(AFTER=${CALLERID(num-pres)})\n\
+         same => n,Set(CALLERID(name-pres)=bogus)\n\
+         same => n,Set(KEPT=${CALLERID(pres)})\n\
+         same => n,Set(CALLERID(pres)=33)\n\
+         same => n,Hangup()\n",
+    );
+    let mut f = Fake::default();
+    let mut e = Execution::start(&d, "c", "1", caller("6001", "Alice"));
+    assert_eq!(e.run(&d, &mut f), Action::Hangup { cause: None });
+    assert_eq!(e.var("BEFORE"), Some("allowed_not_screened"));
+    assert_eq!(e.var("AFTER"), Some("prohib"));
+    // An unknown value leaves it unchanged (Asterisk warns the same way).
+    assert_eq!(e.var("KEPT"), Some("prohib"));
+    assert_eq!(e.caller().presentation, CallerIdPrivacy::ProhibPassedScreen);
+    assert_eq!(
+        (e.caller().number.as_str(), e.caller().name.as_str()),
+        ("6001", "Alice")
+    );
 }
 
 #[test]

@@ -56,6 +56,10 @@ impl Execution {
 
     fn write_callerid(&mut self, what: &str, value: &str) {
         match callerid_field(what) {
+            Some(Field::Pres) => match value.trim().to_ascii_lowercase().parse() {
+                Ok(p) => self.caller.presentation = p,
+                Err(_) => warn!("Unknown calling number presentation '{value}', value unchanged"),
+            },
             Some(Field::Num) => self.caller.number = value.to_string(),
             Some(Field::Name) => self.caller.name = value.to_string(),
             Some(Field::All) => {
@@ -172,6 +176,7 @@ impl Scope<'_> {
     fn read_callerid(&self, what: &str) -> String {
         let c = &self.exec.caller;
         match callerid_field(what) {
+            Some(Field::Pres) => c.presentation.as_str().to_string(),
             Some(Field::Num) => c.number.clone(),
             Some(Field::Name) => c.name.clone(),
             Some(Field::All) => match (c.name.is_empty(), c.number.is_empty()) {
@@ -268,12 +273,16 @@ enum Field {
     Num,
     Name,
     All,
+    /// `pres`, `num-pres`, `name-pres`: one presentation for both here.
+    Pres,
 }
 
 /// CALLERID's data types, matched by prefix as func_callerid does.
 fn callerid_field(what: &str) -> Option<Field> {
     let w = what.trim().to_ascii_lowercase();
-    if w.starts_with("all") {
+    if w == "pres" || w.ends_with("-pres") {
+        Some(Field::Pres)
+    } else if w.starts_with("all") {
         Some(Field::All)
     } else if w.starts_with("name") {
         Some(Field::Name)
