@@ -57,13 +57,14 @@ pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
         return Reply::fail(format!("{name} is not a known channel\n"));
     };
     let mut out = format!(
-        " -- General --\n           Name: {}\n           Type: PJSIP\n       Endpoint: {}\n      Caller ID: {}\n Caller ID Name: {}\n          State: {}\n  Bridged to: {}\n       Location: {}\n    Application: {}\n           Data: {}\n",
+        " -- General --\n           Name: {}\n           Type: PJSIP\n       Endpoint: {}\n      Caller ID: {}\n Caller ID Name: {}\n          State: {}\n  Bridged to: {}\n    SIP Call-ID: {}\n       Location: {}\n    Application: {}\n           Data: {}\n",
         i.name,
         i.endpoint,
         i.caller.number,
         i.caller.name,
         i.state,
         i.peer.as_deref().unwrap_or("(None)"),
+        i.call_id,
         i.location,
         i.application,
         i.data

@@ -433,6 +433,7 @@ impl Daemon for CallDaemon {
                 name: "Alice".into(),
                 ..Default::default()
             },
+            call_id: "c1@test".into(),
             peer: Some(peer.into()),
             leg: None,
         };
@@ -480,6 +481,7 @@ fn core_show_channels_counts_a_bridge_as_one_call_and_shows_the_peer() {
     );
     let one = execute(&d, "core show channel PJSIP/6001-00000000").text;
     assert!(one.contains("Bridged to: PJSIP/6002-00000001"), "{one}");
+    assert!(one.contains("SIP Call-ID: c1@test"), "{one}");
     assert!(one.contains("(no RTP leg)"), "{one}");
     let unknown = execute(&d, "core show channel PJSIP/x-1");
     assert!(

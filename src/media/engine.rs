@@ -31,7 +31,7 @@ use super::batch::{BATCH, RecvBatch};
 use super::dtmf::{DtmfDetector, EventTrain, TelephoneEvent};
 use super::g711::{self, Law};
 use super::latch::{Latch, LatchParams, Verdict};
-use super::ports::PortAllocator;
+use super::ports::{Attempt, PortAllocator};
 use super::rtp::{OutStream, RtpMut, check_rtcp, write_packet};
 use super::sound::{FRAME_SAMPLES, Sound};
 use super::stats::LegCounters;
@@ -494,21 +494,28 @@ impl MediaControl for MediaEngine {
                         Ok((rtp, bind_udp(SocketAddr::new(ip, rtcp_port))?))
                     });
                     match pair {
-                        Ok(p) => Some(p),
+                        Ok(p) => Attempt::Bound(p),
                         Err(e) => {
+                            let stop = is_fd_exhaustion(&e);
                             failure = Some(e);
-                            None
+                            if stop { Attempt::Stop } else { Attempt::Busy }
                         }
                     }
                 });
-                match (bound, failure) {
-                    (Some(b), _) => b,
-                    (None, None) if let Some(p) = self.steal_pooled(ip) => {
-                        (p.port, (p.rtp, p.rtcp))
-                    }
-                    // Out of file descriptors is not out of ports: say which.
-                    (None, Some(e)) if is_fd_exhaustion(&e) => return Err(MediaError::Io(e)),
-                    (None, _) => return Err(MediaError::NoPorts),
+                // No pair bound (range used up, ports held by others, or no file
+                // descriptor left): a pair another thread keeps pooled needs none.
+                match bound {
+                    Some(b) => b,
+                    None => match self.steal_pooled(ip) {
+                        Some(p) => (p.port, (p.rtp, p.rtcp)),
+                        // Out of file descriptors is not out of ports: say which.
+                        None => {
+                            return Err(match failure {
+                                Some(e) if is_fd_exhaustion(&e) => MediaError::Io(e),
+                                _ => MediaError::NoPorts,
+                            });
+                        }
+                    },
                 }
             }
         };

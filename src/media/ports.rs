@@ -18,6 +18,18 @@ pub struct PortRangeError {
     pub end: u16,
 }
 
+/// What binding one candidate port pair gave ([`PortAllocator::allocate`]).
+#[derive(Debug)]
+pub enum Attempt<T> {
+    /// Bound: the pair is ours.
+    Bound(T),
+    /// Held by someone else: the next pair is tried.
+    Busy,
+    /// No other pair would do better (the process is out of file descriptors): trying
+    /// every pair of the range would only hold the allocator for milliseconds.
+    Stop,
+}
+
 /// Allocator of RTP/RTCP port pairs.
 #[derive(Debug, Clone)]
 pub struct PortAllocator {
@@ -62,20 +74,24 @@ impl PortAllocator {
     /// Tries each free pair once, round-robin, calling `bind(rtp_port)` (which should bind
     /// both `rtp_port` and `rtp_port + 1`). The first `Some` marks the pair in use and is
     /// returned with its RTP port; `None` when every pair is in use or failed to bind.
-    pub fn allocate<T>(&mut self, mut bind: impl FnMut(u16) -> Option<T>) -> Option<(u16, T)> {
+    pub fn allocate<T>(&mut self, mut bind: impl FnMut(u16) -> Attempt<T>) -> Option<(u16, T)> {
         for i in 0..self.pairs {
             let index = (self.next + i) % self.pairs;
             if self.in_use.get(index).copied().unwrap_or(true) {
                 continue;
             }
             let port = self.port_of(index);
-            if let Some(bound) = bind(port) {
-                if let Some(slot) = self.in_use.get_mut(index) {
-                    *slot = true;
+            match bind(port) {
+                Attempt::Bound(bound) => {
+                    if let Some(slot) = self.in_use.get_mut(index) {
+                        *slot = true;
+                    }
+                    self.used += 1;
+                    self.next = (index + 1) % self.pairs;
+                    return Some((port, bound));
                 }
-                self.used += 1;
-                self.next = (index + 1) % self.pairs;
-                return Some((port, bound));
+                Attempt::Busy => {}
+                Attempt::Stop => return None,
             }
         }
         None

@@ -24,25 +24,31 @@ fn range_rounds_to_even_pairs() {
 #[test]
 fn round_robin_skips_used_and_unbindable_and_reuses_released() {
     let mut p = PortAllocator::new(20000, 20007).expect("range");
-    let a = p.allocate(Some).map(|x| x.0);
+    let a = p.allocate(Attempt::Bound).map(|x| x.0);
     assert_eq!(a, Some(20000));
     // 20002 fails to bind (someone else holds it).
     let b = p
-        .allocate(|port| (port != 20002).then_some(()))
+        .allocate(|port| {
+            if port == 20002 {
+                Attempt::Busy
+            } else {
+                Attempt::Bound(())
+            }
+        })
         .map(|x| x.0);
     assert_eq!(b, Some(20004));
     p.release(20000);
     assert_eq!(p.in_use(), 1);
     // Round-robin goes on from 20006, then wraps to 20000 (20002 is retried too).
-    assert_eq!(p.allocate(Some).map(|x| x.0), Some(20006));
-    assert_eq!(p.allocate(Some).map(|x| x.0), Some(20000));
-    assert_eq!(p.allocate(Some).map(|x| x.0), Some(20002));
+    assert_eq!(p.allocate(Attempt::Bound).map(|x| x.0), Some(20006));
+    assert_eq!(p.allocate(Attempt::Bound).map(|x| x.0), Some(20000));
+    assert_eq!(p.allocate(Attempt::Bound).map(|x| x.0), Some(20002));
     assert_eq!(p.in_use(), 4);
     let mut tried = 0;
     assert_eq!(
         p.allocate(|_| {
             tried += 1;
-            Some(())
+            Attempt::Bound(())
         }),
         None
     );
@@ -64,10 +70,25 @@ fn all_unbindable_gives_none_after_one_pass() {
     assert!(
         p.allocate(|port| {
             tried.push(port);
-            None::<()>
+            Attempt::<()>::Busy
         })
         .is_none()
     );
     assert_eq!(tried.len(), 50);
     assert_eq!(p.in_use(), 0);
+}
+
+#[test]
+fn stop_ends_the_search_at_once() {
+    // Out of file descriptors: every other pair would fail the same way.
+    let mut p = PortAllocator::new(20000, 20099).expect("range");
+    let mut tried = 0;
+    assert!(
+        p.allocate(|_| {
+            tried += 1;
+            Attempt::<()>::Stop
+        })
+        .is_none()
+    );
+    assert_eq!((tried, p.in_use()), (1, 0));
 }

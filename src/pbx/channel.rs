@@ -48,6 +48,8 @@ pub struct Channel {
     pub session: SessionId,
     pub direction: Direction,
     pub caller: Party,
+    /// The SIP Call-ID of its session (for `core show channel`).
+    pub call_id: String,
     pub exten: String,
     pub context: String,
     pub state: &'static str,
@@ -103,6 +105,7 @@ impl Channel {
             session,
             direction,
             caller,
+            call_id: String::new(),
             exten,
             context,
             state: if direction == Direction::Inbound {
@@ -184,6 +187,7 @@ impl Channel {
             application: app,
             data,
             caller: self.caller.clone(),
+            call_id: self.call_id.clone(),
             peer: self.peer_name.clone(),
             leg: self.media.leg,
         }
@@ -207,6 +211,8 @@ pub struct ChannelInfo {
     pub data: String,
     /// The caller.
     pub caller: Party,
+    /// The SIP Call-ID of its session.
+    pub call_id: String,
     /// The bridged channel's name.
     pub peer: Option<String>,
     /// The media leg.

@@ -335,6 +335,11 @@ impl Pbx {
         )
         .with_exec(exec)
         .with_headers(call.headers);
+        let mut ch = ch;
+        ch.call_id = core
+            .session_peer(call.id)
+            .map(|(_, c)| c)
+            .unwrap_or_default();
         self.shared.registry.upsert(self.queue, ch.info());
         self.by_session.insert(call.id, id);
         self.channels.insert(id, ch);

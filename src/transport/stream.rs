@@ -285,7 +285,10 @@ async fn serve<S>(
     }
     let (mut reader, writer) = tokio::io::split(stream);
     let keep_alive = shared.keep_alive();
-    let mut writer = tokio::spawn(write_loop(writer, rx, keep_alive));
+    // Told by the writer after each write: the reader waits on it while the writer's
+    // queue is more than half full.
+    let drained = Arc::new(tokio::sync::Notify::new());
+    let mut writer = tokio::spawn(write_loop(writer, rx, keep_alive, drained.clone()));
     let limits = Limits::default();
     let mut buf = BytesMut::with_capacity(4096);
     let mut seen_message = false;
@@ -293,6 +296,25 @@ async fn serve<S>(
         loop {
             match frame_with(&buf, &limits) {
                 Frame::Complete { len } => {
+                    // Backpressure: answers to this peer queue for the writer, and those
+                    // made here at once (503 when the queues are full) would overflow it
+                    // and be lost when a peer pipelines requests faster than it reads.
+                    // While the queue is more than half full, nothing more is read.
+                    while tx.capacity() < WRITE_DEPTH / 2 {
+                        tokio::select! {
+                            _ = drained.notified() => {}
+                            _ = &mut writer => break 'conn,
+                            _ = stop.changed() => break 'conn,
+                            _ = tokio::time::sleep(shared.tuning.message_timeout) => {
+                                tracing::info!(
+                                    "transport '{}': {} reads none of its answers; closing",
+                                    flow.transport,
+                                    flow.remote
+                                );
+                                break 'conn;
+                            }
+                        }
+                    }
                     let bytes = buf.split_to(len).freeze();
                     shared
                         .logger
@@ -364,7 +386,11 @@ pub(super) async fn close(
 ) {
     drop(reg);
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+    // A writer that already ended may have been awaited by the caller: a JoinHandle must
+    // not be polled again after it completed (tokio panics).
+    if !writer.is_finished() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+    }
     writer.abort();
     tracing::debug!(
         "transport '{}': connection from {} closed",
@@ -377,6 +403,7 @@ async fn write_loop<W: AsyncWrite>(
     mut writer: tokio::io::WriteHalf<W>,
     mut rx: mpsc::Receiver<Bytes>,
     keep_alive: Option<Duration>,
+    drained: Arc<tokio::sync::Notify>,
 ) {
     let mut tick = keep_alive
         .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
@@ -391,6 +418,7 @@ async fn write_loop<W: AsyncWrite>(
         if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
             return;
         }
+        drained.notify_one();
     }
     let _ = writer.shutdown().await;
 }

@@ -200,7 +200,14 @@ run() { # name rate
     if [ "$name" = pjsipd ]; then
         # Calls the daemon still sets up or tears down end within SIP's 32 s timeouts.
         for ((i = 0; i < 450; i++)); do left=$(active_channels); [ "$left" = 0 ] && break; sleep 0.1; done
-        [ "$left" = 0 ] || rx "core show channels" >"$dir/channels-left-$tag.txt" 2>&1 || true
+        if [ "$left" != 0 ]; then
+            # What is left, and the first 20 in detail (their SIP Call-IDs, to find them
+            # in the SIPp traces).
+            rx "core show channels" >"$dir/channels-left-$tag.txt" 2>&1 || true
+            for ch in $(awk '/^PJSIP\// {print $1}' "$dir/channels-left-$tag.txt" | head -20); do
+                rx "core show channel $ch" >>"$dir/channels-left-$tag.txt" 2>&1 || true
+            done
+        fi
     fi
     local line
     line=$(python3 - "$name" "$rate" "$count" "$dir/uac-$tag.csv" "$dir/uas-$tag.csv" \
