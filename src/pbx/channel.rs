@@ -222,16 +222,21 @@ pub struct ChannelInfo {
 /// Every live channel of every queue, by name (for the CLI).
 #[derive(Debug, Default)]
 pub struct ChannelRegistry {
-    channels: Mutex<BTreeMap<String, (usize, ChannelInfo)>>,
+    /// Hashed, not ordered: it changes several times per call under one lock, and only
+    /// listings (rare) want the names in order.
+    channels: Mutex<foldhash::HashMap<String, (usize, ChannelInfo)>>,
 }
 
 impl ChannelRegistry {
     /// Records (or updates) a channel of queue `queue`.
     pub fn upsert(&self, queue: usize, info: ChannelInfo) {
-        self.channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(info.name.clone(), (queue, info));
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        match channels.get_mut(&info.name) {
+            Some(entry) => *entry = (queue, info),
+            None => {
+                channels.insert(info.name.clone(), (queue, info));
+            }
+        }
     }
 
     /// Forgets a channel.
@@ -244,12 +249,15 @@ impl ChannelRegistry {
 
     /// Every channel, by name.
     pub fn list(&self) -> Vec<ChannelInfo> {
-        self.channels
+        let mut all: Vec<ChannelInfo> = self
+            .channels
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
             .map(|(_, i)| i.clone())
-            .collect()
+            .collect();
+        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        all
     }
 
     /// The queue a channel lives on.
