@@ -220,10 +220,7 @@ fn dial_one(
         now,
     );
     ch.dialed_by = Some(caller);
-    ch.call_id = core
-        .session_peer(session)
-        .map(|(_, c)| c)
-        .unwrap_or_default();
+    ch.call_id = core.session_call_id(session).unwrap_or_default();
     pbx.shared.registry.upsert(pbx.queue, ch.info());
     pbx.by_session.insert(session, id);
     pbx.channels.insert(id, ch);

@@ -321,7 +321,7 @@ impl Pbx {
                 presentation: call.caller.presentation,
             },
         );
-        let ch = Channel::new(
+        let mut ch = Channel::new(
             id,
             name,
             call.endpoint.clone(),
@@ -335,11 +335,7 @@ impl Pbx {
         )
         .with_exec(exec)
         .with_headers(call.headers);
-        let mut ch = ch;
-        ch.call_id = core
-            .session_peer(call.id)
-            .map(|(_, c)| c)
-            .unwrap_or_default();
+        ch.call_id = core.session_call_id(call.id).unwrap_or_default();
         self.shared.registry.upsert(self.queue, ch.info());
         self.by_session.insert(call.id, id);
         self.channels.insert(id, ch);

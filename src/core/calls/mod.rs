@@ -319,11 +319,10 @@ impl Core {
         self.calls.len()
     }
 
-    /// The remote address of a session's flow and its Call-ID, for `core show channel`.
-    pub fn session_peer(&self, id: SessionId) -> Option<(SocketAddr, String)> {
+    /// A session's Call-ID, for `core show channel`.
+    pub fn session_call_id(&self, id: SessionId) -> Option<String> {
         let leg = self.calls.legs.get(&id)?;
-        let call_id = leg.invite.headers.call_id().unwrap_or_default().to_string();
-        Some((leg.flow.remote, call_id))
+        Some(leg.invite.headers.call_id().unwrap_or_default().to_string())
     }
 
     /// The contacts of `aors` a call may go to, in Asterisk's order (each AOR in turn: its
