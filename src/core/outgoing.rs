@@ -11,7 +11,7 @@ use crate::config::types::Auth;
 use crate::sip::{CSeq, HeaderName, Request, Response};
 use crate::transport::Flow;
 use crate::tsx::ClientKey;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// Identifies a request sent with [`super::Core::send_request`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

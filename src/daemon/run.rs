@@ -21,7 +21,7 @@ pub fn run(config_dir: &Path) -> Result<(), Error> {
     let paths = ConfigPaths::resolve(config_dir)?;
     let settings = Settings::load(&paths.settings, &paths.dir)?;
     let log = logging::init(&settings.log);
-    raise_fd_limit();
+    raise_fd_limit(settings.daemon.max_files);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("pjsipd")
@@ -261,31 +261,50 @@ fn start_calls(instance: &Arc<Instance>) -> Option<crate::runtime::CallWiring> {
     Some(crate::runtime::CallWiring { shared, queues })
 }
 
-/// Raises the soft limit of open files to the hard one: each call leg holds two sockets
-/// (RTP and RTCP), so a busy PBX needs far more than the usual soft limit of 1024.
-fn raise_fd_limit() {
+/// Sets the open files limit: to `max_files` (soft and hard, as Asterisk's `maxfiles`; raising
+/// the hard limit needs CAP_SYS_RESOURCE, else the hard limit is used), or with 0 the soft
+/// limit to the hard one. Each call leg holds two sockets (RTP and RTCP), so a busy PBX needs
+/// far more than the usual soft limit of 1024.
+fn raise_fd_limit(max_files: u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer, which
-    // lives for the whole call.
-    let raised = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+    // SAFETY: getrlimit only writes the struct passed by pointer, which outlives the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let before = limit.rlim_cur;
+    let set = |l: libc::rlimit| {
+        // SAFETY: setrlimit only reads the struct passed by pointer.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 }
+    };
+    let wanted = libc::rlimit {
+        rlim_cur: max_files,
+        rlim_max: max_files.max(limit.rlim_max),
+    };
+    let fallback = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    let now = if max_files > 0 && set(wanted) {
+        wanted.rlim_cur
+    } else {
+        if max_files > 0 {
+            tracing::warn!(
+                "could not set the open files limit to max_files = {max_files} \
+                 (raising the hard limit {} needs CAP_SYS_RESOURCE); using {}",
+                limit.rlim_max,
+                limit.rlim_max
+            );
+        }
+        if !set(fallback) {
+            tracing::warn!("could not raise the open files limit ({before})");
             return;
         }
-        let before = limit.rlim_cur;
-        limit.rlim_cur = limit.rlim_max;
-        (libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0).then_some(before)
+        fallback.rlim_cur
     };
-    match raised {
-        Some(before) if before != limit.rlim_cur => {
-            tracing::info!(
-                "open files limit raised from {before} to {}",
-                limit.rlim_cur
-            )
-        }
-        Some(_) => {}
-        None => tracing::warn!("could not raise the open files limit ({})", limit.rlim_cur),
+    if now != before {
+        tracing::info!("open files limit set from {before} to {now}");
     }
 }

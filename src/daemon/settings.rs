@@ -4,6 +4,7 @@
 //! [daemon]
 //! control_socket = "/run/pjsipd/pjsipd.ctl"
 //! data_dir = "/var/lib/pjsipd"
+//! max_files = 0      # open files limit to set (asterisk.conf maxfiles); 0 = the hard limit
 //!
 //! [log]
 //! level = "info"     # error | warn | info | debug | trace
@@ -102,6 +103,9 @@ pub struct DaemonSettings {
     pub control_socket: PathBuf,
     /// Run-time data (created if missing).
     pub data_dir: PathBuf,
+    /// Open files limit the daemon sets for itself, soft and hard, as asterisk.conf's
+    /// `maxfiles` (each call leg holds two sockets). 0: raise the soft limit to the hard one.
+    pub max_files: u64,
 }
 
 impl Default for DaemonSettings {
@@ -109,6 +113,7 @@ impl Default for DaemonSettings {
         Self {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            max_files: 0,
         }
     }
 }
@@ -289,11 +294,12 @@ mod tests {
     #[test]
     fn every_setting_is_read() {
         let s = parse(
-            "[daemon]\ncontrol_socket = \"/tmp/x.ctl\"\ndata_dir = \"/tmp/d\"\n\n[log]\nlevel = \"debug\"\nformat = \"json\"\n",
+            "[daemon]\ncontrol_socket = \"/tmp/x.ctl\"\ndata_dir = \"/tmp/d\"\nmax_files = 100000\n\n[log]\nlevel = \"debug\"\nformat = \"json\"\n",
         )
         .unwrap();
         assert_eq!(s.daemon.control_socket, Path::new("/tmp/x.ctl"));
         assert_eq!(s.daemon.data_dir, Path::new("/tmp/d"));
+        assert_eq!(s.daemon.max_files, 100_000);
         assert_eq!(s.log.level, LogLevel::Debug);
         assert_eq!(s.log.format, LogFormat::Json);
     }

@@ -75,7 +75,14 @@ fn without_tag(addr: &NameAddr) -> String {
 
 /// The single Contact URI of a message.
 fn contact_uri(headers: &crate::sip::Headers) -> Result<Uri, DialogError> {
-    match headers.contacts() {
+    single_contact(headers.contacts().as_ref())
+}
+
+/// The single SIP URI of a parsed Contact field.
+fn single_contact(
+    contacts: Result<&crate::sip::ContactList, &crate::sip::ParseError>,
+) -> Result<Uri, DialogError> {
+    match contacts {
         Ok(crate::sip::ContactList::Addrs(list)) => match list.as_slice() {
             [one] if matches!(one.uri, Uri::Sip(_)) => Ok(one.uri.clone()),
             _ => Err(DialogError::Contact),
@@ -94,14 +101,17 @@ impl Dialog {
         local_contact: &str,
         local_cseq: u32,
     ) -> Result<Dialog, DialogError> {
+        // The typed accessors reuse what validation parsed.
         let h = &request.headers;
         let call_id = h
             .call_id()
             .map_err(|_| DialogError::Header("Call-ID"))?
             .to_string();
-        let from = h.from().map_err(|_| DialogError::Header("From"))?;
-        let to = h.to().map_err(|_| DialogError::Header("To"))?;
-        let cseq = h.cseq().map_err(|_| DialogError::Header("CSeq"))?;
+        let from = request
+            .from_addr()
+            .map_err(|_| DialogError::Header("From"))?;
+        let to = request.to_addr().map_err(|_| DialogError::Header("To"))?;
+        let cseq = request.cseq().map_err(|_| DialogError::Header("CSeq"))?;
         let route_set = h
             .get_all(&HeaderName::RecordRoute)
             .map(|v| String::from_utf8_lossy(v).trim().to_string())
@@ -115,7 +125,7 @@ impl Dialog {
             remote_uri: without_tag(&from),
             local_cseq,
             remote_cseq: Some(cseq.seq),
-            remote_target: contact_uri(h)?,
+            remote_target: single_contact(request.contacts().as_deref())?,
             route_set,
             local_contact: local_contact.to_string(),
         })
@@ -134,10 +144,7 @@ impl Dialog {
             .map_err(|_| DialogError::Header("Call-ID"))?
             .to_string();
         let from = h.from().map_err(|_| DialogError::Header("From"))?;
-        let to = response
-            .headers
-            .to()
-            .map_err(|_| DialogError::Header("To"))?;
+        let to = response.to_addr().map_err(|_| DialogError::Header("To"))?;
         let cseq = h.cseq().map_err(|_| DialogError::Header("CSeq"))?;
         let mut route_set: Vec<String> = response
             .headers
@@ -154,7 +161,7 @@ impl Dialog {
             remote_uri: without_tag(&to),
             local_cseq: cseq.seq,
             remote_cseq: None,
-            remote_target: contact_uri(&response.headers)?,
+            remote_target: single_contact(response.contacts().as_deref())?,
             route_set,
             local_contact: local_contact.to_string(),
         })

@@ -2,7 +2,7 @@
 //! and responses go to their dialog's queue. Sharded so that receive tasks on several
 //! threads rarely meet on one lock.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{PoisonError, RwLock};
 
@@ -36,7 +36,9 @@ pub struct DialogTable {
 impl Default for DialogTable {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::default()))
+                .collect(),
             hasher: foldhash::fast::FixedState::with_seed(0x5149_7064),
         }
     }

@@ -20,7 +20,7 @@ pub use dialogs::{DialogKey, DialogTable};
 
 use crate::sip::{
     HeaderName, Headers, Message, Method, NameAddr, Request, StatusCode, check_request,
-    response_to, salvage_response, stamp_received, validate_response,
+    check_response, response_to, salvage_response, stamp_received,
 };
 use crate::transport::{Flow, Received, Transmit};
 
@@ -177,8 +177,8 @@ impl Distributor {
             }
         };
         match message {
-            Message::Response(resp) => {
-                if validate_response(&resp).is_err() {
+            Message::Response(mut resp) => {
+                if check_response(&mut resp).is_err() {
                     return self.drop(Dropped::BadResponse);
                 }
                 let queue = self
@@ -313,8 +313,7 @@ impl Distributor {
     }
 
     fn queue_from_branch(&self, headers: &Headers) -> Option<usize> {
-        let via = headers.top_via().ok()?;
-        let rest = via.branch()?.strip_prefix(BRANCH_PREFIX)?;
+        let rest = headers.top_via_branch()?.strip_prefix(BRANCH_PREFIX)?;
         let (hex, _) = rest.split_once('.')?;
         usize::from_str_radix(hex, 16)
             .ok()

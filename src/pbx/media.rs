@@ -59,8 +59,7 @@ impl CallMedia {
         if let Some(ip) = self.external {
             sdp.set_address(ip);
         }
-        self.origin.stamp(&mut sdp);
-        Bytes::from(sdp.to_bytes())
+        self.origin.stamp(&mut sdp)
     }
 }
 

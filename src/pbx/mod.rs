@@ -20,7 +20,9 @@ mod media;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use foldhash::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -83,9 +85,9 @@ impl Pbx {
             shared,
             queue,
             next: 0,
-            channels: HashMap::new(),
-            by_session: HashMap::new(),
-            dials: HashMap::new(),
+            channels: HashMap::default(),
+            by_session: HashMap::default(),
+            dials: HashMap::default(),
             timers: BinaryHeap::new(),
             unix_now: 0,
             seed,

@@ -37,7 +37,7 @@ impl OriginLine {
             version: "0".into(),
             nettype: "IN".into(),
             addrtype: addrtype(ip).into(),
-            address: ip.to_string(),
+            address: crate::sip::ip_string(ip),
         }
     }
 }
@@ -59,7 +59,7 @@ impl Connection {
         Connection {
             nettype: "IN".into(),
             addrtype: addrtype(ip).into(),
-            address: ip.to_string(),
+            address: crate::sip::ip_string(ip),
         }
     }
 

@@ -445,8 +445,9 @@ fn origin_version_increments_only_on_change() {
 
     // Retransmission / refresh with the same content: same version, same bytes.
     let mut again = answer(&a, &o).sdp;
-    origin.stamp(&mut again);
+    let sent = origin.stamp(&mut again);
     assert_eq!(again.to_bytes(), first.to_bytes());
+    assert_eq!(sent, again.to_bytes(), "stamp returns the body as sent");
 
     // Hold changes the body: version + 1.
     let mut held = a.clone();

@@ -13,7 +13,7 @@ pub struct Origin {
     session_id: u64,
     version: u64,
     /// The last body stamped, to see whether the next one changed.
-    last_sent: Option<Vec<u8>>,
+    last_sent: Option<bytes::Bytes>,
 }
 
 impl Origin {
@@ -49,22 +49,21 @@ impl Origin {
 
     /// Writes username, session id, version and `s=` into an SDP about to be sent,
     /// incrementing the version when the body differs from the previous one sent
-    /// (addresses included: call it after any NAT rewriting).
-    pub fn stamp(&mut self, sdp: &mut Sdp) {
+    /// (addresses included: call it after any NAT rewriting). Returns the body to send
+    /// (the comparison needed it written out anyway).
+    pub fn stamp(&mut self, sdp: &mut Sdp) -> bytes::Bytes {
         sdp.origin.username.clone_from(&self.username);
         sdp.origin.session_id = self.session_id.to_string();
         sdp.session_name.clone_from(&self.session_name);
         sdp.origin.version = self.version.to_string();
-        let body = sdp.to_bytes();
-        match &self.last_sent {
-            Some(last) if *last != body => {
-                self.version = self.version.wrapping_add(1);
-                sdp.origin.version = self.version.to_string();
-                self.last_sent = Some(sdp.to_bytes());
-            }
-            Some(_) => {}
-            None => self.last_sent = Some(body),
+        let mut body = bytes::Bytes::from(sdp.to_bytes());
+        if self.last_sent.as_ref().is_some_and(|last| *last != body) {
+            self.version = self.version.wrapping_add(1);
+            sdp.origin.version = self.version.to_string();
+            body = bytes::Bytes::from(sdp.to_bytes());
         }
+        self.last_sent = Some(body.clone());
+        body
     }
 }
 

@@ -19,6 +19,7 @@ mod received;
 mod reply;
 mod status;
 mod syntax;
+pub use syntax::{Dotted, ip_string};
 mod uri;
 mod validate;
 
@@ -37,4 +38,4 @@ pub use reply::{ack_for, response_bytes, response_to, response_with, salvage_res
 pub use status::StatusCode;
 pub(crate) use syntax::push_decimal;
 pub use uri::{Host, SipUri, TelUri, Uri};
-pub use validate::{Rejection, check_request, validate_request, validate_response};
+pub use validate::{Rejection, check_request, check_response, validate_request, validate_response};

@@ -8,7 +8,7 @@ use super::method::Method;
 use super::parse::{Limits, parse_message};
 use super::status::StatusCode;
 use super::uri::Uri;
-use super::validate::Parsed;
+use super::validate::{Parsed, ResponseFields};
 
 /// A request. The SIP-Version is always `SIP/2.0` (others are rejected with 505).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct Response {
     pub headers: Headers,
     /// The body.
     pub body: Bytes,
+    /// Typed field values kept by [`super::check_response`].
+    pub(crate) parsed: Parsed<ResponseFields>,
 }
 
 /// A request or a response.

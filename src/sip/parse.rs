@@ -82,6 +82,7 @@ pub(crate) fn parse_message(buf: Bytes, limits: &Limits) -> Result<Message, Pars
             reason,
             headers: head.headers,
             body,
+            parsed: Default::default(),
         }),
     })
 }

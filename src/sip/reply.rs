@@ -13,9 +13,8 @@ use super::status::StatusCode;
 /// The top Via of a message, parsed (the first value of the first Via field).
 pub fn top_via(headers: &Headers) -> Option<Via> {
     headers
-        .values(&HeaderName::Via)
-        .first()
-        .and_then(|v| Via::parse(v).ok())
+        .first_value(&HeaderName::Via)
+        .and_then(|v| Via::parse(&v).ok())
 }
 
 /// A response to `req`: every Via in order, From, To (with `to_tag` added when To has no
@@ -66,6 +65,7 @@ pub fn response_with(
         reason: Bytes::from_static(status.default_reason().as_bytes()),
         headers,
         body: Bytes::new(),
+        parsed: Default::default(),
     }
 }
 

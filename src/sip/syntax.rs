@@ -55,6 +55,12 @@ pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
 /// Index of the first `needle` in `s` that is outside a quoted string and outside `<...>`.
 /// Quoted strings honour `\` quoted-pairs (RFC 3261 25.1).
 pub(crate) fn find_top_level(s: &[u8], needle: u8) -> Option<usize> {
+    // Most values have no quotes or angle brackets before the needle, if any: memchr's
+    // word-at-a-time search then decides without the byte loop below.
+    let first = memchr::memchr(needle, s)?;
+    if memchr::memchr2(b'"', b'<', s.get(..first)?).is_none() {
+        return Some(first);
+    }
     let mut in_quotes = false;
     let mut in_angle = false;
     let mut escaped = false;
@@ -122,6 +128,45 @@ pub(crate) fn push_decimal(out: &mut String, n: u64) {
     }
     for &d in digits.get(i..).unwrap_or_default() {
         out.push(char::from(d));
+    }
+}
+
+/// An IPv4 address written as `a.b.c.d` in one piece: std's `Display` for
+/// `Ipv4Addr` goes through the `fmt` machinery per octet, some 1,200 instructions, and
+/// addresses are written many times per call (Via, Contact, URIs, SDP).
+#[derive(Clone, Copy, Debug)]
+pub struct Dotted(pub std::net::Ipv4Addr);
+
+impl std::fmt::Display for Dotted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 15];
+        let mut len = 0;
+        for (i, octet) in self.0.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            if octet >= 100 {
+                buf[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                buf[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            buf[len] = b'0' + octet % 10;
+            len += 1;
+        }
+        // Only ASCII digits and dots were written.
+        f.pad(std::str::from_utf8(&buf[..len]).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+/// An IP address as text, IPv4 through [`Dotted`].
+pub fn ip_string(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => Dotted(v4).to_string(),
+        std::net::IpAddr::V6(v6) => v6.to_string(),
     }
 }
 
@@ -227,6 +272,23 @@ fn hex_val(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_writes_ipv4_as_std_does() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.1",
+            "10.100.9.99",
+            "127.0.0.1",
+        ] {
+            let a: std::net::Ipv4Addr = ip.parse().unwrap();
+            assert_eq!(Dotted(a).to_string(), ip);
+            assert_eq!(format!("{:>16}|", Dotted(a)), format!("{ip:>16}|"));
+        }
+        assert_eq!(ip_string("2001:db8::1".parse().unwrap()), "2001:db8::1");
+        assert_eq!(ip_string("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
 
     #[test]
     fn rfc3261_25_1_leading_zeros_are_legal_integers() {

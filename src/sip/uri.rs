@@ -254,7 +254,7 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Domain(d) => f.write_str(d),
-            Host::Ipv4(a) => a.fmt(f),
+            Host::Ipv4(a) => super::syntax::Dotted(*a).fmt(f),
             Host::Ipv6(a) => write!(f, "[{a}]"),
         }
     }

@@ -77,21 +77,55 @@ fn validate(req: &Request) -> Result<ParsedFields, Rejection> {
     }
 }
 
-/// Typed values of a request's fields, parsed once by [`check_request`] and used while the
-/// header fields stay as they were. Derived data, so not part of the request's value: it
-/// compares equal to anything.
-#[derive(Clone, Default)]
-pub(crate) struct Parsed(pub(crate) Option<Box<ParsedFields>>);
+/// To, CSeq, top Via and Contact of a message type with a `fields()` cache: the kept
+/// value when it is that of the current header fields, else parsed now.
+macro_rules! kept_accessors {
+    () => {
+        /// To (mandatory): as [`crate::sip::Headers::to`], parsed once.
+        pub fn to_addr(&self) -> Result<Cow<'_, NameAddr>, ParseError> {
+            kept_or(self.fields().map(|p| &p.to), || self.headers.to())
+        }
 
-impl PartialEq for Parsed {
+        /// CSeq (mandatory): as [`crate::sip::Headers::cseq`], parsed once.
+        pub fn cseq(&self) -> Result<Cow<'_, CSeq>, ParseError> {
+            kept_or(self.fields().map(|p| &p.cseq), || self.headers.cseq())
+        }
+
+        /// The top Via: as [`crate::sip::Headers::top_via`], parsed once.
+        pub fn top_via(&self) -> Result<Cow<'_, Via>, ParseError> {
+            kept_or(self.fields().map(|p| &p.top_via), || self.headers.top_via())
+        }
+
+        /// Contact: as [`crate::sip::Headers::contacts`], parsed once.
+        pub fn contacts(&self) -> Result<Cow<'_, ContactList>, ParseError> {
+            kept_or(self.fields().map(|p| &p.contacts), || {
+                self.headers.contacts()
+            })
+        }
+    };
+}
+
+/// Typed values of a message's fields, parsed once by [`check_request`] or
+/// [`check_response`] and used while the header fields stay as they were. Derived data, so
+/// not part of the message's value: it compares equal to anything.
+#[derive(Clone)]
+pub(crate) struct Parsed<T = ParsedFields>(pub(crate) Option<Box<T>>);
+
+impl<T> Default for Parsed<T> {
+    fn default() -> Self {
+        Parsed(None)
+    }
+}
+
+impl<T> PartialEq for Parsed<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for Parsed {}
+impl<T> Eq for Parsed<T> {}
 
-impl fmt::Debug for Parsed {
+impl<T> fmt::Debug for Parsed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if self.0.is_some() { "Parsed" } else { "None" })
     }
@@ -143,56 +177,81 @@ impl Request {
 
     /// From (mandatory): as [`crate::sip::Headers::from`], parsed once.
     pub fn from_addr(&self) -> Result<Cow<'_, NameAddr>, ParseError> {
-        match self.fields() {
-            Some(p) => Ok(Cow::Borrowed(&p.from)),
-            None => self.headers.from().map(Cow::Owned),
-        }
+        kept_or(self.fields().map(|p| &p.from), || self.headers.from())
     }
 
-    /// To (mandatory): as [`crate::sip::Headers::to`], parsed once.
-    pub fn to_addr(&self) -> Result<Cow<'_, NameAddr>, ParseError> {
-        match self.fields() {
-            Some(p) => Ok(Cow::Borrowed(&p.to)),
-            None => self.headers.to().map(Cow::Owned),
-        }
-    }
+    kept_accessors!();
+}
 
-    /// CSeq (mandatory): as [`crate::sip::Headers::cseq`], parsed once.
-    pub fn cseq(&self) -> Result<Cow<'_, CSeq>, ParseError> {
-        match self.fields() {
-            Some(p) => Ok(Cow::Borrowed(&p.cseq)),
-            None => self.headers.cseq().map(Cow::Owned),
-        }
-    }
-
-    /// The top Via: as [`crate::sip::Headers::top_via`], parsed once.
-    pub fn top_via(&self) -> Result<Cow<'_, Via>, ParseError> {
-        match self.fields() {
-            Some(p) => Ok(Cow::Borrowed(&p.top_via)),
-            None => self.headers.top_via().map(Cow::Owned),
-        }
-    }
-
-    /// Contact: as [`crate::sip::Headers::contacts`], parsed once.
-    pub fn contacts(&self) -> Result<Cow<'_, ContactList>, ParseError> {
-        match self.fields() {
-            Some(p) => Ok(Cow::Borrowed(&p.contacts)),
-            None => self.headers.contacts().map(Cow::Owned),
-        }
+/// A kept value, or the value parsed now when none is kept.
+fn kept_or<'a, T: Clone>(
+    kept: Option<&'a T>,
+    parse: impl FnOnce() -> Result<T, ParseError>,
+) -> Result<Cow<'a, T>, ParseError> {
+    match kept {
+        Some(v) => Ok(Cow::Borrowed(v)),
+        None => parse().map(Cow::Owned),
     }
 }
 
 /// Checks a parsed response: Via, From, To, Call-ID and CSeq present and well formed. A
 /// response failing this is discarded (RFC 3261 8.1.3.3 style), never answered.
 pub fn validate_response(resp: &Response) -> Result<(), ParseError> {
-    let h = &resp.headers;
-    h.vias()?;
-    h.from()?;
-    h.to()?;
-    h.call_id()?;
-    h.cseq()?;
-    h.contacts()?;
+    validate_fields(resp).map(|_| ())
+}
+
+/// [`validate_response`], keeping the typed values it parsed (To, CSeq, top Via, Contact)
+/// in the response: [`Response::to_addr`], [`Response::cseq`], [`Response::top_via`] and
+/// [`Response::contacts`] then return them without parsing again, as long as the header
+/// fields are not changed.
+pub fn check_response(resp: &mut Response) -> Result<(), ParseError> {
+    let fields = validate_fields(resp)?;
+    resp.parsed = Parsed(Some(Box::new(fields)));
     Ok(())
+}
+
+fn validate_fields(resp: &Response) -> Result<ResponseFields, ParseError> {
+    let h = &resp.headers;
+    let top_via = h
+        .vias()?
+        .into_iter()
+        .next()
+        .ok_or(ParseError::MissingHeader("Via"))?;
+    h.from()?;
+    let to = h.to()?;
+    h.call_id()?;
+    let cseq = h.cseq()?;
+    let contacts = h.contacts()?;
+    Ok(ResponseFields {
+        version: h.version(),
+        to,
+        cseq,
+        top_via,
+        contacts,
+    })
+}
+
+/// Typed values of a response's fields (see [`check_response`]).
+#[derive(Clone)]
+pub(crate) struct ResponseFields {
+    /// `Headers::version` when parsed.
+    version: u64,
+    to: NameAddr,
+    cseq: CSeq,
+    top_via: Via,
+    contacts: ContactList,
+}
+
+impl Response {
+    /// The cached values, if they are those of the current header fields.
+    fn fields(&self) -> Option<&ResponseFields> {
+        self.parsed
+            .0
+            .as_deref()
+            .filter(|p| p.version == self.headers.version())
+    }
+
+    kept_accessors!();
 }
 
 #[cfg(test)]

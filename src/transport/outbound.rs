@@ -3,7 +3,7 @@
 //! slow peer. A UDP send that would block is dropped (the peer retransmits); a connection
 //! whose peer stopped reading is reported and the message dropped.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
@@ -25,12 +25,12 @@ pub struct Outbound {
 impl Outbound {
     /// Over these UDP sockets (by transport id) and connections.
     pub fn new(
-        udp: HashMap<Arc<str>, Arc<UdpSocket>>,
+        udp: std::collections::HashMap<Arc<str>, Arc<UdpSocket>>,
         connections: Connections,
         logger: SipLogger,
     ) -> Self {
         Self {
-            udp: Arc::new(udp),
+            udp: Arc::new(udp.into_iter().collect()),
             connections,
             logger,
             connector: Arc::default(),

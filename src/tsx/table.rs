@@ -411,7 +411,7 @@ impl TsxLayer {
         request: Request,
         reliable: bool,
     ) -> Option<ClientKey> {
-        let branch = top_via(&request.headers)?.branch()?.to_string();
+        let branch = request.headers.top_via_branch()?.to_string();
         let method = cseq(&request)?.method;
         let key = ClientKey { branch, method };
         let kind = if request.method == Method::Invite {
@@ -428,18 +428,12 @@ impl TsxLayer {
 
     /// A response arrived.
     pub fn handle_response(&mut self, now: Instant, response: Response) -> Incoming {
-        let key = top_via(&response.headers)
-            .and_then(|v| v.branch().map(str::to_string))
-            .zip(
-                response
-                    .headers
-                    .get(&HeaderName::CSeq)
-                    .and_then(|v| CSeq::parse(v).ok()),
-            )
-            .map(|(branch, c)| ClientKey {
-                branch,
-                method: c.method,
-            });
+        let key = response
+            .headers
+            .top_via_branch()
+            .map(str::to_string)
+            .zip(response.cseq().ok().map(|c| c.method.clone()))
+            .map(|(branch, method)| ClientKey { branch, method });
         match key {
             Some(key) if self.clients.contains_key(&key) => {
                 if let Some(entry) = self.clients.get_mut(&key) {

@@ -14,7 +14,9 @@ mod incoming;
 mod outgoing;
 mod timers;
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use foldhash::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

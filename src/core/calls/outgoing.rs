@@ -236,7 +236,7 @@ impl Core {
                 if status > 100 {
                     leg.provisional = true;
                     if leg.dialog.is_none()
-                        && response.headers.to().is_ok_and(|t| t.tag().is_some())
+                        && response.to_addr().is_ok_and(|t| t.tag().is_some())
                         && let Ok(d) = Dialog::uac(&leg.invite, response, &leg.invite_contact())
                     {
                         leg.dialog = Some(d);
@@ -503,7 +503,7 @@ impl Core {
     /// Sends the ACK for a 2xx (and keeps it for retransmissions of that 2xx).
     pub(in crate::core) fn send_ack(&mut self, now: Instant, id: SessionId, response: &Response) {
         let _ = now;
-        let seq = response.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        let seq = response.cseq().map(|c| c.seq).unwrap_or(1);
         let tag = self.tsx.new_tag();
         let Some(leg) = self.calls.legs.get_mut(&id) else {
             return;

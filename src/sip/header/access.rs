@@ -65,7 +65,7 @@ impl Headers {
 
     /// The topmost Via.
     pub fn top_via(&self) -> Result<Via, ParseError> {
-        let first = self.values(&HeaderName::Via).into_iter().next();
+        let first = self.first_value(&HeaderName::Via);
         Via::parse(&first.ok_or(ParseError::MissingHeader("Via"))?)
     }
 
@@ -135,6 +135,42 @@ impl Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_via_branch_and_first_value_agree_with_the_parsed_via() {
+        for (fields, branch) in [
+            (
+                &["SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2"][..],
+                Some("z9hG4bK1"),
+            ),
+            (
+                &[
+                    "SIP/2.0/UDP [2001:db8::1]:5060 ; rport ; BRANCH = z9hG4bKx.y ;received=1.2.3.4",
+                    "SIP/2.0/TCP c;branch=z",
+                ][..],
+                Some("z9hG4bKx.y"),
+            ),
+            (&["SIP/2.0/UDP host;rport"][..], None),
+            (
+                &[" SIP/2.0/UDP host:5070;branch=z9hG4bKq "][..],
+                Some("z9hG4bKq"),
+            ),
+        ] {
+            let mut h = Headers::new();
+            for f in fields {
+                h.push(HeaderName::Via, f.to_string());
+            }
+            assert_eq!(h.top_via_branch(), branch, "{fields:?}");
+            let parsed = h.top_via().unwrap();
+            assert_eq!(parsed.branch(), branch, "{fields:?}");
+            assert_eq!(
+                h.first_value(&HeaderName::Via),
+                h.values(&HeaderName::Via).first().cloned()
+            );
+        }
+        assert_eq!(Headers::new().top_via_branch(), None);
+        assert_eq!(Headers::new().first_value(&HeaderName::Via), None);
+    }
 
     #[test]
     fn rfc3261_8_1_1_missing_mandatory_header_is_reported() {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 pub use name::HeaderName;
 
 use super::error::ParseError;
-use super::syntax::split_commas;
+use super::syntax::{find_top_level, split_commas, trim, trimmed_range};
 
 /// Header fields in wire order. Values are the unfolded raw text (a slice of the received
 /// buffer when the field was on one line), so unknown fields are forwarded untouched.
@@ -98,6 +98,33 @@ impl Headers {
             }
         }
         out
+    }
+
+    /// The first element of [`Headers::values`] (the first field's value up to its first
+    /// top-level comma), without splitting the rest: the top Via is read several times per
+    /// message.
+    pub fn first_value(&self, name: &HeaderName) -> Option<Bytes> {
+        let v = self.get(name)?;
+        let end = find_top_level(v, b',').unwrap_or(v.len());
+        let (a, b) = trimmed_range(v, 0, end);
+        Some(v.slice(a..b))
+    }
+
+    /// The `branch` parameter of the top Via, read without parsing the Via (transactions
+    /// are matched on it for every response and every request sent). The value is as
+    /// [`super::via::Via::branch`] gives it for a well-formed Via.
+    pub fn top_via_branch(&self) -> Option<&str> {
+        let v = self.get(&HeaderName::Via)?;
+        let end = find_top_level(v, b',').unwrap_or(v.len());
+        let element = v.get(..end)?;
+        element.split(|&b| b == b';').skip(1).find_map(|param| {
+            let param = trim(param);
+            let eq = param.iter().position(|&b| b == b'=')?;
+            let (name, value) = (trim(param.get(..eq)?), trim(param.get(eq + 1..)?));
+            (name.eq_ignore_ascii_case(b"branch") && !value.is_empty())
+                .then(|| std::str::from_utf8(value).ok())
+                .flatten()
+        })
     }
 
     /// Appends a field.
