@@ -212,10 +212,9 @@ impl Host {
         let text = std::str::from_utf8(s).map_err(|_| ParseError::Uri("invalid host"))?;
         if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
             // All-numeric names are not legal top labels, so this must be an IPv4 address.
-            return text
-                .parse()
+            return parse_ipv4(s)
                 .map(Host::Ipv4)
-                .map_err(|_| ParseError::Uri("invalid IPv4 address"));
+                .ok_or(ParseError::Uri("invalid IPv4 address"));
         }
         Ok(Host::Domain(text.to_owned()))
     }
@@ -227,6 +226,31 @@ impl Host {
             _ => self == other,
         }
     }
+}
+
+/// A dotted IPv4 address, as std's parser reads it (four decimal octets, no leading zeros)
+/// without its general machinery: hosts are parsed many times per message.
+fn parse_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part.first() == Some(&b'0')) {
+            return None;
+        }
+        let mut n: u16 = 0;
+        for &b in part {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u16::from(b - b'0');
+        }
+        *octet = u8::try_from(n).ok()?;
+    }
+    parts
+        .next()
+        .is_none()
+        .then(|| std::net::Ipv4Addr::from(octets))
 }
 
 impl Host {
@@ -505,6 +529,30 @@ impl TelUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_hosts_are_read_as_std_reads_them() {
+        for text in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.",
+            "1.2.3.4444",
+            "10.0.0.09",
+            "0.10.100.200",
+        ] {
+            assert_eq!(
+                parse_ipv4(text.as_bytes()),
+                text.parse::<std::net::Ipv4Addr>().ok(),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn host_write_to_writes_what_display_writes() {

@@ -63,8 +63,9 @@ pub(super) struct Leg {
     pub flow: Flow,
     /// What our Via and Contact show (our address, or the external one).
     pub sent_by: String,
-    /// The INVITE received or sent (last sent, with credentials).
-    pub invite: Request,
+    /// The INVITE received or sent (last sent, with credentials); shared, since it is
+    /// read while the leg is borrowed for other changes.
+    pub invite: std::sync::Arc<Request>,
     /// Incoming: the INVITE's server transaction while it is not answered finally.
     pub invite_key: Option<ServerKey>,
     /// Outgoing: the INVITE's request, to CANCEL or acknowledge.
@@ -173,7 +174,7 @@ impl Calls {
         if let Some(leg) = self.by_request.get(&id).and_then(|s| self.legs.get_mut(s))
             && leg.request == Some(id)
         {
-            leg.invite = request.clone();
+            leg.invite = std::sync::Arc::new(request.clone());
         }
     }
 
@@ -389,7 +390,7 @@ impl Leg {
             dialog: None,
             flow,
             sent_by,
-            invite,
+            invite: std::sync::Arc::new(invite),
             invite_key: None,
             request: None,
             provisional: false,

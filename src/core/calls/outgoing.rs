@@ -187,7 +187,7 @@ impl Core {
                 if let Some(leg) = self.calls.legs.get_mut(&id) {
                     leg.request = Some(rid);
                     if let Some(r) = sent {
-                        leg.invite = r;
+                        leg.invite = std::sync::Arc::new(r);
                     }
                 }
                 self.calls.mark_request(rid, id);
