@@ -205,11 +205,25 @@ impl Core {
         outbound_auth: Vec<Auth>,
     ) -> Option<RequestId> {
         let branch = self.new_branch();
-        let mut via = request.headers.top_via().ok()?;
-        via.params.set("branch", Some(&branch));
-        request
-            .headers
-            .replace_first(HeaderName::Via, via.to_string());
+        // Requests built here carry a placeholder branch as the Via's last parameter:
+        // swapped in the text, without parsing and writing the Via again.
+        const PLACEHOLDER: &[u8] = b";branch=z9hG4bKpending";
+        let top = request.headers.get(&HeaderName::Via)?.clone();
+        let via = match top.strip_suffix(PLACEHOLDER) {
+            Some(head) if !head.contains(&b',') => {
+                let mut v = Vec::with_capacity(head.len() + 8 + branch.len());
+                v.extend_from_slice(head);
+                v.extend_from_slice(b";branch=");
+                v.extend_from_slice(branch.as_bytes());
+                Bytes::from(v)
+            }
+            _ => {
+                let mut via = request.headers.top_via().ok()?;
+                via.params.set("branch", Some(&branch));
+                Bytes::from(via.to_string())
+            }
+        };
+        request.headers.replace_first(HeaderName::Via, via);
         let id = RequestId(self.sent);
         self.start_client(now, flow, request, outbound_auth, id)
     }

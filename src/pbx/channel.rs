@@ -70,7 +70,7 @@ pub struct Channel {
     /// Dial()'s `g` option: go on in the dialplan when the callee hangs up.
     pub continue_on_peer_hangup: bool,
     /// The INVITE's header fields (PJSIP_HEADER(read)).
-    pub headers: Vec<(String, String)>,
+    pub headers: crate::sip::Headers,
     /// Fields PJSIP_HEADER(add) set, for the INVITEs this channel's Dial() sends.
     pub add_headers: Vec<(String, String)>,
     /// The application running and its data (for the CLI).
@@ -125,7 +125,7 @@ impl Channel {
             session_over: false,
             hangup_cause: None,
             continue_on_peer_hangup: false,
-            headers: Vec::new(),
+            headers: crate::sip::Headers::new(),
             add_headers: Vec::new(),
             app: (String::new(), String::new()),
             location: None,
@@ -152,7 +152,7 @@ impl Channel {
         self
     }
 
-    pub fn with_headers(mut self, headers: Vec<(String, String)>) -> Self {
+    pub fn with_headers(mut self, headers: crate::sip::Headers) -> Self {
         self.headers = headers;
         self
     }
@@ -335,13 +335,14 @@ impl ChannelData for Data<'_> {
                 if action != "read" {
                     return Some(Err(format!("PJSIP_HEADER: unknown action '{action}'")));
                 }
+                // Names compare as SIP does: case-insensitively, compact forms included.
+                let name = crate::sip::HeaderName::new(header);
                 Some(Ok(self
                     .channel
                     .headers
-                    .iter()
-                    .filter(|(k, _)| k.eq_ignore_ascii_case(header))
+                    .get_all(&name)
                     .nth(n.saturating_sub(1))
-                    .map(|(_, v)| v.clone())
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
                     .unwrap_or_default()))
             }
             "PJSIP_DIAL_CONTACTS" => Some(Ok(super::dial::dial_contacts(

@@ -122,6 +122,9 @@ exten => private,1,Set(CALLERID(pres)=prohib)
  same => n,Dial(PJSIP/eve,5)
 exten => dave,1,Dial(PJSIP/dave,5)
 exten => eve,1,Dial(PJSIP/eve,5)
+exten => hdr,1,Set(A=${PJSIP_HEADER(read,x-account)}/${PJSIP_HEADER(read,X-Tag,2)})
+ same => n,Set(PJSIP_HEADER(add,X-Seen)=${A})
+ same => n,Dial(PJSIP/eve,5)
 ";
 
 /// A media engine that hands out ports and records what it is told.
@@ -923,6 +926,25 @@ fn identity_sent(h: &mut Harness, to: &str) -> Sent {
         rpid: value("Remote-Party-ID"),
         privacy: value("Privacy"),
     }
+}
+
+#[test]
+fn pjsip_header_read_finds_the_invites_fields_by_name_and_number() {
+    let mut h = Harness::new();
+    h.rx(
+        ALICE,
+        &invite(
+            "hdr",
+            "X-Account: 42\nX-Tag: one\nx-tag: two\n",
+            &sdp("ulaw"),
+        ),
+    );
+    let inv = h.requests(EVE, "INVITE").pop().expect("INVITE to eve");
+    let seen = inv
+        .headers
+        .get(&crate::sip::HeaderName::new("X-Seen"))
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    assert_eq!(seen.as_deref(), Some("42/two"));
 }
 
 #[test]

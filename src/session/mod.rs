@@ -69,8 +69,9 @@ pub struct IncomingCall {
     pub transport: String,
     /// Our address towards the caller on that transport (where our media should be too).
     pub local: SocketAddr,
-    /// Header fields of the INVITE, for `PJSIP_HEADER(read,...)`.
-    pub headers: Vec<(String, String)>,
+    /// Header fields of the INVITE, for `PJSIP_HEADER(read,...)` (shared with the
+    /// request, not copied).
+    pub headers: crate::sip::Headers,
 }
 
 /// What the PBX is told about a session.

@@ -168,16 +168,7 @@ impl Core {
                 )
             },
         );
-        let headers = request
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v).into_owned(),
-                )
-            })
-            .collect();
+        let headers = request.headers.clone();
         self.session_event(SessionEvent::Incoming(Box::new(IncomingCall {
             id,
             endpoint: endpoint.to_string(),
