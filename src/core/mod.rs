@@ -154,6 +154,30 @@ enum Responder<'a> {
     Stateless(&'a Flow),
 }
 
+/// Gives the top Via the `branch`. Requests built here carry a placeholder branch as the
+/// Via's last parameter: it is swapped in the text, without parsing and writing the Via
+/// again; any other Via is parsed and rewritten. `None` without a usable Via.
+pub(crate) fn set_branch(headers: &mut crate::sip::Headers, branch: &str) -> Option<()> {
+    const PLACEHOLDER: &[u8] = b";branch=z9hG4bKpending";
+    let top = headers.get(&HeaderName::Via)?.clone();
+    let via = match top.strip_suffix(PLACEHOLDER) {
+        Some(head) if !head.contains(&b',') => {
+            let mut v = Vec::with_capacity(head.len() + 8 + branch.len());
+            v.extend_from_slice(head);
+            v.extend_from_slice(b";branch=");
+            v.extend_from_slice(branch.as_bytes());
+            Bytes::from(v)
+        }
+        _ => {
+            let mut via = headers.top_via().ok()?;
+            via.params.set("branch", Some(branch));
+            Bytes::from(via.to_string())
+        }
+    };
+    headers.replace_first(HeaderName::Via, via);
+    Some(())
+}
+
 impl Core {
     /// A core with the `[system]` timers, the nonce key and a seed for tags.
     pub fn new(timers: TimerConfig, nonce_key: NonceKey, tag_seed: u64) -> Self {
@@ -205,25 +229,7 @@ impl Core {
         outbound_auth: Vec<Auth>,
     ) -> Option<RequestId> {
         let branch = self.new_branch();
-        // Requests built here carry a placeholder branch as the Via's last parameter:
-        // swapped in the text, without parsing and writing the Via again.
-        const PLACEHOLDER: &[u8] = b";branch=z9hG4bKpending";
-        let top = request.headers.get(&HeaderName::Via)?.clone();
-        let via = match top.strip_suffix(PLACEHOLDER) {
-            Some(head) if !head.contains(&b',') => {
-                let mut v = Vec::with_capacity(head.len() + 8 + branch.len());
-                v.extend_from_slice(head);
-                v.extend_from_slice(b";branch=");
-                v.extend_from_slice(branch.as_bytes());
-                Bytes::from(v)
-            }
-            _ => {
-                let mut via = request.headers.top_via().ok()?;
-                via.params.set("branch", Some(&branch));
-                Bytes::from(via.to_string())
-            }
-        };
-        request.headers.replace_first(HeaderName::Via, via);
+        set_branch(&mut request.headers, &branch)?;
         let id = RequestId(self.sent);
         self.start_client(now, flow, request, outbound_auth, id)
     }

@@ -516,21 +516,16 @@ impl Core {
         let Ok(mut ack) = dialog.request(Method::Ack, &via, &[], None, Some(seq)) else {
             return;
         };
-        if let Ok(mut v) = ack.headers.top_via() {
-            v.params.set("branch", Some(&branch));
-            ack.headers.replace_first(HeaderName::Via, v.to_string());
-        }
-        let dialog = dialog.clone();
-        let (reliable, rewrite, current) = (
-            leg.flow.is_reliable(),
-            leg.rewrite_contact,
-            leg.flow.clone(),
-        );
-        let flow = if reliable || rewrite {
-            current
-        } else {
-            self.target_flow(&dialog, &current.transport)
-                .unwrap_or(current)
+        let _ = super::super::set_branch(&mut ack.headers, &branch);
+        let Some(leg) = self.calls.legs.get(&id) else {
+            return;
+        };
+        let current = leg.flow.clone();
+        let flow = match &leg.dialog {
+            Some(dialog) if !current.is_reliable() && !leg.rewrite_contact => self
+                .target_flow(dialog, &current.transport)
+                .unwrap_or(current),
+            _ => current,
         };
         let bytes = Message::Request(ack).to_bytes();
         if let Some(leg) = self.calls.legs.get_mut(&id) {
