@@ -14,7 +14,7 @@ mod tests;
 
 use bytes::Bytes;
 
-use crate::sip::{HeaderName, Message, Method, NameAddr, Request, Response, Uri};
+use crate::sip::{HeaderName, Method, NameAddr, Request, Response, Uri};
 
 /// Why a dialog could not be made or a request built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -230,7 +230,7 @@ impl Dialog {
         // Loose routing (;lr) keeps the target in the Request-URI; a strict first route
         // takes its place and the target goes last (RFC 3261 12.2.1.1).
         let mut routes = self.route_set.clone();
-        let mut target = self.remote_target.to_string();
+        let mut target = self.remote_target.clone();
         let strict = routes
             .first()
             .and_then(|r| NameAddr::parse(r.as_bytes(), "Route").ok())
@@ -241,46 +241,58 @@ impl Dialog {
         {
             routes.remove(0);
             routes.push(format!("<{target}>"));
-            target = a.uri.to_string();
+            target = a.uri;
         }
-        let mut text = format!(
-            "{method} {target} SIP/2.0\r\nVia: {via};branch=z9hG4bKpending\r\nMax-Forwards: 70\r\n\
-             From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} {method}\r\n",
-            self.from_value(),
-            self.to_value(),
-            self.call_id,
-            method = method.as_str(),
+        // Built as fields, not as text parsed back: only the values given by the dialplan
+        // (extra fields, the body's type) are checked, for line breaks that would end
+        // the field.
+        let invalid = |v: &str| v.bytes().any(|b| b == b'\r' || b == b'\n');
+        if let Some((name, _)) = extra.iter().find(|(_, v)| invalid(v)) {
+            return Err(DialogError::Build(format!(
+                "a line break in the {name} value"
+            )));
+        }
+        if body.is_some_and(|(ty, _)| invalid(ty)) {
+            return Err(DialogError::Build(
+                "a line break in the Content-Type".into(),
+            ));
+        }
+        let mut headers = crate::sip::Headers::with_capacity(10 + routes.len() + extra.len());
+        headers.push(
+            HeaderName::Via,
+            format!("{via};branch=z9hG4bKpending").into_bytes(),
         );
-        for r in &routes {
-            text.push_str("Route: ");
-            text.push_str(r);
-            text.push_str("\r\n");
+        headers.push(HeaderName::MaxForwards, Bytes::from_static(b"70"));
+        headers.push(HeaderName::From, self.from_value().into_bytes());
+        headers.push(HeaderName::To, self.to_value().into_bytes());
+        headers.push(HeaderName::CallId, self.call_id.clone().into_bytes());
+        let mut cseq = String::with_capacity(16);
+        crate::sip::push_decimal(&mut cseq, u64::from(seq));
+        cseq.push(' ');
+        cseq.push_str(method.as_str());
+        headers.push(HeaderName::CSeq, cseq.into_bytes());
+        for r in routes {
+            headers.push(HeaderName::Route, r.into_bytes());
         }
         if matches!(method, Method::Invite | Method::Update | Method::Subscribe) {
-            text.push_str("Contact: ");
-            text.push_str(&self.local_contact);
-            text.push_str("\r\n");
+            headers.push(HeaderName::Contact, self.local_contact.clone().into_bytes());
         }
         for (name, value) in extra {
-            text.push_str(name.as_str());
-            text.push_str(": ");
-            text.push_str(value);
-            text.push_str("\r\n");
+            headers.push(name.clone(), value.clone().into_bytes());
         }
-        let mut buf = text.into_bytes();
-        match body {
+        let body = match body {
             Some((ty, b)) => {
-                buf.extend_from_slice(
-                    format!("Content-Type: {ty}\r\nContent-Length: {}\r\n\r\n", b.len()).as_bytes(),
-                );
-                buf.extend_from_slice(b);
+                headers.push(HeaderName::ContentType, ty.to_string().into_bytes());
+                let mut len = String::with_capacity(8);
+                crate::sip::push_decimal(&mut len, b.len() as u64);
+                headers.push(HeaderName::ContentLength, len.into_bytes());
+                b.clone()
             }
-            None => buf.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
-        }
-        match Message::parse(Bytes::from(buf)) {
-            Ok(Message::Request(r)) => Ok(r),
-            Ok(Message::Response(_)) => Err(DialogError::Build("a response".into())),
-            Err(e) => Err(DialogError::Build(e.to_string())),
-        }
+            None => {
+                headers.push(HeaderName::ContentLength, Bytes::from_static(b"0"));
+                Bytes::new()
+            }
+        };
+        Ok(Request::new(method, target, headers, body))
     }
 }

@@ -150,3 +150,38 @@ fn rfc3261_12_2_2_a_lower_cseq_is_refused_and_a_missing_contact_is_an_error() {
         Some(DialogError::Contact)
     );
 }
+
+#[test]
+fn requests_built_as_fields_read_back_the_same_and_refuse_line_breaks() {
+    let mut d = Dialog::uas(&request(INVITE), "b2", "<sip:10.0.0.1>", 100).unwrap();
+    let extra = [(crate::sip::HeaderName::new("X-A"), "1".to_string())];
+    let body = Bytes::from_static(b"v=0\r\n");
+    let built = d
+        .request(
+            Method::Invite,
+            "SIP/2.0/UDP 10.0.0.1:5060",
+            &extra,
+            Some(("application/sdp", &body)),
+            None,
+        )
+        .unwrap();
+    let text = crate::sip::Message::Request(built.clone()).to_bytes();
+    let Ok(crate::sip::Message::Request(back)) = crate::sip::Message::parse(text) else {
+        panic!("the built request does not parse");
+    };
+    assert_eq!(back, built);
+    let injected = [(
+        crate::sip::HeaderName::new("X-A"),
+        "1\r\nX-B: 2".to_string(),
+    )];
+    assert!(matches!(
+        d.request(
+            Method::Info,
+            "SIP/2.0/UDP 10.0.0.1:5060",
+            &injected,
+            None,
+            None
+        ),
+        Err(DialogError::Build(_))
+    ));
+}

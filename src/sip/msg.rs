@@ -25,6 +25,19 @@ pub struct Request {
     pub(crate) parsed: Parsed,
 }
 
+impl Request {
+    /// A request from its parts, as the dialog layer builds them (nothing is parsed).
+    pub fn new(method: Method, uri: Uri, headers: Headers, body: Bytes) -> Self {
+        Request {
+            method,
+            uri,
+            headers,
+            body,
+            parsed: Parsed::default(),
+        }
+    }
+}
+
 /// A response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
