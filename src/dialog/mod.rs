@@ -68,9 +68,26 @@ pub struct Dialog {
 
 /// The value of a From/To header without its tag parameter, as text.
 fn without_tag(addr: &NameAddr) -> String {
-    let mut a = addr.clone();
-    a.params.remove("tag");
-    a.to_string()
+    // Written as NameAddr's Display does, leaving the tag out (no clone of the address).
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64);
+    if let Some(d) = &addr.display {
+        crate::sip::write_quoted(&mut out, d);
+        out.push(' ');
+    }
+    let _ = write!(out, "<{}>", addr.uri);
+    for (name, value) in addr.params.iter() {
+        if name.eq_ignore_ascii_case("tag") {
+            continue;
+        }
+        out.push(';');
+        out.push_str(name);
+        if let Some(v) = value {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    out
 }
 
 /// The single Contact URI of a message.

@@ -185,3 +185,17 @@ fn requests_built_as_fields_read_back_the_same_and_refuse_line_breaks() {
         Err(DialogError::Build(_))
     ));
 }
+
+#[test]
+fn without_tag_writes_the_address_as_display_does_minus_the_tag() {
+    for text in [
+        "\"Alice \\\"A\\\"\" <sip:alice@10.0.0.2;transport=udp>;tag=x1;foo=bar",
+        "sip:bob@example.com;TAG=y",
+        "<sip:+15551234@gw;user=phone>;x;tag=t;y=1",
+    ] {
+        let addr = NameAddr::parse(text.as_bytes(), "From").unwrap();
+        let mut old = addr.clone();
+        old.params.remove("tag");
+        assert_eq!(without_tag(&addr), old.to_string(), "{text}");
+    }
+}

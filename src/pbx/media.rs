@@ -174,28 +174,30 @@ pub fn incoming_offer(
         _ if call.source.ip().is_loopback() => call.source.ip(),
         _ => local_ip_for(snapshot, call),
     };
-    // Check the codecs before taking ports.
-    if let Some(offer) = &offer {
-        let probe = sdp::Answerer::for_endpoint(ep, SocketAddr::new(local_ip, 9));
-        if let Err(e) = probe.answer(offer) {
-            tracing::warn!("{name}: {e}");
-            return Err(e.sip_status());
+    // The answer is made before ports are taken (a refused offer takes none); its port
+    // is filled in once they are.
+    let answer = match &offer {
+        Some(offer) => {
+            match sdp::Answerer::for_endpoint(ep, SocketAddr::new(local_ip, 9)).answer(offer) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!("{name}: {e}");
+                    return Err(e.sip_status());
+                }
+            }
         }
-    }
+        None => None,
+    };
     let local = open(pbx, local_ip, name).ok_or(503u16)?;
     let mut m = CallMedia::new(seed(pbx), ep, local);
     if let Some(ip) = Core::external_media_address(snapshot, &call.transport, call.source.ip()) {
         m.external = Some(ip);
     }
-    match offer {
-        Some(offer) => {
-            let answer = match sdp::Answerer::for_endpoint(ep, local.rtp).answer(&offer) {
-                Ok(a) => a,
-                Err(e) => {
-                    pbx.shared.media.close(local.leg);
-                    return Err(e.sip_status());
-                }
-            };
+    match offer.zip(answer) {
+        Some((offer, mut answer)) => {
+            if let Some(index) = answer.streams.first().map(|s| s.media_index) {
+                answer.sdp.set_port(index, local.rtp.port());
+            }
             m.negotiated = answer.streams.first().cloned();
             m.remote_offer = Some(offer);
             m.answer = Some(answer);

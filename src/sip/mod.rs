@@ -19,6 +19,7 @@ mod received;
 mod reply;
 mod status;
 mod syntax;
+pub(crate) use syntax::write_quoted;
 pub use syntax::{Dotted, ip_string};
 mod uri;
 mod validate;
