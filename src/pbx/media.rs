@@ -198,6 +198,9 @@ pub fn incoming_offer(
             if let Some(index) = answer.streams.first().map(|s| s.media_index) {
                 answer.sdp.set_port(index, local.rtp.port());
             }
+            if local.rtp.ip() != local_ip {
+                answer.sdp.set_address(local.rtp.ip());
+            }
             m.negotiated = answer.streams.first().cloned();
             m.remote_offer = Some(offer);
             m.answer = Some(answer);
