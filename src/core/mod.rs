@@ -158,9 +158,11 @@ enum Responder<'a> {
 /// Via's last parameter: it is swapped in the text, without parsing and writing the Via
 /// again; any other Via is parsed and rewritten. `None` without a usable Via.
 pub(crate) fn set_branch(headers: &mut crate::sip::Headers, branch: &str) -> Option<()> {
-    const PLACEHOLDER: &[u8] = b";branch=z9hG4bKpending";
     let top = headers.get(&HeaderName::Via)?.clone();
-    let via = match top.strip_suffix(PLACEHOLDER) {
+    let placeholder = top
+        .strip_suffix(crate::sip::PENDING_BRANCH.as_bytes())
+        .and_then(|t| t.strip_suffix(b";branch="));
+    let via = match placeholder {
         Some(head) if !head.contains(&b',') => {
             let mut v = Vec::with_capacity(head.len() + 8 + branch.len());
             v.extend_from_slice(head);

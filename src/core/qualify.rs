@@ -568,11 +568,12 @@ fn options_request(
         IpAddr::V4(ip) => format!("{ip}:{}", local.port()),
     };
     let mut text = format!(
-        "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/{} {host};rport;branch=z9hG4bKpending\r\n\
+        "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/{} {host};rport;branch={pending}\r\n\
          From: <sip:{}@{host}>;tag=q{queue:x}n{n:x}\r\nTo: <{uri}>\r\n\
          Call-ID: qualify-{queue:x}-{n:x}@{host}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n",
         flow.protocol_name(),
         g.default_from_user,
+        pending = crate::sip::PENDING_BRANCH,
     );
     for p in path {
         text.push_str(&format!("Route: {p}\r\n"));

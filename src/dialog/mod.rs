@@ -277,7 +277,7 @@ impl Dialog {
         let mut headers = crate::sip::Headers::with_capacity(10 + routes.len() + extra.len());
         headers.push(
             HeaderName::Via,
-            format!("{via};branch=z9hG4bKpending").into_bytes(),
+            format!("{via};branch={}", crate::sip::PENDING_BRANCH).into_bytes(),
         );
         headers.push(HeaderName::MaxForwards, Bytes::from_static(b"70"));
         headers.push(HeaderName::From, self.from_value().into_bytes());

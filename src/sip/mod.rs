@@ -20,6 +20,10 @@ mod reply;
 mod status;
 mod syntax;
 pub(crate) use syntax::write_quoted;
+
+/// The branch of a request built before its transaction exists; the core gives it the
+/// real one (`core::set_branch`) when it sends the request.
+pub const PENDING_BRANCH: &str = "z9hG4bKpending";
 pub use syntax::{Dotted, ip_string};
 mod uri;
 mod validate;

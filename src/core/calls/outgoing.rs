@@ -73,7 +73,7 @@ impl Core {
         let sent_by = Self::sent_by(snapshot, &call.flow, call.local);
         let contact = Self::contact_for(&call.flow, &sent_by, &ep.contact_user);
         let mut text = format!(
-            "INVITE {uri} SIP/2.0\r\nVia: {via};branch=z9hG4bKpending\r\nMax-Forwards: 70\r\n\
+            "INVITE {uri} SIP/2.0\r\nVia: {via};branch={pending}\r\nMax-Forwards: 70\r\n\
              From: {display}<{from_uri}>;tag={tag}\r\nTo: <{uri}>\r\nContact: {contact}\r\n\
              Call-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nAllow: {ALLOW}\r\nSupported: {SUPPORTED}{rel}\r\n",
             rel = if ep.rel100 == Rel100::No {
@@ -82,6 +82,7 @@ impl Core {
                 ", 100rel"
             },
             uri = call.uri,
+            pending = crate::sip::PENDING_BRANCH,
             via = Self::via_for(&call.flow, &sent_by),
             seq = self.cseq_start(),
         );
