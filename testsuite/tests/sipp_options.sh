@@ -30,10 +30,15 @@ endpoint=trunk
 match=127.0.0.2
 match=::1
 CONF
-write_settings
+# max_files (asterisk.conf's maxfiles) below any hard limit, so it applies unprivileged.
+write_settings $'max_files = 1000\n'
 # OPTIONS to sip:pbx@... asks whether extension "pbx" exists in the endpoint's context.
 printf '[from-trunk]\nexten => pbx,1,Answer()\n' >"$dir/extensions.conf"
 start_daemon log
+
+limit=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits")
+[ "$limit" = 1000 ] || { echo "FAIL: max_files = 1000 gave an open files limit of $limit" >&2; exit 1; }
+echo "max_files: open files limit set to 1000: ok"
 
 # The digest nonce key is kept (owner-only) so nonces survive a restart.
 [ "$(stat -c %a "$dir/data/nonce.key" 2>/dev/null)" = "600" ] && [ "$(stat -c %s "$dir/data/nonce.key")" = "32" ] \
