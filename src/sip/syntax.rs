@@ -137,9 +137,9 @@ pub(crate) fn push_decimal(out: &mut String, n: u64) {
 #[derive(Clone, Copy, Debug)]
 pub struct Dotted(pub std::net::Ipv4Addr);
 
-impl std::fmt::Display for Dotted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut buf = [0u8; 15];
+impl Dotted {
+    /// The address as ASCII digits and dots in `buf`; returns the length written.
+    fn write(&self, buf: &mut [u8; 15]) -> usize {
         let mut len = 0;
         for (i, octet) in self.0.octets().into_iter().enumerate() {
             if i > 0 {
@@ -157,6 +157,22 @@ impl std::fmt::Display for Dotted {
             buf[len] = b'0' + octet % 10;
             len += 1;
         }
+        len
+    }
+
+    /// Appends the address to `out` (no `fmt` machinery).
+    pub(crate) fn push_to(&self, out: &mut String) {
+        let mut buf = [0u8; 15];
+        let len = self.write(&mut buf);
+        // Only ASCII digits and dots were written.
+        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+    }
+}
+
+impl std::fmt::Display for Dotted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 15];
+        let len = self.write(&mut buf);
         // Only ASCII digits and dots were written.
         f.pad(std::str::from_utf8(&buf[..len]).map_err(|_| std::fmt::Error)?)
     }
@@ -284,6 +300,9 @@ mod tests {
         ] {
             let a: std::net::Ipv4Addr = ip.parse().unwrap();
             assert_eq!(Dotted(a).to_string(), ip);
+            let mut pushed = String::from(">");
+            Dotted(a).push_to(&mut pushed);
+            assert_eq!(pushed, format!(">{ip}"));
             assert_eq!(format!("{:>16}|", Dotted(a)), format!("{ip:>16}|"));
         }
         assert_eq!(ip_string("2001:db8::1".parse().unwrap()), "2001:db8::1");

@@ -258,14 +258,7 @@ impl Host {
     pub(crate) fn write_to(&self, out: &mut String) {
         match self {
             Host::Domain(d) => out.push_str(d),
-            Host::Ipv4(a) => {
-                for (i, octet) in a.octets().iter().enumerate() {
-                    if i > 0 {
-                        out.push('.');
-                    }
-                    super::syntax::push_decimal(out, u64::from(*octet));
-                }
-            }
+            Host::Ipv4(a) => super::syntax::Dotted(*a).push_to(out),
             Host::Ipv6(_) => {
                 use fmt::Write as _;
                 let _ = write!(out, "{self}");
