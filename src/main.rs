@@ -14,6 +14,7 @@ use pjsipd::daemon;
 /// Version 2 (the crate's `v2` feature): messages are parsed on the UDP thread and freed on
 /// the queue threads, and 3.x's cross-thread frees cost about 8 % more CPU per call
 /// (three alternated runs each of `calls_vs_kamailio.sh 3500`).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -39,10 +40,12 @@ struct Args {
 }
 
 /// mimalloc's `purge_delay` option (mimalloc.h, mi_option_e).
+#[cfg(not(feature = "system-alloc"))]
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Milliseconds freed memory stays mapped before it goes back to the system. Not 0: an
 /// immediate purge is an madvise per freed page, and under load (15,000 REGISTERs/s) the
 /// TLB shootdowns it triggers cost a tenth of the CPU.
+#[cfg(not(feature = "system-alloc"))]
 const PURGE_DELAY_MS: std::ffi::c_long = 250;
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     // fault in again the pages of transactions that end and start every second.
     // MIMALLOC_PURGE_DELAY overrides it. (Arena commit is decided before main runs; the
     // systemd unit sets MIMALLOC_ARENA_EAGER_COMMIT=0 for that.)
+    #[cfg(not(feature = "system-alloc"))]
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: mi_option_set only stores an integer option; valid at any time.
         unsafe {

@@ -6,8 +6,11 @@
 //! answers, or for a new request `hash(Call-ID, From-tag) % queues` (Asterisk's DJB2, so a
 //! request, its retransmissions, its CANCEL and its ACK meet on one queue).
 //!
-//! Sans-IO and shared: `&self` methods, called from every receive task at once; state is a
-//! sharded dialog table and atomic counters.
+//! Two steps: [`Distributor::pick`] on the receiving thread (parse, choose the queue) and
+//! [`Distributor::admit`] on that queue (validate, answer statelessly, stamp the Via).
+//!
+//! Sans-IO and shared: `&self` methods, called from every receive task and queue at once;
+//! state is a sharded dialog table and atomic counters.
 
 mod dialogs;
 
@@ -19,8 +22,8 @@ use bytes::Bytes;
 pub use dialogs::{DialogKey, DialogTable};
 
 use crate::sip::{
-    HeaderName, Headers, Message, Method, NameAddr, Request, StatusCode, check_request,
-    check_response, response_to, salvage_response, stamp_received,
+    HeaderName, Headers, Message, Method, Request, StatusCode, check_request, check_response,
+    response_to, salvage_response, stamp_received, tag_param,
 };
 use crate::transport::{Flow, Received, Transmit};
 
@@ -156,8 +159,22 @@ impl Distributor {
         format!("{BRANCH_PREFIX}{queue:x}.{unique}")
     }
 
-    /// Decides what happens to a received message.
+    /// Decides what happens to a received message: [`Distributor::pick`] then, for a
+    /// message it queues, [`Distributor::admit`] (both steps at once, as tests want them).
     pub fn route(&self, rx: Received) -> Route {
+        match self.pick(rx) {
+            Route::Queue { flow, message, .. } => self.admit(flow, message),
+            other => other,
+        }
+    }
+
+    /// The receiving thread's step: parses the message and picks the queue that
+    /// [`Distributor::admit`] will confirm for it (a message that does not parse is answered
+    /// or dropped here). Validation, the stateless answers and the Via stamp are left to
+    /// the queue: what they allocate is then freed by the thread that allocated it (a
+    /// cross-thread free costs the allocator several times a local one), and that work
+    /// spreads over the queue threads instead of the one receiving thread.
+    pub fn pick(&self, rx: Received) -> Route {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let message = match Message::parse(rx.bytes.clone()) {
             Ok(m) => m,
@@ -176,22 +193,57 @@ impl Distributor {
                 };
             }
         };
+        let queue = match &message {
+            Message::Response(resp) => self.response_queue(&resp.headers),
+            Message::Request(req) => self.request_queue(req),
+        };
+        Route::Queue {
+            queue,
+            flow: rx.flow,
+            message,
+        }
+    }
+
+    /// The queue's step, for a message [`Distributor::pick`] queued: validates it, answers
+    /// what needs no state, stamps a request's top Via, and names the queue the message
+    /// belongs to — the picked one unless the message changed hands meanwhile (a dialog
+    /// that ended), in which case the queue passes it on.
+    pub fn admit(&self, flow: Flow, message: Message) -> Route {
         match message {
             Message::Response(mut resp) => {
                 if check_response(&mut resp).is_err() {
                     return self.drop(Dropped::BadResponse);
                 }
-                let queue = self
-                    .queue_from_branch(&resp.headers)
-                    .unwrap_or_else(|| self.hash_queue(&resp.headers));
                 Route::Queue {
-                    queue,
-                    flow: rx.flow,
+                    queue: self.response_queue(&resp.headers),
+                    flow,
                     message: Message::Response(resp),
                 }
             }
-            Message::Request(req) => self.route_request(rx.flow, req),
+            Message::Request(req) => self.route_request(flow, req),
         }
+    }
+
+    /// A response goes to the queue its branch names (requests we send carry it), else to
+    /// the hash of its Call-ID and From tag.
+    fn response_queue(&self, headers: &Headers) -> usize {
+        self.queue_from_branch(headers)
+            .unwrap_or_else(|| self.hash_queue(headers))
+    }
+
+    /// The queue [`Distributor::route_request`] chooses for a request that validates: its
+    /// dialog's queue, or the hash of its Call-ID and From tag (also for an unknown
+    /// dialog: that queue answers 481).
+    fn request_queue(&self, req: &Request) -> usize {
+        if req.method != Method::Ack
+            && let Some(tag) = req.headers.get(&HeaderName::To).and_then(|v| tag_param(v))
+            && let Some(queue) = self
+                .dialogs
+                .queue(&DialogKey::new(call_id(&req.headers), tag))
+        {
+            return queue;
+        }
+        self.hash_queue(&req.headers)
     }
 
     fn route_request(&self, flow: Flow, mut req: Request) -> Route {
@@ -236,14 +288,7 @@ impl Distributor {
             );
         }
         drop(to);
-        let queue = match req.from_addr() {
-            Ok(from) => queue_for(
-                call_id(&req.headers),
-                from.tag().unwrap_or_default(),
-                self.queues,
-            ),
-            Err(_) => self.hash_queue(&req.headers),
-        };
+        let queue = self.hash_queue(&req.headers);
         Route::Queue {
             queue,
             flow,
@@ -303,13 +348,14 @@ impl Distributor {
         Route::Dropped(why)
     }
 
+    /// `hash(Call-ID, From tag)`, the tag read without parsing the From (as for every
+    /// request and for responses to requests we did not send).
     fn hash_queue(&self, headers: &Headers) -> usize {
         let from_tag = headers
             .get(&HeaderName::From)
-            .and_then(|v| NameAddr::parse(v, "From").ok())
-            .and_then(|f| f.tag().map(str::to_string))
+            .and_then(|v| tag_param(v))
             .unwrap_or_default();
-        queue_for(call_id(headers), &from_tag, self.queues)
+        queue_for(call_id(headers), from_tag, self.queues)
     }
 
     fn queue_from_branch(&self, headers: &Headers) -> Option<usize> {

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::core::{Command, Core};
+use crate::distributor::{Distributor, Route};
 use crate::media::MediaEvent;
 use crate::pbx::{Pbx, PbxCommand};
 use crate::session::SessionEvent;
@@ -28,6 +29,9 @@ pub struct Work {
     pub flow: Flow,
     /// The message, parsed by the distributor.
     pub message: Message,
+    /// Already through [`Distributor::admit`] (passed on by another queue); else the queue
+    /// admits it before its core sees it.
+    pub admitted: bool,
 }
 
 /// What a queue is given: a message, or an operator's command with where to answer.
@@ -57,6 +61,7 @@ impl QueuePool {
         depth: usize,
         store: Arc<Store>,
         outbound: Outbound,
+        distributor: Arc<Distributor>,
         stop: &watch::Receiver<bool>,
         tasks: &mut JoinSet<()>,
     ) -> Self {
@@ -66,25 +71,30 @@ impl QueuePool {
         if cores.is_empty() {
             finished_tx.send_replace(true);
         }
-        let queues = cores
-            .into_iter()
-            .map(|(core, pbx)| {
-                let (tx, rx) = mpsc::channel(depth.max(1));
-                let (running, finished_tx) = (running.clone(), finished_tx.clone());
-                let work = run(core, pbx, rx, store.clone(), outbound.clone(), stop.clone());
-                tasks.spawn(async move {
-                    work.await;
-                    if running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-                        finished_tx.send_replace(true);
-                    }
-                });
-                tx
-            })
-            .collect();
-        Self {
-            queues: Arc::new(queues),
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            cores.iter().map(|_| mpsc::channel(depth.max(1))).unzip();
+        let pool = Self {
+            queues: Arc::new(senders),
             finished,
+        };
+        for (index, ((core, pbx), rx)) in cores.into_iter().zip(receivers).enumerate() {
+            let (running, finished_tx) = (running.clone(), finished_tx.clone());
+            let admission = Admission {
+                index,
+                distributor: distributor.clone(),
+                // Weak: a queue holding its own sender would never see its channel close.
+                senders: Arc::downgrade(&pool.queues),
+                outbound: outbound.clone(),
+            };
+            let work = run(core, pbx, rx, store.clone(), admission, stop.clone());
+            tasks.spawn(async move {
+                work.await;
+                if running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                    finished_tx.send_replace(true);
+                }
+            });
         }
+        pool
     }
 
     /// Turns true once every queue has ended, after the stop signal and the queues'
@@ -104,19 +114,10 @@ impl QueuePool {
         self.queues.is_empty()
     }
 
-    /// Queues `work` on queue `queue`, or hands it back when that queue is full (or gone).
-    pub fn try_send(&self, queue: usize, work: Work) -> Result<(), Box<Work>> {
-        match self.queues.get(queue) {
-            Some(q) => match q.try_send(Job::Message(work)) {
-                Ok(()) => Ok(()),
-                Err(e) => match e.into_inner() {
-                    Job::Message(w) => Err(Box::new(w)),
-                    // Only messages are sent here.
-                    _ => Ok(()),
-                },
-            },
-            None => Err(Box::new(work)),
-        }
+    /// Carries out the distributor's [`Distributor::pick`] for a received message: queued
+    /// (refused by a full queue: the distributor's overload answer), answered or dropped.
+    pub fn deliver(&self, distributor: &Distributor, outbound: &Outbound, route: Route) {
+        deliver(&self.queues, distributor, outbound, route, None);
     }
 
     /// Hands a media event to the queue whose leg it concerns (dropped when that queue is
@@ -161,6 +162,79 @@ impl QueuePool {
     }
 }
 
+/// What a queue needs to admit the messages the receiving threads only parsed
+/// ([`Distributor::admit`]).
+struct Admission {
+    index: usize,
+    distributor: Arc<Distributor>,
+    senders: std::sync::Weak<Vec<mpsc::Sender<Job>>>,
+    outbound: Outbound,
+}
+
+impl Admission {
+    /// The work for this queue's core, once validated; stateless answers are sent, and
+    /// work that belongs to another queue is passed on (or, that queue being full, handled
+    /// as the distributor handles overload).
+    fn admit(&self, work: Work) -> Option<Work> {
+        if work.admitted {
+            return Some(work);
+        }
+        let route = self.distributor.admit(work.flow, work.message);
+        let senders = self.senders.upgrade();
+        deliver(
+            senders.as_deref().map_or(&[], Vec::as_slice),
+            &self.distributor,
+            &self.outbound,
+            route,
+            Some(self.index),
+        )
+    }
+}
+
+/// Carries out a decision of the distributor: work for queue `own` is handed back, other
+/// work goes to its queue (a full one refuses it, and the distributor says what to
+/// answer), stateless answers are sent. Work from [`Distributor::pick`] (`own` is `None`)
+/// still needs its queue's admission; work from [`Distributor::admit`] does not.
+fn deliver(
+    senders: &[mpsc::Sender<Job>],
+    distributor: &Distributor,
+    outbound: &Outbound,
+    route: Route,
+    own: Option<usize>,
+) -> Option<Work> {
+    match route {
+        Route::Queue {
+            queue,
+            flow,
+            message,
+        } => {
+            let work = Work {
+                flow,
+                message,
+                admitted: own.is_some(),
+            };
+            if own == Some(queue) {
+                return Some(work);
+            }
+            let refused = match senders.get(queue) {
+                Some(q) => q.try_send(Job::Message(work)).err().map(|e| e.into_inner()),
+                None => Some(Job::Message(work)),
+            };
+            if let Some(Job::Message(w)) = refused
+                && let Some(t) = distributor.overloaded(&w.flow, &w.message)
+            {
+                outbound.send(t);
+            }
+            None
+        }
+        Route::Reply(t) => {
+            outbound.send(t);
+            None
+        }
+        Route::Dropped(_) => None,
+    }
+}
+
 /// Messages handled between two looks at the timers and the stop signal.
 const BATCH: usize = 64;
 
@@ -169,9 +243,10 @@ async fn run(
     mut pbx: Option<Pbx>,
     mut rx: mpsc::Receiver<Job>,
     store: Arc<Store>,
-    outbound: Outbound,
+    admission: Admission,
     mut stop: watch::Receiver<bool>,
 ) {
+    let outbound = admission.outbound.clone();
     // One timer for the queue's life, moved when the core's next deadline moves: a fresh
     // timer per message would cost a timer-wheel insertion and removal each time.
     let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
@@ -205,13 +280,17 @@ async fn run(
                 core.set_backlog(rx.len());
                 for _ in 0..BATCH {
                     match job {
-                        Job::Message(work) => core.handle_message(
-                            Instant::now(),
-                            unix_now,
-                            &snapshot,
-                            work.flow,
-                            work.message,
-                        ),
+                        Job::Message(work) => {
+                            if let Some(work) = admission.admit(work) {
+                                core.handle_message(
+                                    Instant::now(),
+                                    unix_now,
+                                    &snapshot,
+                                    work.flow,
+                                    work.message,
+                                );
+                            }
+                        }
                         Job::Command(command, reply) => {
                             let n = core.command(Instant::now(), unix_now, &command);
                             let _ = reply.send(n);
@@ -251,7 +330,7 @@ async fn run(
             }
             _ = usages.tick() => {}
             _ = stop.changed() => {
-                shutdown(&mut core, &mut rx, &store, &outbound).await;
+                shutdown(&mut core, &mut rx, &store, &admission).await;
                 break;
             }
         }
@@ -275,8 +354,9 @@ async fn shutdown(
     core: &mut Core,
     rx: &mut mpsc::Receiver<Job>,
     store: &Store,
-    outbound: &Outbound,
+    admission: &Admission,
 ) {
+    let outbound = &admission.outbound;
     let snapshot = store.snapshot();
     core.shutdown_usages(Instant::now(), unix_now(), &snapshot);
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -294,7 +374,9 @@ async fn shutdown(
         tokio::select! {
             job = rx.recv() => match job {
                 Some(Job::Message(w)) => {
-                    core.handle_message(Instant::now(), unix_now(), &snapshot, w.flow, w.message);
+                    if let Some(w) = admission.admit(w) {
+                        core.handle_message(Instant::now(), unix_now(), &snapshot, w.flow, w.message);
+                    }
                 }
                 Some(Job::Command(_, reply) | Job::Pbx(_, reply)) => {
                     let _ = reply.send(0);

@@ -35,7 +35,7 @@ pub use header::via::Via;
 pub use header::{HeaderName, Headers};
 pub use method::Method;
 pub use msg::{Message, Request, Response};
-pub use name_addr::{ContactList, NameAddr};
+pub use name_addr::{ContactList, NameAddr, tag_param};
 pub use param::Params;
 pub use parse::Limits;
 pub use received::stamp_received;

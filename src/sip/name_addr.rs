@@ -88,6 +88,40 @@ impl NameAddr {
     }
 }
 
+/// The `tag` parameter of a From or To value, read without parsing the address (the
+/// distributor picks a queue by it for every request it receives). For a well-formed
+/// value it is what [`NameAddr::parse`] then [`NameAddr::tag`] give.
+pub fn tag_param(value: &[u8]) -> Option<&str> {
+    let s = trim(value);
+    // Past a quoted display name, whose text may hold anything.
+    let mut from = 0;
+    if s.first() == Some(&b'"') {
+        let mut escaped = false;
+        let close = s.iter().skip(1).position(|&b| {
+            let end = b == b'"' && !escaped;
+            escaped = b == b'\\' && !escaped;
+            end
+        })?;
+        from = close + 2;
+    }
+    let rest = s.get(from..)?;
+    // name-addr: the parameters follow '>'; addr-spec: they start at the first ';'.
+    let params = match rest.iter().position(|&b| b == b'<') {
+        Some(lt) => {
+            let gt = lt + rest.get(lt..)?.iter().position(|&b| b == b'>')?;
+            rest.get(gt + 1..)?
+        }
+        None => rest.get(rest.iter().position(|&b| b == b';')?..)?,
+    };
+    params.split(|&b| b == b';').skip(1).find_map(|param| {
+        let eq = param.iter().position(|&b| b == b'=')?;
+        let (name, value) = (trim(param.get(..eq)?), trim(param.get(eq + 1..)?));
+        (name.eq_ignore_ascii_case(b"tag") && !value.is_empty())
+            .then(|| std::str::from_utf8(value).ok())
+            .flatten()
+    })
+}
+
 /// addr-spec form: the URI ends at the first ';', and may not contain ',', '?' or ';'
 /// itself (RFC 3261 20.10), which is what makes RFC 4475 3.1.2.13 regbadct invalid.
 fn parse_addr_spec(s: &[u8], hdr: &'static str) -> Result<NameAddr, ParseError> {
@@ -166,6 +200,28 @@ impl ContactList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_param_reads_the_tag_as_the_parsed_address_has_it() {
+        for value in [
+            "<sip:a@b>;tag=abc",
+            "\"Bob\" <sip:bob@example.com;tag=uri-param>;tag=hdr",
+            "\"a;tag=x <y>\" <sip:a@b> ; TAG = spaced ;other",
+            "\"quote \\\" <inside>\"<sip:a@b>;x=1;tag=after",
+            "sip:alice@example.com;tag=1928301774",
+            "sip:alice@example.com;transport=udp",
+            "Alice <sip:alice@example.com>",
+            "<sip:a@b>;tag",
+            "  <sip:a@b;lr>;tag=z9;tag=second  ",
+        ] {
+            let parsed = NameAddr::parse(value.as_bytes(), "From").expect(value);
+            assert_eq!(tag_param(value.as_bytes()), parsed.tag(), "{value}");
+        }
+        // Not well-formed: no tag rather than a guess.
+        assert_eq!(tag_param(b"\"unterminated <sip:a@b>;tag=x"), None);
+        assert_eq!(tag_param(b"<sip:a@b;tag=x"), None);
+        assert_eq!(tag_param(b"<sip:a@b>;tag="), None);
+    }
 
     fn na(s: &str) -> Result<NameAddr, ParseError> {
         NameAddr::parse(s.as_bytes(), "To")

@@ -43,8 +43,8 @@ pub use tls::{TlsContext, TlsSetupError};
 use crate::auth::{NonceKey, Verifier};
 use crate::config::types::{Kind, Object, TransportProtocol};
 use crate::core::{Core, CoreShared};
-use crate::distributor::{Distributor, Route};
-use crate::runtime::{QueuePool, Work};
+use crate::distributor::Distributor;
+use crate::runtime::QueuePool;
 use crate::sorcery::Store;
 use crate::tsx::TimerConfig;
 
@@ -91,21 +91,9 @@ pub(crate) struct Shared {
 impl Shared {
     /// The distributor's decision, carried out: queued, answered or dropped.
     fn dispatch(&self, rx: Received) {
-        match self.distributor.route(rx) {
-            Route::Queue {
-                queue,
-                flow,
-                message,
-            } => {
-                if let Err(work) = self.queues.try_send(queue, Work { flow, message })
-                    && let Some(t) = self.distributor.overloaded(&work.flow, &work.message)
-                {
-                    self.outbound.send(t);
-                }
-            }
-            Route::Reply(t) => self.outbound.send(t),
-            Route::Dropped(_) => {}
-        }
+        let route = self.distributor.pick(rx);
+        self.queues
+            .deliver(&self.distributor, &self.outbound, route);
     }
 
     /// `[global] keep_alive_interval` (0: none).
@@ -362,6 +350,7 @@ pub async fn start(
         tuning.queue_depth,
         store.clone(),
         outbound.clone(),
+        distributor.clone(),
         &stop,
         &mut tasks,
     );
