@@ -30,11 +30,13 @@ pub struct ClientTsx<M> {
     state: ClientState,
     reliable: bool,
     config: TimerConfig,
-    /// The request, while it may be retransmitted or acknowledged (dropped once an
-    /// INVITE is Accepted: its 64·T1 there need only pass 2xx retransmissions up).
-    request: Option<M>,
+    /// The request, while it may be retransmitted or acknowledged (dropped once a final
+    /// response came: the 64·T1 of an Accepted INVITE need only pass 2xx retransmissions
+    /// up). Boxed, as is the ACK: the transaction outlives both by seconds, and a table of
+    /// thousands of them should not keep room for two messages each.
+    request: Option<Box<M>>,
     /// The ACK sent for a non-2xx final response, re-sent on each retransmission of it.
-    ack: Option<M>,
+    ack: Option<Box<M>>,
     timers: TimerTable,
     /// Current retransmit interval (Timer A or E).
     interval: Duration,
@@ -55,7 +57,7 @@ impl<M: TsxMessage> ClientTsx<M> {
             state: ClientState::Calling,
             reliable,
             config,
-            request: Some(request.clone()),
+            request: Some(Box::new(request.clone())),
             ack: None,
             timers: TimerTable::default(),
             interval: config.t1,
@@ -91,7 +93,16 @@ impl<M: TsxMessage> ClientTsx<M> {
 
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output<M>> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        // Drained in a state that mostly waits (64·T1 for an Accepted INVITE): the queue's
+        // buffer (room for four messages) is freed now, while still in cache.
+        if next.is_none()
+            && self.out.capacity() > 0
+            && !matches!(self.state, ClientState::Calling | ClientState::Proceeding)
+        {
+            self.out = VecDeque::new();
+        }
+        next
     }
 
     /// When [`ClientTsx::handle_timeout`] must next be called.
@@ -135,7 +146,7 @@ impl<M: TsxMessage> ClientTsx<M> {
                 if let Some(request) = &self.request {
                     let ack = M::ack_for(request, &response);
                     self.out.push_back(Output::Transmit(ack.clone()));
-                    self.ack = Some(ack);
+                    self.ack = Some(Box::new(ack));
                 }
                 self.timers.stop_all();
                 self.tell_tu(TsxEvent::Response(response));
@@ -144,7 +155,7 @@ impl<M: TsxMessage> ClientTsx<M> {
             (TsxKind::Invite, ClientState::Completed, 300..) => {
                 // A retransmitted final response: the ACK was lost, send it again.
                 if let Some(ack) = &self.ack {
-                    self.out.push_back(Output::Transmit(ack.clone()));
+                    self.out.push_back(Output::Transmit(M::clone(ack)));
                 }
             }
             (TsxKind::NonInvite, ClientState::Calling | ClientState::Proceeding, 200..) => {
@@ -176,7 +187,7 @@ impl<M: TsxMessage> ClientTsx<M> {
                     self.interval *= 2;
                     self.timers.set(TimerId::A, now + self.interval);
                     if let Some(r) = &self.request {
-                        self.out.push_back(Output::Transmit(r.clone()));
+                        self.out.push_back(Output::Transmit(M::clone(r)));
                     }
                 }
                 TimerId::E => {
@@ -186,7 +197,7 @@ impl<M: TsxMessage> ClientTsx<M> {
                     };
                     self.timers.set(TimerId::E, now + self.interval);
                     if let Some(r) = &self.request {
-                        self.out.push_back(Output::Transmit(r.clone()));
+                        self.out.push_back(Output::Transmit(M::clone(r)));
                     }
                 }
                 TimerId::B | TimerId::F => {
@@ -201,6 +212,7 @@ impl<M: TsxMessage> ClientTsx<M> {
 
     fn enter_completed(&mut self, now: Instant, timer: TimerId, unreliable_wait: Duration) {
         self.state = ClientState::Completed;
+        self.request = None;
         // Over reliable transports there are no retransmissions to absorb (D, K = 0).
         if self.reliable {
             self.terminate();
