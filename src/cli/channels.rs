@@ -53,7 +53,7 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
 /// `core show channel <name>`: the channel and its media (packets and loss each way, the
 /// latched source).
 pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
-    let Some(i) = daemon.channels().into_iter().find(|i| i.name == name) else {
+    let Some(i) = daemon.channels().into_iter().find(|i| &*i.name == name) else {
         return Reply::fail(format!("{name} is not a known channel\n"));
     };
     let mut out = format!(

@@ -425,7 +425,7 @@ impl Daemon for CallDaemon {
             name: name.into(),
             endpoint: "6001".into(),
             location: "600@internal:2".into(),
-            state: "Up".into(),
+            state: "Up",
             application: app.into(),
             data: data.into(),
             caller: crate::session::Party {

@@ -2,6 +2,7 @@
 //! its technology), and the registry the CLI lists them from.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -41,15 +42,15 @@ pub enum Wait {
 
 /// One channel.
 pub struct Channel {
-    pub name: String,
+    pub name: Arc<str>,
     /// `${UNIQUEID}`.
     pub unique_id: String,
-    pub endpoint: String,
+    pub endpoint: Arc<str>,
     pub session: SessionId,
     pub direction: Direction,
     pub caller: Party,
     /// The SIP Call-ID of its session (for `core show channel`).
-    pub call_id: String,
+    pub call_id: Arc<str>,
     pub exten: String,
     pub context: String,
     pub state: &'static str,
@@ -78,7 +79,7 @@ pub struct Channel {
     /// Where that application is (`exten@context:priority`).
     pub location: Option<String>,
     /// The bridged channel's name (for the CLI).
-    pub peer_name: Option<String>,
+    pub peer_name: Option<Arc<str>>,
     /// Variables set by the PBX (DIALSTATUS...) while no execution runs.
     vars: BTreeMap<String, String>,
 }
@@ -87,8 +88,8 @@ impl Channel {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: ChannelId,
-        name: String,
-        endpoint: String,
+        name: Arc<str>,
+        endpoint: Arc<str>,
         session: SessionId,
         direction: Direction,
         caller: Party,
@@ -105,7 +106,7 @@ impl Channel {
             session,
             direction,
             caller,
-            call_id: String::new(),
+            call_id: Arc::from(""),
             exten,
             context,
             state: if direction == Direction::Inbound {
@@ -183,7 +184,7 @@ impl Channel {
             name: self.name.clone(),
             endpoint: self.endpoint.clone(),
             location,
-            state: self.state.to_string(),
+            state: self.state,
             application: app,
             data,
             caller: self.caller.clone(),
@@ -198,13 +199,13 @@ impl Channel {
 #[derive(Clone, Debug)]
 pub struct ChannelInfo {
     /// `PJSIP/6001-00000001`.
-    pub name: String,
+    pub name: Arc<str>,
     /// The endpoint.
-    pub endpoint: String,
+    pub endpoint: Arc<str>,
     /// `exten@context:priority`.
     pub location: String,
     /// Ring, Ringing, Up, Down.
-    pub state: String,
+    pub state: &'static str,
     /// The application running.
     pub application: String,
     /// Its arguments.
@@ -212,9 +213,9 @@ pub struct ChannelInfo {
     /// The caller.
     pub caller: Party,
     /// The SIP Call-ID of its session.
-    pub call_id: String,
+    pub call_id: Arc<str>,
     /// The bridged channel's name.
-    pub peer: Option<String>,
+    pub peer: Option<Arc<str>>,
     /// The media leg.
     pub leg: Option<crate::media::LegId>,
 }
@@ -224,7 +225,7 @@ pub struct ChannelInfo {
 pub struct ChannelRegistry {
     /// Hashed, not ordered: it changes several times per call under one lock, and only
     /// listings (rare) want the names in order.
-    channels: Mutex<foldhash::HashMap<String, (usize, ChannelInfo)>>,
+    channels: Mutex<foldhash::HashMap<Arc<str>, (usize, ChannelInfo)>>,
 }
 
 impl ChannelRegistry {
@@ -318,8 +319,8 @@ impl ChannelData for Data<'_> {
     fn read_function(&mut self, name: &str, args: &str) -> Option<Result<String, String>> {
         match name.to_ascii_uppercase().as_str() {
             "CHANNEL" => Some(Ok(match args.trim().to_ascii_lowercase().as_str() {
-                "name" => self.channel.name.clone(),
-                "endpoint" => self.channel.endpoint.clone(),
+                "name" => self.channel.name.to_string(),
+                "endpoint" => self.channel.endpoint.to_string(),
                 "state" => self.channel.state.to_string(),
                 "channeltype" => "PJSIP".into(),
                 _ => String::new(),

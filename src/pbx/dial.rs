@@ -209,8 +209,8 @@ fn dial_one(
         .unwrap_or_default();
     let mut ch = Channel::new(
         id,
-        name,
-        target.endpoint.clone(),
+        name.into(),
+        target.endpoint.as_str().into(),
         session,
         Direction::Outbound,
         caller_party.clone(),
@@ -220,7 +220,7 @@ fn dial_one(
         now,
     );
     ch.dialed_by = Some(caller);
-    ch.call_id = core.session_call_id(session).unwrap_or_default();
+    ch.call_id = core.session_call_id(session).unwrap_or_default().into();
     pbx.shared.registry.upsert(pbx.queue, ch.info());
     pbx.by_session.insert(session, id);
     pbx.channels.insert(id, ch);

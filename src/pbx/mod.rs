@@ -140,7 +140,7 @@ impl Pbx {
                 let ids: Vec<ChannelId> = self
                     .channels
                     .iter()
-                    .filter(|(_, c)| name == "all" || c.name == *name)
+                    .filter(|(_, c)| name == "all" || *c.name == **name)
                     .map(|(id, _)| *id)
                     .collect();
                 for id in &ids {
@@ -198,11 +198,10 @@ impl Pbx {
         self.unix_now = unix_now;
     }
 
-    fn channel_name(&self, id: ChannelId) -> String {
+    fn channel_name(&self, id: ChannelId) -> Arc<str> {
         self.channels
             .get(&id)
-            .map(|c| c.name.clone())
-            .unwrap_or_default()
+            .map_or_else(|| Arc::from(""), |c| c.name.clone())
     }
 
     /// A new channel's name: `PJSIP/<endpoint>-%08x`.
@@ -325,8 +324,8 @@ impl Pbx {
         );
         let mut ch = Channel::new(
             id,
-            name,
-            call.endpoint.clone(),
+            name.into(),
+            call.endpoint.as_str().into(),
             call.id,
             Direction::Inbound,
             call.caller.clone(),
@@ -337,7 +336,7 @@ impl Pbx {
         )
         .with_exec(exec)
         .with_headers(call.headers);
-        ch.call_id = core.session_call_id(call.id).unwrap_or_default();
+        ch.call_id = core.session_call_id(call.id).unwrap_or_default().into();
         self.shared.registry.upsert(self.queue, ch.info());
         self.by_session.insert(call.id, id);
         self.channels.insert(id, ch);
