@@ -56,11 +56,17 @@ impl CallMedia {
     /// Our SDP as sent: the external address applied, then `o=` stamped (its version
     /// moves only when the body changed).
     fn finish(&mut self, mut sdp: Sdp) -> Bytes {
-        if let Some(ip) = self.external {
-            sdp.set_address(ip);
-        }
-        self.origin.stamp(&mut sdp)
+        finish_sdp(self.external, &mut self.origin, &mut sdp)
     }
+}
+
+/// [`CallMedia::finish`] on an SDP kept in place: stamping is idempotent, so the offer or
+/// answer a leg keeps may be the stamped one, and need not be copied to be sent.
+fn finish_sdp(external: Option<std::net::IpAddr>, origin: &mut Origin, sdp: &mut Sdp) -> Bytes {
+    if let Some(ip) = external {
+        sdp.set_address(ip);
+    }
+    origin.stamp(sdp)
 }
 
 impl CallMedia {
@@ -243,13 +249,18 @@ fn local_ip_for(snapshot: &Snapshot, call: &IncomingCall) -> std::net::IpAddr {
 /// The SDP of our 200 to an inbound call: the answer, or our late offer.
 pub fn answer_sdp(ch: &mut super::channel::Channel, snapshot: &Snapshot) -> Option<Bytes> {
     let _ = snapshot;
-    let m = &mut ch.media;
-    let sdp = m
-        .answer
-        .as_ref()
-        .map(|a| a.sdp.clone())
-        .or_else(|| m.our_offer.clone())?;
-    Some(m.finish(sdp))
+    let CallMedia {
+        answer,
+        our_offer,
+        external,
+        origin,
+        ..
+    } = &mut ch.media;
+    let sdp = match answer.as_mut() {
+        Some(a) => &mut a.sdp,
+        None => our_offer.as_mut()?,
+    };
+    Some(finish_sdp(*external, origin, sdp))
 }
 
 /// Progress(): 183 with our answer (early media).
@@ -347,8 +358,8 @@ pub fn outgoing_offer(
     if let Some(ip) = Core::external_media_address(snapshot, &flow.transport, flow.remote.ip()) {
         media.external = Some(ip);
     }
-    media.our_offer = Some(offer.clone());
-    let sdp = media.finish(offer);
+    let sdp = finish_sdp(media.external, &mut media.origin, &mut offer);
+    media.our_offer = Some(offer);
     Some(OutgoingOffer { sdp, media })
 }
 
