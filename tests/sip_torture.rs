@@ -237,7 +237,7 @@ fn rfc4475_3_1_1_10_transports() {
         .vias()
         .expect("vias")
         .into_iter()
-        .map(|v| v.transport)
+        .map(|v| v.transport.into_owned())
         .collect();
     assert_eq!(t, ["UDP", "SCTP", "TLS", "UNKNOWN", "TCP"]);
 }

@@ -10,19 +10,19 @@ const SHARDS: usize = 16;
 
 /// A dialog as the distributor sees it: Call-ID and our tag (RFC 3261 12: the local tag
 /// is the To-tag of requests we receive in it).
+/// Kept as one text, `call_id LF local_tag` (neither can hold a line feed): one allocation
+/// per key where two strings took two, and keys are made for every in-dialog message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DialogKey {
-    call_id: String,
-    local_tag: String,
-}
+pub struct DialogKey(String);
 
 impl DialogKey {
     /// The key of the dialog with `call_id` whose local tag is `local_tag`.
     pub fn new(call_id: &str, local_tag: &str) -> Self {
-        Self {
-            call_id: call_id.to_string(),
-            local_tag: local_tag.to_string(),
-        }
+        let mut key = String::with_capacity(call_id.len() + 1 + local_tag.len());
+        key.push_str(call_id);
+        key.push('\n');
+        key.push_str(local_tag);
+        Self(key)
     }
 }
 

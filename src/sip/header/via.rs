@@ -1,5 +1,6 @@
 //! The Via header field (RFC 3261 20.42, RFC 3581 rport).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -12,11 +13,11 @@ use crate::sip::uri::{Host, parse_hostport};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
     /// Protocol name, normally `SIP`.
-    pub protocol: String,
+    pub protocol: Cow<'static, str>,
     /// Protocol version, normally `2.0`.
-    pub version: String,
+    pub version: Cow<'static, str>,
     /// Transport as received (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, or unknown ones).
-    pub transport: String,
+    pub transport: Cow<'static, str>,
     /// sent-by host.
     pub host: Host,
     /// sent-by port.
@@ -41,6 +42,16 @@ fn token<'a>(s: &'a [u8], i: &mut usize) -> Result<&'a [u8], ParseError> {
         return Err(ParseError::header(H, "expected a token in sent-protocol"));
     }
     Ok(t)
+}
+
+/// A sent-protocol part as text: the usual ones without an allocation (every message
+/// received has a Via or more, each parsed once or twice).
+fn sent_protocol_text(t: &[u8]) -> Cow<'static, str> {
+    const KNOWN: [&str; 8] = ["SIP", "2.0", "UDP", "TCP", "TLS", "WS", "WSS", "SCTP"];
+    match KNOWN.iter().find(|k| k.as_bytes() == t) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(String::from_utf8_lossy(t).into_owned()),
+    }
 }
 
 fn slash(s: &[u8], i: &mut usize) -> Result<(), ParseError> {
@@ -74,9 +85,9 @@ impl Via {
             .map_err(|_| ParseError::header(H, "invalid sent-by"))?;
         let params = parse_header_params(rest.get(end..).unwrap_or_default(), H)?;
         let via = Via {
-            protocol: String::from_utf8_lossy(protocol).into_owned(),
-            version: String::from_utf8_lossy(version).into_owned(),
-            transport: String::from_utf8_lossy(transport).into_owned(),
+            protocol: sent_protocol_text(protocol),
+            version: sent_protocol_text(version),
+            transport: sent_protocol_text(transport),
             host,
             port,
             params,
