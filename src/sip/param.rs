@@ -1,5 +1,6 @@
 //! Ordered `;name[=value]` parameter lists, used by URIs and by header fields.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use super::error::ParseError;
@@ -7,8 +8,34 @@ use super::syntax::{is_token, is_ws, read_quoted};
 
 /// Parameters in wire order. Names compare case-insensitively; a parameter may have no
 /// value (`;lr`, `;rport`). Values are kept in their wire form (escapes, quotes).
+/// Names are kept as written; the usual ones (`tag`, `branch`, `rport`...) as static text,
+/// which saves an allocation for most parameters of most messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Vec<(String, Option<String>)>);
+pub struct Params(Vec<(Cow<'static, str>, Option<String>)>);
+
+/// Parameter names met in nearly every message, exactly as they are usually written.
+const USUAL_NAMES: [&str; 12] = [
+    "tag",
+    "branch",
+    "rport",
+    "received",
+    "transport",
+    "lr",
+    "user",
+    "expires",
+    "q",
+    "ob",
+    "maddr",
+    "ttl",
+];
+
+/// `name` as a parameter name: static text when it is a usual one.
+fn name_text(name: &str) -> Cow<'static, str> {
+    match USUAL_NAMES.iter().find(|n| **n == name) {
+        Some(n) => Cow::Borrowed(n),
+        None => Cow::Owned(name.to_owned()),
+    }
+}
 
 impl Params {
     /// An empty list.
@@ -43,7 +70,7 @@ impl Params {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
         {
             Some(slot) => slot.1 = value,
-            None => self.0.push((name.to_owned(), value)),
+            None => self.0.push((name_text(name), value)),
         }
     }
 
@@ -56,7 +83,7 @@ impl Params {
 
     /// Parameters in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_deref()))
+        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_deref()))
     }
 
     /// Number of parameters.
@@ -69,7 +96,16 @@ impl Params {
         self.0.is_empty()
     }
 
-    pub(crate) fn push(&mut self, name: String, value: Option<String>) {
+    pub(crate) fn push(&mut self, name: &str, value: Option<String>) {
+        self.0.push((name_text(name), value));
+    }
+
+    /// [`Params::push`] for a name already made into a `String` (kept unless usual).
+    pub(crate) fn push_owned(&mut self, name: String, value: Option<String>) {
+        let name = match USUAL_NAMES.iter().find(|n| **n == name) {
+            Some(n) => Cow::Borrowed(*n),
+            None => Cow::Owned(name),
+        };
         self.0.push((name, value));
     }
 }
@@ -111,8 +147,7 @@ pub(crate) fn parse_header_params(s: &[u8], hdr: &'static str) -> Result<Params,
         }
         // A token: ASCII.
         let name = std::str::from_utf8(name)
-            .map_err(|_| ParseError::header(hdr, "empty or invalid parameter name"))?
-            .to_owned();
+            .map_err(|_| ParseError::header(hdr, "empty or invalid parameter name"))?;
         i = skip_ws(s, i);
         let mut value = None;
         if s.get(i) == Some(&b'=') {

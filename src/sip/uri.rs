@@ -372,7 +372,7 @@ impl SipUri {
             if params.contains(&name) {
                 return Err(ParseError::Uri("duplicate parameter"));
             }
-            params.push(name, value);
+            params.push_owned(name, value);
             rest = tail.get(end..).unwrap_or_default();
         }
         let mut headers = Vec::new();
@@ -510,7 +510,7 @@ impl TelUri {
             if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(ParseError::Uri("invalid tel parameter"));
             }
-            params.push(n.to_owned(), v);
+            params.push(n, v);
         }
         Ok(TelUri {
             number: number.to_owned(),
