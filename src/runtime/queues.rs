@@ -179,15 +179,29 @@ impl Admission {
         if work.admitted {
             return Some(work);
         }
-        let route = self.distributor.admit(work.flow, work.message);
-        let senders = self.senders.upgrade();
-        deliver(
-            senders.as_deref().map_or(&[], Vec::as_slice),
-            &self.distributor,
-            &self.outbound,
-            route,
-            Some(self.index),
-        )
+        match self.distributor.admit(work.flow, work.message) {
+            Route::Queue {
+                queue,
+                flow,
+                message,
+            } if queue == self.index => Some(Work {
+                flow,
+                message,
+                admitted: true,
+            }),
+            // An answer, or another queue's work (rare): only then the shared senders are
+            // touched (their reference count is one cache line for every queue thread).
+            route => {
+                let senders = self.senders.upgrade();
+                deliver(
+                    senders.as_deref().map_or(&[], Vec::as_slice),
+                    &self.distributor,
+                    &self.outbound,
+                    route,
+                    Some(self.index),
+                )
+            }
+        }
     }
 }
 
@@ -278,7 +292,7 @@ async fn run(
                     p.set_unix_now(unix_now);
                 }
                 core.set_backlog(rx.len());
-                for _ in 0..BATCH {
+                for handled in 1..=BATCH {
                     match job {
                         Job::Message(work) => {
                             if let Some(work) = admission.admit(work) {
@@ -311,6 +325,11 @@ async fn run(
                     calls(&mut core, pbx.as_mut(), &snapshot);
                     while let Some(t) = core.poll_transmit() {
                         outbound.send(t);
+                    }
+                    // Take the next job only if it will be handled in this batch: one
+                    // taken after the last turn would be dropped with the loop.
+                    if handled == BATCH {
+                        break;
                     }
                     match rx.try_recv() {
                         Ok(next) => job = next,
