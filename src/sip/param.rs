@@ -29,12 +29,14 @@ const USUAL_NAMES: [&str; 12] = [
     "ttl",
 ];
 
+/// The static text of `name` when it is a usual parameter name.
+fn usual_name(name: &str) -> Option<&'static str> {
+    USUAL_NAMES.iter().find(|n| **n == name).copied()
+}
+
 /// `name` as a parameter name: static text when it is a usual one.
 fn name_text(name: &str) -> Cow<'static, str> {
-    match USUAL_NAMES.iter().find(|n| **n == name) {
-        Some(n) => Cow::Borrowed(n),
-        None => Cow::Owned(name.to_owned()),
-    }
+    usual_name(name).map_or_else(|| Cow::Owned(name.to_owned()), Cow::Borrowed)
 }
 
 impl Params {
@@ -102,10 +104,7 @@ impl Params {
 
     /// [`Params::push`] for a name already made into a `String` (kept unless usual).
     pub(crate) fn push_owned(&mut self, name: String, value: Option<String>) {
-        let name = match USUAL_NAMES.iter().find(|n| **n == name) {
-            Some(n) => Cow::Borrowed(*n),
-            None => Cow::Owned(name),
-        };
+        let name = usual_name(&name).map_or(Cow::Owned(name), Cow::Borrowed);
         self.0.push((name, value));
     }
 }
