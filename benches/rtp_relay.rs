@@ -5,8 +5,17 @@
 //! `testsuite/bench/rtp_relay.sh CALLS SECONDS`. Environment:
 //! - `RTP_BENCH_THREADS`: relay threads (default 0 = one per CPU);
 //! - `RTP_BENCH_GEN_THREADS`: load generator threads (default 1);
-//! - `RTP_BENCH_PORT`: first port of the engine's range (default 20000).
+//! - `RTP_BENCH_PORT`: first port of the engine's range (default 20000);
+//! - `RTP_BENCH_WARMUP`: seconds of load before packets and CPU are counted (default 0);
+//! - `RTP_BENCH_KERNEL`: set: the engine hands plain pairs to the kernel (`kernel_forwarding`;
+//!   run as root in a network namespace with `net.ipv4.ip_forward=1`, as
+//!   `testsuite/bench/rtp_relay.sh` does with `KERNEL=1`);
+//! - `RTP_BENCH_DIRECT`: set: the phones send to each other, not through the relay, which
+//!   measures what the load generator alone costs (the relay's cost is the difference).
 //!
+//! In kernel mode the forwarding work is done in the kernel when a packet is sent, on the
+//! sending thread: here the generator's. So the relay's cost is the whole process's CPU
+//! minus that of a direct run at the same load, not the relay threads' CPU.
 //! Each simulated phone has its own UDP socket on 127.0.0.1 (2 per call), configured as the
 //! SDP address of its leg. Phones send on a 20 ms grid spread over 1 ms slots, so the load is
 //! smooth; every packet carries its send time, so the far phone measures loss and latency.
@@ -63,6 +72,8 @@ struct Tally {
     latency_sum_us: u64,
     latency_max_us: u64,
     histogram: Vec<u64>,
+    /// Packets sent before this (ns since the epoch) are warm-up: not counted.
+    from_ns: u64,
 }
 
 impl Tally {
@@ -165,6 +176,7 @@ fn generator(
     mut phones: Vec<Phone>,
     epoch: Instant,
     duration: Duration,
+    warmup: Duration,
     start: Arc<AtomicBool>,
 ) -> Tally {
     let poll = Poll::new();
@@ -187,14 +199,16 @@ fn generator(
     let mut pkt = [0u8; 12 + PAYLOAD];
     let mut rx = [0u8; 2048];
     let n = phones.len();
-    let mut pacer = Pacer::start(duration, &start);
+    let mut pacer = Pacer::start(duration + warmup, &start);
+    tally.from_ns = (pacer.begin + warmup - epoch).as_nanos() as u64;
     while let Some(now) = pacer.running() {
         while let Some(s) = pacer.due(now) {
             let sent_at = (Instant::now() - epoch).as_nanos() as u64;
             for p in phones.iter_mut().skip(s).step_by(SLOTS as usize) {
                 let len = build_packet(&mut pkt, p.ssrc, &mut p.seq, sent_at);
                 match p.socket.send_to(&pkt[..len], p.dest) {
-                    Ok(_) => tally.sent += 1,
+                    Ok(_) if sent_at >= tally.from_ns => tally.sent += 1,
+                    Ok(_) => {}
                     Err(_) => tally.send_errors += 1,
                 }
             }
@@ -248,6 +262,9 @@ fn record(tally: &mut Tally, data: &[u8], epoch: Instant) {
     let mut b = [0u8; 8];
     b.copy_from_slice(stamp);
     let sent_at = u64::from_le_bytes(b);
+    if sent_at < tally.from_ns {
+        return;
+    }
     let now_ns = (Instant::now() - epoch).as_nanos() as u64;
     let us = now_ns.saturating_sub(sent_at) / 1000;
     tally.received += 1;
@@ -265,6 +282,7 @@ fn shared_generator(
     mut phones: Vec<SharedPhone>,
     epoch: Instant,
     duration: Duration,
+    warmup: Duration,
     start: Arc<AtomicBool>,
 ) -> Tally {
     use std::os::fd::AsRawFd;
@@ -277,7 +295,8 @@ fn shared_generator(
     let mut queues: Vec<Vec<usize>> = vec![Vec::new(); fds.len()];
     let mut tx = vec![[0u8; 12 + PAYLOAD]; BATCH];
     let mut rx = vec![[0u8; 256]; BATCH];
-    let mut pacer = Pacer::start(duration, &start);
+    let mut pacer = Pacer::start(duration + warmup, &start);
+    tally.from_ns = (pacer.begin + warmup - epoch).as_nanos() as u64;
     while let Some(now) = pacer.running() {
         while let Some(s) = pacer.due(now) {
             let sent_at = (Instant::now() - epoch).as_nanos() as u64;
@@ -330,7 +349,9 @@ fn shared_generator(
                             std::thread::yield_now();
                         }
                     }
-                    tally.sent += done as u64;
+                    if sent_at >= tally.from_ns {
+                        tally.sent += done as u64;
+                    }
                     tally.send_errors += (msgs.len() - done) as u64;
                 }
                 queue.clear();
@@ -402,6 +423,7 @@ fn relay_cpu_seconds() -> (f64, usize) {
     for entry in dir.flatten() {
         let path = entry.path();
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        // The relay threads and the kernel forwarding thread (`media-kernel`).
         if !comm.trim().starts_with("media-") {
             continue;
         }
@@ -465,7 +487,16 @@ fn main() {
     let gen_threads = env_usize("RTP_BENCH_GEN_THREADS", 1).max(1);
     let port_start = env_usize("RTP_BENCH_PORT", 20000) as u16;
     raise_fd_limit();
+    // The engine's warnings (e.g. why kernel forwarding is off) on stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "warn,pjsipd::media=info",
+        ))
+        .try_init();
 
+    let kernel = std::env::var_os("RTP_BENCH_KERNEL").is_some();
+    let warmup = Duration::from_secs(env_usize("RTP_BENCH_WARMUP", 0) as u64);
     let sink: EventSink = Arc::new(|_, _| {});
     let span = (calls * 4 + 400).min(usize::from(u16::MAX - port_start)) as u16;
     let engine = match MediaEngine::start(
@@ -473,6 +504,7 @@ fn main() {
             port_start,
             port_end: port_start + span,
             threads: relay_threads,
+            kernel_forwarding: kernel,
         },
         sink,
     ) {
@@ -484,6 +516,11 @@ fn main() {
     // Open, configure and bridge the legs. Phones: one socket each ("endpoint" mode) or
     // sharing RTP_BENCH_GEN_SOCKETS sockets per generator thread ("shared" mode, default).
     let shared = std::env::var("RTP_BENCH_GEN").map_or(true, |m| m != "endpoint");
+    // Phones send to each other directly: what the load generator alone costs.
+    let direct = std::env::var_os("RTP_BENCH_DIRECT").is_some();
+    if direct && !shared {
+        panic!("RTP_BENCH_DIRECT needs the shared generator");
+    }
     let per_thread_sockets = env_usize("RTP_BENCH_GEN_SOCKETS", 16).max(1);
     let gen_sockets: Vec<Vec<std::net::UdpSocket>> = (0..gen_threads)
         .map(|_| {
@@ -548,6 +585,20 @@ fn main() {
             pair.push(local.leg);
         }
         media.bridge(pair[0], pair[1]);
+        if direct && shared {
+            // The two phones of the call send to each other: no relay on the path.
+            let g = call % gen_threads;
+            let n = shared_phones[g].len();
+            if let (Some(a), Some(b)) = (shared_phones[g].get(n - 2), shared_phones[g].get(n - 1)) {
+                let addr = |p: &SharedPhone| match gen_sockets[g][p.socket].local_addr() {
+                    Ok(a) => sockaddr(a),
+                    Err(e) => panic!("{e}"),
+                };
+                let (to_b, to_a) = (addr(b), addr(a));
+                shared_phones[g][n - 2].dest = to_b;
+                shared_phones[g][n - 1].dest = to_a;
+            }
+        }
     }
     // Every command applied before the load starts.
     for &leg in &legs {
@@ -556,8 +607,16 @@ fn main() {
         }
     }
     println!(
-        "rtp_relay: {calls} calls ({} legs), {seconds} s, {} relay threads, {gen_threads} generator threads ({}), {} packets/s offered",
+        "rtp_relay: {calls} calls ({} legs), {seconds} s after {} s of warm-up, {}, {} engine threads, {gen_threads} generator threads ({}), {} packets/s offered",
         legs.len(),
+        warmup.as_secs(),
+        if direct {
+            "phones send directly (no relay)"
+        } else if kernel {
+            "relay: kernel forwarding asked for"
+        } else {
+            "relay: user space"
+        },
         relay_cpu_seconds().1,
         if shared {
             format!("{per_thread_sockets} shared sockets each, sendmmsg/recvmmsg")
@@ -576,7 +635,9 @@ fn main() {
             .zip(shared_phones)
             .map(|(socks, p)| {
                 let start = Arc::clone(&start);
-                std::thread::spawn(move || shared_generator(socks, p, epoch, duration, start))
+                std::thread::spawn(move || {
+                    shared_generator(socks, p, epoch, duration, warmup, start)
+                })
             })
             .collect()
     } else {
@@ -584,14 +645,16 @@ fn main() {
             .into_iter()
             .map(|p| {
                 let start = Arc::clone(&start);
-                std::thread::spawn(move || generator(p, epoch, duration, start))
+                std::thread::spawn(move || generator(p, epoch, duration, warmup, start))
             })
             .collect()
     };
+    start.store(true, Ordering::Release);
+    // CPU is measured after the warm-up, as the packets are.
+    std::thread::sleep(warmup);
     let (cpu0, _) = relay_cpu_seconds();
     let proc0 = process_cpu_seconds();
     let wall0 = Instant::now();
-    start.store(true, Ordering::Release);
     let mut tally = Tally::default();
     for h in handles {
         match h.join() {
@@ -645,9 +708,11 @@ fn main() {
         "relay CPU:          {relay_cpu:.2} s over {seconds} s = {relay_pct:.1} % of one core, {:.2} % per 100 calls",
         relay_pct / (calls as f64 / 100.0)
     );
+    let whole = proc1 - proc0;
     println!(
-        "whole process CPU:  {:.2} s over {wall:.1} s wall (relay + generator)",
-        proc1 - proc0
+        "whole process CPU:  {whole:.2} s over {wall:.1} s wall (relay + generator) = {:.1} % of one core, {:.2} % per 100 calls",
+        whole / wall * 100.0,
+        whole / wall * 100.0 / (calls as f64 / 100.0)
     );
     println!("open legs after close: {}", media.open_legs());
 }

@@ -71,7 +71,7 @@ pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
     );
     match i.leg.and_then(|leg| daemon.leg_stats(leg)) {
         Some(m) => out.push_str(&format!(
-            " -- Media --\n      Local RTP: {}\n     Remote RTP: {}\n        Latched: {}\n     RX packets: {}\n     TX packets: {}\n   RX lost (seq): {}\n  Unexpected src: {}\n   RTCP RX/TX: {}/{}\n",
+            " -- Media --\n      Local RTP: {}\n     Remote RTP: {}\n        Latched: {}\n     RX packets: {}\n     TX packets: {}\n   RX lost (seq): {}\n  Unexpected src: {}\n   RTCP RX/TX: {}/{}\n  Relayed by: {}\n",
             m.local_rtp,
             m.remote.map_or("(none)".to_string(), |a| a.to_string()),
             m.latched.map_or("(none)".to_string(), |a| a.to_string()),
@@ -80,7 +80,12 @@ pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
             m.rx_lost,
             m.unexpected,
             m.rtcp_rx_packets,
-            m.rtcp_tx_packets
+            m.rtcp_tx_packets,
+            if m.kernel {
+                "kernel (loss not measured)"
+            } else {
+                "relay thread"
+            }
         )),
         None => out.push_str(" -- Media --\n  (no RTP leg)\n"),
     }

@@ -238,6 +238,7 @@ fn start_calls(instance: &Arc<Instance>) -> Option<crate::runtime::CallWiring> {
             port_start: settings.rtp_port_start,
             port_end: settings.rtp_port_end,
             threads: settings.threads,
+            kernel_forwarding: settings.kernel_forwarding,
         },
         sink,
     ) {

@@ -50,6 +50,9 @@ pub struct MediaSettings {
     pub threads: usize,
     /// Where Playback() finds its sounds (`name.wav`, `name.ulaw`, `name.alaw`...).
     pub sounds_dir: PathBuf,
+    /// Let the kernel forward plain bridged RTP (nftables NAT; needs the `nft` program,
+    /// CAP_NET_ADMIN and `net.ipv4.ip_forward = 1`, else the relay stays in user space).
+    pub kernel_forwarding: bool,
 }
 
 impl Default for MediaSettings {
@@ -59,6 +62,7 @@ impl Default for MediaSettings {
             rtp_port_end: 20000,
             threads: 0,
             sounds_dir: PathBuf::from("/usr/share/pjsipd/sounds"),
+            kernel_forwarding: false,
         }
     }
 }

@@ -30,6 +30,7 @@ use tracing::{debug, info, warn};
 use super::batch::{BATCH, RecvBatch};
 use super::dtmf::{DtmfDetector, EventTrain, TelephoneEvent};
 use super::g711::{self, Law};
+use super::kernel::{self, Count, KernelForwarding};
 use super::latch::{Latch, LatchParams, Verdict};
 use super::ports::{Attempt, PortAllocator};
 use super::rtp::{OutStream, RtpMut, check_rtcp, write_packet};
@@ -38,6 +39,9 @@ use super::stats::LegCounters;
 use super::{
     LegConfig, LegId, LegStats, LocalMedia, MediaControl, MediaError, MediaEvent, OpenLeg,
 };
+
+#[path = "engine_offload.rs"]
+mod offload;
 
 /// Receives [`MediaEvent`]s with the queue of the leg; called on a relay thread, must not block.
 pub type EventSink = Arc<dyn Fn(usize, MediaEvent) + Send + Sync>;
@@ -51,6 +55,8 @@ pub struct MediaConfig {
     pub port_end: u16,
     /// Relay threads; 0 means one per available CPU.
     pub threads: usize,
+    /// Hand plain bridged RTP to the kernel (nftables NAT), see [`crate::media::kernel`].
+    pub kernel_forwarding: bool,
 }
 
 /// Receive buffer asked for each socket (the kernel caps it at `net.core.rmem_max`): a few
@@ -112,6 +118,11 @@ struct Leg {
     /// Samples elapsed since the last generated timestamp advance.
     elapsed: u32,
     next_tick: Option<Instant>,
+    /// The kernel forwards this leg's packets (and its peer's) under this offload.
+    offload: Option<u64>,
+    /// What the kernel had counted for this leg at the last reading: (RTP packets, RTP
+    /// bytes, RTCP packets).
+    kernel_seen: (u64, u64, u64),
 }
 
 impl Leg {
@@ -137,6 +148,7 @@ impl Leg {
                 Mode::Bridged(_, id) => Some(id),
                 _ => None,
             },
+            kernel: self.offload.is_some(),
         }
     }
 
@@ -243,6 +255,8 @@ enum Ctl {
     /// A pooled pair of this thread's `slot` was taken by another thread (deregistered
     /// already): the slot is free again.
     Release(usize),
+    /// What the kernel forwarded for legs of this thread.
+    KernelCounts(Vec<Count>),
     Stop,
 }
 
@@ -311,6 +325,8 @@ pub struct MediaEngine {
     /// State of the generator of SSRCs, sequence and timestamp starts (seeded once).
     random: AtomicU64,
     joins: Mutex<Vec<JoinHandle<()>>>,
+    /// Dropped after the relay threads stop (it removes the nftables table).
+    kernel: Mutex<Option<KernelForwarding>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -355,6 +371,28 @@ fn next_random(state: &AtomicU64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Starts kernel forwarding; on failure says why and returns `None` (the relay threads then
+/// relay everything).
+fn start_kernel(
+    config: &MediaConfig,
+    workers: &Arc<Vec<WorkerHandle>>,
+) -> Option<KernelForwarding> {
+    let (tx, rx) = mpsc::channel();
+    let to_workers = Arc::clone(workers);
+    let sink: kernel::CountSink = Box::new(move |index, counts| {
+        if let Some(w) = to_workers.get(index) {
+            w.send(Ctl::KernelCounts(counts));
+        }
+    });
+    match KernelForwarding::start("nft", config.port_start, config.port_end, rx, tx, sink) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            warn!(error = %e, "media: kernel forwarding unavailable, relaying in user space");
+            None
+        }
+    }
+}
+
 impl MediaEngine {
     /// Starts the relay threads. Callable from inside a tokio runtime (they are plain threads).
     pub fn start(config: MediaConfig, sink: EventSink) -> Result<Arc<Self>, MediaError> {
@@ -389,6 +427,11 @@ impl MediaEngine {
         }
         let pools: SocketPools = Arc::new((0..threads).map(|_| Mutex::default()).collect());
         let workers = Arc::new(handles);
+        let kernel = if config.kernel_forwarding {
+            start_kernel(&config, &workers)
+        } else {
+            None
+        };
         let mut joins = Vec::with_capacity(threads);
         for (index, ((poll, rx), woken)) in polls.into_iter().zip(receivers).zip(flags).enumerate()
         {
@@ -406,6 +449,8 @@ impl MediaEngine {
                 timers: BinaryHeap::new(),
                 again: Vec::new(),
                 stop: false,
+                kernel: kernel.as_ref().map(|k| (k.sender(), k.healthy_flag())),
+                next_offload: 0,
             };
             let join = std::thread::Builder::new()
                 .name(format!("media-{index}"))
@@ -421,6 +466,7 @@ impl MediaEngine {
             next_id: AtomicU64::new(1),
             random: AtomicU64::new(getrandom::u64().unwrap_or(0x5eed_1e55_0fc0_ffee)),
             joins: Mutex::new(joins),
+            kernel: Mutex::new(kernel),
         }))
     }
 
@@ -465,6 +511,7 @@ impl Drop for MediaEngine {
         for j in lock(&self.joins).drain(..) {
             let _ = j.join();
         }
+        drop(lock(&self.kernel).take());
     }
 }
 
@@ -548,6 +595,8 @@ impl MediaControl for MediaEngine {
             dtmf_in: DtmfDetector::new(),
             elapsed: 0,
             next_tick: None,
+            offload: None,
+            kernel_seen: (0, 0, 0),
         });
         let mut dir = lock(&self.dir);
         let Some(w) = self.worker(index) else {
@@ -769,6 +818,10 @@ struct Worker {
     /// Socket tokens whose read budget ran out: read again without waiting.
     again: Vec<Token>,
     stop: bool,
+    /// Kernel forwarding: where to send requests, and whether it still works.
+    kernel: Option<(std::sync::mpsc::Sender<kernel::Request>, Arc<AtomicBool>)>,
+    /// Offloads made by this thread (ids are this counter and the thread index).
+    next_offload: u64,
 }
 
 fn emit_dtmf(sink: &EventSink, leg: &mut Leg, timestamp: u32, payload: &[u8]) {
@@ -910,8 +963,11 @@ fn on_rtcp(legs: &mut Legs, slot: usize, buf: &mut [u8], src: SocketAddr, now: I
     {
         // The peer knows this side's stream by the SSRC we send it with, and its own by
         // the SSRC it sends us (which this side knows as our leg's SSRC).
-        let media = peer.counters.seq.ssrc().map(|own| (leg.out.ssrc(), own));
-        crate::media::rtp::translate_rtcp(buf, peer.out.ssrc(), media);
+        // Not while the kernel forwards the RTP: it keeps the senders' own SSRCs.
+        if leg.offload.is_none() {
+            let media = peer.counters.seq.ssrc().map(|own| (leg.out.ssrc(), own));
+            crate::media::rtp::translate_rtcp(buf, peer.out.ssrc(), media);
+        }
         peer.send_rtcp(buf);
     }
 }
@@ -970,6 +1026,7 @@ impl Worker {
             if now >= next_trim {
                 next_trim = now + Duration::from_secs(1);
                 self.trim_pool(now);
+                self.offload_ready(now);
             }
             if busy && tokens.len() < EVENTS / 4 {
                 // Let packets accumulate instead of being woken for each one (see COALESCE);
@@ -993,6 +1050,7 @@ impl Worker {
                 self.legs.mark_stale(slot);
                 return;
             };
+            let unexpected = leg.counters.unexpected;
             let sock = if is_rtcp { &leg.rtcp } else { &leg.rtp };
             let n = match batch.recv(sock) {
                 Ok(n) => n,
@@ -1009,6 +1067,13 @@ impl Worker {
                 } else {
                     on_rtp(&mut self.legs, &self.sink, slot, data, src, now);
                 }
+            }
+            if let Some(leg) = self.legs.get_mut(slot)
+                && leg.offload.is_some()
+                && leg.counters.unexpected != unexpected
+            {
+                // Another source: latching decides again, in user space.
+                self.unoffload(slot);
             }
             if n < BATCH {
                 // Fewer than there was room for: the socket is empty.
@@ -1102,6 +1167,7 @@ impl Worker {
                 }
             }
             Ctl::Release(slot) => self.legs.release(slot),
+            Ctl::KernelCounts(counts) => self.kernel_counts(&counts, now),
             Ctl::Stop => self.stop = true,
         }
     }
@@ -1152,6 +1218,7 @@ impl Worker {
     /// Takes a leg out of its slot, which stays reserved (its sockets registered under it).
     fn take(&mut self, id: LegId) -> Option<(usize, Box<Leg>)> {
         let slot = self.legs.slot_of(id)?;
+        self.unoffload(slot);
         self.legs.unbridge(slot);
         let (slot, mut leg) = self.legs.remove(id)?;
         leg.next_tick = None;
@@ -1209,6 +1276,8 @@ impl Worker {
         if sa == sb {
             return;
         }
+        self.unoffload(sa);
+        self.unoffload(sb);
         self.legs.unbridge(sa);
         self.legs.unbridge(sb);
         if let Some((la, lb)) = self.legs.pair_mut(sa, sb) {
@@ -1225,6 +1294,10 @@ impl Worker {
             }
             return;
         };
+        if !matches!(cmd, Cmd::Stats(_)) {
+            // Any change of the leg is made in user space.
+            self.unoffload(slot);
+        }
         match cmd {
             Cmd::Close => return self.close(id),
             Cmd::Unbridge => return self.legs.unbridge(slot),

@@ -52,6 +52,7 @@ fn engine(threads: usize, pairs: u16) -> (Arc<MediaEngine>, Events) {
         port_start: start,
         port_end: start + pairs * 2 - 1,
         threads,
+        kernel_forwarding: false,
     };
     (
         MediaEngine::start(config, sink).expect("engine starts"),

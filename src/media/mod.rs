@@ -47,6 +47,7 @@ mod batch;
 pub mod dtmf;
 mod engine;
 pub mod g711;
+pub mod kernel;
 pub mod latch;
 pub mod ports;
 pub mod rtp;
@@ -178,6 +179,8 @@ pub struct LegStats {
     pub remote: Option<SocketAddr>,
     /// The bridged peer, if any.
     pub bridged_to: Option<LegId>,
+    /// The kernel forwards this leg's RTP now (`[media] kernel_forwarding`).
+    pub kernel: bool,
 }
 
 /// Something the SIP side must act on.

@@ -15,10 +15,27 @@
 #   hangup    6001 hangs up (BYE): both phones get CALL_CLOSED, and within 5 s the daemon
 #             has "0 active channels"
 # Every case runs and is reported; the script fails at the end if any case failed.
+# KERNEL=1 (testsuite/tests/baresip_kernel_call.sh): the same call with `[media]
+# kernel_forwarding = true`, in a network namespace of its own with IP forwarding on; then
+#   media     also: both channels say "Relayed by: kernel" (the relay thread handed the pair
+#             to nftables), and the packet counts (kernel counters added) still hold
+#   hangup    also: the kernel forwarding table has no flow left and conntrack no entry for
+#             the relay's ports
 # PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing);
 # KEEP_DIR=1 keeps the scratch directory (logs) for a look afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+kernel=${KERNEL:-0}
+if [ "$kernel" = 1 ] && [ -z "${PJSIPD_NETNS:-}" ]; then
+    ns=pjsipd-kf-$$
+    ip netns add "$ns"
+    trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+    rc=0
+    PJSIPD_NETNS=$ns ip netns exec "$ns" bash "$0" "$@" || rc=$?
+    exit "$rc"
+fi
 . testsuite/lib/daemon.sh
 . testsuite/lib/cases.sh
 . testsuite/baresip/lib.sh
@@ -45,6 +62,7 @@ write_settings "
 [media]
 rtp_port_start = $relay
 rtp_port_end = $((relay + 19))
+kernel_forwarding = $([ "$kernel" = 1 ] && echo true || echo false)
 "
 start_daemon
 rx "pjsip set logger on" | grep -F "PJSIP Logging enabled" >/dev/null \
@@ -118,7 +136,8 @@ tx_a="" tx_b=""
 case_media() {
     local id=media c n what base
     [ -n "$chan_a" ] || { fail "$id" "no call"; return; }
-    sleep 3
+    # Kernel counters reach the channels once a second: one more second for them.
+    sleep $((kernel == 1 ? 4 : 3))
     for c in "$chan_a" "$chan_b"; do
         rx "core show channel $c" >"$dir/channel-${c//\//_}.txt" 2>&1 || true
         for what in "RX packets" "TX packets"; do
@@ -126,6 +145,10 @@ case_media() {
             [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 100)) \
                 || fail "$id" "$c: $what is '$n' after 3 s of call (want >= 100 of 20 ms packets): $(sed -n '/Media/,$p' "$dir/channel-${c//\//_}.txt" | paste -sd'|')"
         done
+        if [ "$kernel" = 1 ]; then
+            [ "$(field "$c" "Relayed by")" = "kernel (loss not measured)" ] \
+                || fail "$id" "$c: Relayed by is '$(field "$c" "Relayed by")', not the kernel: $(grep -F "kernel" "$dir/pjsipd.log" | head -3 | paste -sd'|')"
+        fi
         base=$([ "$c" = "$chan_a" ] && echo "$a_base" || echo "$b_base")
         in_range "$(field "$c" "Remote RTP")" "$base" \
             || fail "$id" "$c: Remote RTP is '$(field "$c" "Remote RTP")', not the phone's SDP address (127.0.0.1:$((base + 4))-$((base + 13)))"
@@ -144,9 +167,24 @@ case_hangup() {
     # The phones' own records of the audio (complete now that the call is over).
     heard "$id" a 6001 100 "$tx_a"
     heard "$id" b 6002 100 "$tx_b"
+    if [ "$kernel" = 1 ]; then
+        local i left=""
+        for ((i = 0; i < 30; i++)); do
+            left=$(nft -n list set ip "pjsipd_$relay" counted 2>&1 | grep -c "counter packets" || true)
+            [ "$left" = 0 ] && [ "$(ct_in_range)" = 0 ] && break
+            sleep 0.1
+        done
+        [ "$left" = 0 ] || fail "$id" "$left kernel flows left after the call: $(nft -n list set ip "pjsipd_$relay" counted 2>&1 | paste -sd' ')"
+        [ "$(ct_in_range)" = 0 ] || fail "$id" "conntrack entries left for the relay's ports: $(grep -c . /proc/net/nf_conntrack)"
+    fi
+}
+
+# Conntrack entries whose destination port is in the relay's range.
+ct_in_range() {
+    awk -v lo="$relay" -v hi="$((relay + 19))" '{ for (i = 1; i <= NF; i++) if ($i ~ /^dport=/) { p = substr($i, 7) + 0; if (p >= lo && p <= hi) { n++; break } } } END { print n + 0 }' /proc/net/nf_conntrack
 }
 
 for c in register call bridge media hangup; do
     run_case "$c"
 done
-finish baresip_call "5 cases passed"
+finish "baresip_call$([ "$kernel" = 1 ] && echo " (kernel forwarding)")" "5 cases passed"

@@ -1,0 +1,417 @@
+//! Kernel forwarding (`[media] kernel_forwarding`) with real sockets, nftables and
+//! conntrack, each test in a network namespace of its own (made with `unshare` on the
+//! test's thread, which the engine's threads and the `nft` it runs inherit). Needs root
+//! and the `nft` program: without them these tests fail, they never skip. Every wait is
+//! bounded.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pjsipd::media::rtp::{Rtp, RtpHeader, write_packet};
+use pjsipd::media::{
+    Encoding, EventSink, LegConfig, LegId, LegStats, MediaConfig, MediaControl, MediaEngine,
+    OpenLeg,
+};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const PORTS: (u16, u16) = (20000, 20099);
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} cannot run ({e}): install it (the tests need it)"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Moves this thread into a new network namespace with loopback up and IP forwarding as
+/// given.
+fn own_namespace(forwarding: bool) {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "kernel forwarding tests need root"
+    );
+    // SAFETY: unshare affects only this thread (and what it starts from now on).
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "unshare(CLONE_NEWNET): {}",
+        std::io::Error::last_os_error()
+    );
+    run("ip", &["link", "set", "lo", "up"]);
+    let v = if forwarding { "1" } else { "0" };
+    run("sysctl", &["-qw", &format!("net.ipv4.ip_forward={v}")]);
+}
+
+fn engine() -> Arc<MediaEngine> {
+    // The engine says why kernel forwarding would be off.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("pjsipd::media=debug"))
+        .try_init();
+    let sink: EventSink = Arc::new(|_, _| {});
+    MediaEngine::start(
+        MediaConfig {
+            port_start: PORTS.0,
+            port_end: PORTS.1,
+            threads: 1,
+            kernel_forwarding: true,
+        },
+        sink,
+    )
+    .expect("engine starts")
+}
+
+struct Phone {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    ssrc: u32,
+    seq: u16,
+}
+
+impl Phone {
+    fn new(ssrc: u32) -> Self {
+        let bind = || {
+            let s = UdpSocket::bind((LOCALHOST, 0)).expect("bind");
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .expect("timeout");
+            s
+        };
+        Self {
+            rtp: bind(),
+            rtcp: bind(),
+            ssrc,
+            seq: 0,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.rtp.local_addr().expect("addr")
+    }
+
+    fn rtcp_addr(&self) -> SocketAddr {
+        self.rtcp.local_addr().expect("addr")
+    }
+
+    fn send(&mut self, to: SocketAddr) {
+        let mut buf = [0u8; 12 + 160];
+        let h = RtpHeader {
+            marker: false,
+            payload_type: 0,
+            seq: self.seq,
+            timestamp: u32::from(self.seq) * 160,
+            ssrc: self.ssrc,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        let n = write_packet(&mut buf, h, &[0x55; 160]).expect("packet");
+        self.rtp.send_to(&buf[..n], to).expect("send");
+    }
+
+    fn send_rtcp(&self, to: SocketAddr) {
+        // A receiver report without report blocks: V=2, RC=0, PT=201, length 1.
+        let mut rr = [0x80u8, 201, 0, 1, 0, 0, 0, 0];
+        rr[4..8].copy_from_slice(&self.ssrc.to_be_bytes());
+        self.rtcp.send_to(&rr, to).expect("send rtcp");
+    }
+
+    /// Every packet waiting (up to `limit`, waiting at most 300 ms for each): (source, SSRC).
+    fn drain(&self, limit: usize) -> Vec<(SocketAddr, u32)> {
+        self.drain_within(limit, Duration::from_millis(300))
+    }
+
+    /// As [`Phone::drain`], waiting at most `wait` for each packet.
+    fn drain_within(&self, limit: usize, wait: Duration) -> Vec<(SocketAddr, u32)> {
+        self.rtp.set_read_timeout(Some(wait)).expect("timeout");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while got.len() < limit {
+            let Ok((n, src)) = self.rtp.recv_from(&mut buf) else {
+                break;
+            };
+            if let Ok(p) = Rtp::parse(&buf[..n]) {
+                got.push((src, p.ssrc()));
+            }
+        }
+        got
+    }
+}
+
+fn stats(e: &MediaEngine, leg: LegId) -> LegStats {
+    e.stats(leg).expect("leg stats")
+}
+
+fn open(e: &MediaEngine, phone: &Phone) -> (LegId, SocketAddr) {
+    let local = e
+        .open(&OpenLeg {
+            queue: 0,
+            local_ip: LOCALHOST,
+            label: "PJSIP/kf".into(),
+        })
+        .expect("open");
+    e.configure(
+        local.leg,
+        LegConfig {
+            remote_rtp: Some(phone.addr()),
+            remote_rtcp: Some(phone.rtcp_addr()),
+            symmetric: true,
+            payload_type: 0,
+            encoding: Encoding::Pcmu,
+            ..LegConfig::default()
+        },
+    );
+    (local.leg, local.rtp)
+}
+
+fn rtcp_of(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip(), a.port() + 1)
+}
+
+fn table() -> String {
+    format!("pjsipd_{}", PORTS.0)
+}
+
+fn conntrack_entries_in_range() -> usize {
+    let text = std::fs::read_to_string("/proc/thread-self/net/nf_conntrack").unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .filter_map(|f| f.strip_prefix("dport="))
+                .filter_map(|p| p.parse::<u16>().ok())
+                .any(|p| (PORTS.0..=PORTS.1).contains(&p))
+        })
+        .count()
+}
+
+/// A bridged call between two phones (X on leg A, Y on leg B) in this thread's namespace.
+struct Call {
+    e: Arc<MediaEngine>,
+    x: Phone,
+    y: Phone,
+    a: LegId,
+    b: LegId,
+    a_addr: SocketAddr,
+    b_addr: SocketAddr,
+}
+
+impl Call {
+    fn new() -> Self {
+        let e = engine();
+        let (x, y) = (Phone::new(0x1111), Phone::new(0x2222));
+        let (a, a_addr) = open(&e, &x);
+        let (b, b_addr) = open(&e, &y);
+        e.bridge(a, b);
+        Self {
+            e,
+            x,
+            y,
+            a,
+            b,
+            a_addr,
+            b_addr,
+        }
+    }
+
+    /// Both phones talk until the relay thread hands the pair to the kernel (after 25
+    /// packets each, checked once a second).
+    fn talk_until_offloaded(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(6);
+        while !(stats(&self.e, self.a).kernel && stats(&self.e, self.b).kernel) {
+            assert!(Instant::now() < deadline, "the pair was never offloaded");
+            self.x.send(self.a_addr);
+            self.y.send(self.b_addr);
+            std::thread::sleep(Duration::from_millis(20));
+            self.x.drain_within(10, Duration::from_millis(1));
+            self.y.drain_within(10, Duration::from_millis(1));
+        }
+        // Let the rules and the conntrack clean-up land.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
+    std::thread::spawn(|| {
+        own_namespace(true);
+        let mut call = Call::new();
+        // RTCP from both before the hand-over, so it goes to the kernel too.
+        call.x.send_rtcp(rtcp_of(call.a_addr));
+        call.y.send_rtcp(rtcp_of(call.b_addr));
+        call.talk_until_offloaded();
+        let Call {
+            e,
+            mut x,
+            mut y,
+            a,
+            b,
+            a_addr,
+            b_addr,
+        } = call;
+        // Count from here.
+        x.drain(1000);
+        y.drain(1000);
+        let (a0, b0) = (stats(&e, a), stats(&e, b));
+        for _ in 0..100 {
+            x.send(a_addr);
+            y.send(b_addr);
+        }
+        let (at_y, at_x) = (y.drain(100), x.drain(100));
+        assert_eq!(at_y.len(), 100, "X's packets at Y");
+        assert_eq!(at_x.len(), 100, "Y's packets at X");
+        // From the leg's own socket address (symmetric phones check it), with the sender's
+        // SSRC: nothing was rewritten in user space.
+        assert!(
+            at_y.iter().all(|&p| p == (b_addr, 0x1111)),
+            "{:?}",
+            at_y.first()
+        );
+        assert!(
+            at_x.iter().all(|&p| p == (a_addr, 0x2222)),
+            "{:?}",
+            at_x.first()
+        );
+        // The kernel's counters reach the legs within about a second.
+        let deadline = Instant::now() + Duration::from_secs(4);
+        loop {
+            let (a1, b1) = (stats(&e, a), stats(&e, b));
+            if a1.rx_packets >= a0.rx_packets + 100 && b1.tx_packets >= b0.tx_packets + 100 {
+                // The relay thread itself saw (next to) nothing of them.
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kernel counters never added: {a1:?}\n{}",
+                run("nft", &["-n", "list", "table", "ip", &table()])
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let listed = run("nft", &["-n", "list", "set", "ip", &table(), "counted"]);
+        assert!(
+            listed.contains(&format!(". {} counter packets", a_addr.port())),
+            "{listed}"
+        );
+        // RTCP follows the RTP, untranslated (the report sent before the hand-over was
+        // relayed by the thread, with the SSRC Y knows X's stream by).
+        let mut rr = [0u8; 64];
+        let (_, src) = y.rtcp.recv_from(&mut rr).expect("first RTCP relayed");
+        assert_eq!(src, rtcp_of(b_addr));
+        assert_ne!(&rr[4..8], &0x1111u32.to_be_bytes()[..]);
+        x.send_rtcp(rtcp_of(a_addr));
+        let (n, src) = y.rtcp.recv_from(&mut rr).expect("RTCP relayed");
+        assert_eq!(
+            (src, &rr[4..8]),
+            (rtcp_of(b_addr), &0x1111u32.to_be_bytes()[..])
+        );
+        assert_eq!(n, 8);
+
+        // A stranger's packet is not relayed, and takes the pair back to user space.
+        let mut z = Phone::new(0x3333);
+        z.send(a_addr);
+        assert!(y.drain(1).is_empty(), "a stranger's packet was relayed");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while stats(&e, a).kernel || stats(&e, b).kernel {
+            assert!(Instant::now() < deadline, "the pair stayed in the kernel");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(stats(&e, a).unexpected, 1);
+        // Back in user space: X's packets are relayed by the thread (our SSRC on leg B).
+        std::thread::sleep(Duration::from_millis(200));
+        y.drain(1000);
+        x.send(a_addr);
+        let got = y.drain(1);
+        assert_eq!(got.len(), 1, "relayed in user space");
+        assert_eq!(got[0].0, b_addr);
+        assert_ne!(
+            got[0].1, 0x1111,
+            "user space relays with the leg's own SSRC"
+        );
+
+        // Closing the legs removes their flows; stopping the engine removes the table.
+        e.close(a);
+        e.close(b);
+        drop(e);
+        let tables = run("nft", &["list", "tables"]);
+        assert!(!tables.contains(&table()), "table left behind: {tables}");
+        assert_eq!(conntrack_entries_in_range(), 0, "conntrack entries left");
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
+fn closing_a_leg_stops_the_kernel_forwarding_at_once() {
+    std::thread::spawn(|| {
+        own_namespace(true);
+        let mut call = Call::new();
+        call.talk_until_offloaded();
+        let Call {
+            e,
+            mut x,
+            y,
+            a,
+            b,
+            a_addr,
+            ..
+        } = call;
+        x.send(a_addr);
+        assert_eq!(y.drain(1000).last().map(|p| p.1), Some(0x1111), "forwarded");
+        assert!(
+            conntrack_entries_in_range() > 0,
+            "a NAT entry while forwarding"
+        );
+        e.close(a);
+        e.close(b);
+        // The flows and their conntrack entries go with the legs (within a batch).
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let set = run("nft", &["-n", "list", "set", "ip", &table(), "counted"]);
+            if !set.contains("elements") && conntrack_entries_in_range() == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "flows left after close: {set}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The phone goes on sending: nothing reaches the other one.
+        x.send(a_addr);
+        assert!(y.drain(1).is_empty(), "forwarded after close");
+        drop(e);
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
+fn without_ip_forwarding_the_relay_stays_in_user_space() {
+    std::thread::spawn(|| {
+        own_namespace(false);
+        let e = engine();
+        let (mut x, y) = (Phone::new(0x1111), Phone::new(0x2222));
+        let (a, a_addr) = open(&e, &x);
+        let (b, _) = open(&e, &y);
+        e.bridge(a, b);
+        for _ in 0..80 {
+            x.send(a_addr);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let got = y.drain(1000);
+        assert!(got.len() >= 70, "relayed: {}", got.len());
+        assert!(!stats(&e, a).kernel);
+        let tables = run("nft", &["list", "tables"]);
+        assert!(
+            !tables.contains(&table()),
+            "no table without forwarding: {tables}"
+        );
+        drop(e);
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
