@@ -5,6 +5,7 @@
 //! bounded.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +54,31 @@ fn own_namespace(forwarding: bool) {
     run("sysctl", &["-qw", &format!("net.ipv4.ip_forward={v}")]);
 }
 
+/// Named namespaces (the remote phones' "hosts"), deleted when dropped.
+struct Hosts(Vec<String>);
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+    }
+}
+
+/// Runs `f` on a thread inside the named namespace `ns` (sockets it makes stay there).
+fn in_host<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns on a namespace file we hold open; affects this thread only.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
 fn engine() -> Arc<MediaEngine> {
     // The engine says why kernel forwarding would be off.
     let _ = tracing_subscriber::fmt()
@@ -81,8 +107,12 @@ struct Phone {
 
 impl Phone {
     fn new(ssrc: u32) -> Self {
+        Self::on(ssrc, LOCALHOST)
+    }
+
+    fn on(ssrc: u32, ip: IpAddr) -> Self {
         let bind = || {
-            let s = UdpSocket::bind((LOCALHOST, 0)).expect("bind");
+            let s = UdpSocket::bind((ip, 0)).expect("bind");
             s.set_read_timeout(Some(Duration::from_millis(300)))
                 .expect("timeout");
             s
@@ -150,11 +180,11 @@ fn stats(e: &MediaEngine, leg: LegId) -> LegStats {
     e.stats(leg).expect("leg stats")
 }
 
-fn open(e: &MediaEngine, phone: &Phone) -> (LegId, SocketAddr) {
+fn open_on(e: &MediaEngine, phone: &Phone, local_ip: IpAddr) -> (LegId, SocketAddr) {
     let local = e
         .open(&OpenLeg {
             queue: 0,
-            local_ip: LOCALHOST,
+            local_ip,
             label: "PJSIP/kf".into(),
         })
         .expect("open");
@@ -205,10 +235,14 @@ struct Call {
 
 impl Call {
     fn new() -> Self {
+        Self::between(Phone::new(0x1111), Phone::new(0x2222), LOCALHOST, LOCALHOST)
+    }
+
+    /// Phones X and Y on legs bound to `ip_a` and `ip_b`.
+    fn between(x: Phone, y: Phone, ip_a: IpAddr, ip_b: IpAddr) -> Self {
         let e = engine();
-        let (x, y) = (Phone::new(0x1111), Phone::new(0x2222));
-        let (a, a_addr) = open(&e, &x);
-        let (b, b_addr) = open(&e, &y);
+        let (a, a_addr) = open_on(&e, &x, ip_a);
+        let (b, b_addr) = open_on(&e, &y, ip_b);
         e.bridge(a, b);
         Self {
             e,
@@ -236,6 +270,30 @@ impl Call {
         // Let the rules and the conntrack clean-up land.
         std::thread::sleep(Duration::from_millis(300));
     }
+
+    /// Sends `n` packets each way and checks they all arrive forwarded by the kernel: from
+    /// the leg's own socket address (symmetric phones check it), with the sender's SSRC
+    /// (user space would have rewritten it).
+    fn exchange_in_kernel(&mut self, n: usize) {
+        self.x.drain(1000);
+        self.y.drain(1000);
+        for _ in 0..n {
+            self.x.send(self.a_addr);
+            self.y.send(self.b_addr);
+        }
+        let (at_y, at_x) = (self.y.drain(n), self.x.drain(n));
+        assert_eq!((at_y.len(), at_x.len()), (n, n), "forwarded both ways");
+        assert!(
+            at_y.iter().all(|&p| p == (self.b_addr, 0x1111)),
+            "{:?}",
+            at_y.first()
+        );
+        assert!(
+            at_x.iter().all(|&p| p == (self.a_addr, 0x2222)),
+            "{:?}",
+            at_x.first()
+        );
+    }
 }
 
 #[test]
@@ -247,38 +305,17 @@ fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
         call.x.send_rtcp(rtcp_of(call.a_addr));
         call.y.send_rtcp(rtcp_of(call.b_addr));
         call.talk_until_offloaded();
+        let (a0, b0) = (stats(&call.e, call.a), stats(&call.e, call.b));
+        call.exchange_in_kernel(100);
         let Call {
             e,
             mut x,
-            mut y,
+            y,
             a,
             b,
             a_addr,
             b_addr,
         } = call;
-        // Count from here.
-        x.drain(1000);
-        y.drain(1000);
-        let (a0, b0) = (stats(&e, a), stats(&e, b));
-        for _ in 0..100 {
-            x.send(a_addr);
-            y.send(b_addr);
-        }
-        let (at_y, at_x) = (y.drain(100), x.drain(100));
-        assert_eq!(at_y.len(), 100, "X's packets at Y");
-        assert_eq!(at_x.len(), 100, "Y's packets at X");
-        // From the leg's own socket address (symmetric phones check it), with the sender's
-        // SSRC: nothing was rewritten in user space.
-        assert!(
-            at_y.iter().all(|&p| p == (b_addr, 0x1111)),
-            "{:?}",
-            at_y.first()
-        );
-        assert!(
-            at_x.iter().all(|&p| p == (a_addr, 0x2222)),
-            "{:?}",
-            at_x.first()
-        );
         // The kernel's counters reach the legs within about a second.
         let deadline = Instant::now() + Duration::from_secs(4);
         loop {
@@ -393,11 +430,14 @@ fn closing_a_leg_stops_the_kernel_forwarding_at_once() {
 fn without_ip_forwarding_the_relay_stays_in_user_space() {
     std::thread::spawn(|| {
         own_namespace(false);
-        let e = engine();
-        let (mut x, y) = (Phone::new(0x1111), Phone::new(0x2222));
-        let (a, a_addr) = open(&e, &x);
-        let (b, _) = open(&e, &y);
-        e.bridge(a, b);
+        let Call {
+            e,
+            mut x,
+            y,
+            a,
+            a_addr,
+            ..
+        } = Call::new();
         for _ in 0..80 {
             x.send(a_addr);
             std::thread::sleep(Duration::from_millis(20));
@@ -411,6 +451,53 @@ fn without_ip_forwarding_the_relay_stays_in_user_space() {
             "no table without forwarding: {tables}"
         );
         drop(e);
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
+fn rtp_between_two_remote_hosts_is_forwarded_through_the_relay_host() {
+    // The deployment case: both phones elsewhere, so the kernel DNATs in prerouting, routes
+    // the packet out of the other interface and SNATs it to the other leg's address.
+    std::thread::spawn(|| {
+        own_namespace(true);
+        let tag = std::process::id();
+        let hosts = Hosts(vec![format!("kfp1-{tag}"), format!("kfp2-{tag}")]);
+        for (i, h) in hosts.0.iter().enumerate() {
+            let n = i + 1;
+            run("ip", &["netns", "add", h]);
+            let (ours, theirs) = (format!("r{n}"), format!("p{n}"));
+            run(
+                "ip",
+                &[
+                    "link", "add", &ours, "type", "veth", "peer", "name", &theirs, "netns", h,
+                ],
+            );
+            run(
+                "ip",
+                &["addr", "add", &format!("10.{n}.0.1/24"), "dev", &ours],
+            );
+            run("ip", &["link", "set", &ours, "up"]);
+            for cmd in [
+                vec!["addr", "add", &format!("10.{n}.0.2/24"), "dev", &theirs],
+                vec!["link", "set", &theirs, "up"],
+                vec!["link", "set", "lo", "up"],
+                vec!["route", "add", "default", "via", &format!("10.{n}.0.1")],
+            ] {
+                let mut args = vec!["netns", "exec", h.as_str(), "ip"];
+                args.extend(cmd.iter().copied());
+                run("ip", &args);
+            }
+        }
+        let ip = |n: u8, h: u8| IpAddr::V4(Ipv4Addr::new(10, n, 0, h));
+        let x = in_host(&hosts.0[0], move || Phone::on(0x1111, ip(1, 2)));
+        let y = in_host(&hosts.0[1], move || Phone::on(0x2222, ip(2, 2)));
+        let mut call = Call::between(x, y, ip(1, 1), ip(2, 1));
+        call.talk_until_offloaded();
+        call.exchange_in_kernel(50);
+        drop(call);
+        drop(hosts);
     })
     .join()
     .unwrap_or_else(|e| std::panic::resume_unwind(e));
