@@ -216,6 +216,11 @@ impl Instance {
         let _ = self.calls.set(shared);
     }
 
+    /// The PBX's shared parts, once calls are wired.
+    pub(crate) fn calls(&self) -> Option<&crate::pbx::PbxShared> {
+        self.calls.get()
+    }
+
     /// Records the running SIP transports (for `pjsip show transports` and reloads).
     pub(crate) fn set_transports(&self, handle: Arc<crate::transport::TransportHandle>) {
         let _ = self.transports.set(handle);

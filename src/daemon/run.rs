@@ -196,6 +196,10 @@ async fn serve(
         Err(e) => tracing::error!("control server task failed: {e}"),
     }
     sip.join().await;
+    // Calls forwarded by the kernel stop with the daemon, as relayed ones do.
+    if let Some(calls) = instance.calls() {
+        calls.media.stop_kernel_forwarding();
+    }
     if !contact_db.flush_and_stop(BLOCKING_GRACE) {
         tracing::error!("the contact database writer did not finish in time");
     }

@@ -679,6 +679,10 @@ impl MediaControl for MediaEngine {
     fn open_legs(&self) -> usize {
         lock(&self.dir).len()
     }
+
+    fn stop_kernel_forwarding(&self) {
+        drop(lock(&self.kernel).take());
+    }
 }
 
 /// The legs of one thread, in slots indexed by token.

@@ -250,6 +250,9 @@ pub trait MediaControl: Send + Sync {
     fn stats(&self, leg: LegId) -> Option<LegStats>;
     /// Legs opened and not closed.
     fn open_legs(&self) -> usize;
+    /// The daemon is stopping: hands nothing more to the kernel and removes what it
+    /// forwards there (the relay threads go on until the process ends).
+    fn stop_kernel_forwarding(&self) {}
 }
 
 /// Why a sound file cannot be loaded.

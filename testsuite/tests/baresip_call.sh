@@ -21,6 +21,7 @@
 #             to nftables), and the packet counts (kernel counters added) still hold
 #   hangup    also: the kernel forwarding table has no flow left and conntrack no entry for
 #             the relay's ports
+#   stop      SIGTERM: the daemon exits and its nftables table is gone
 # PJSIPD_BIN selects the daemon binary (default target/debug/pjsipd, built when missing);
 # KEEP_DIR=1 keeps the scratch directory (logs) for a look afterwards.
 set -euo pipefail
@@ -147,7 +148,7 @@ case_media() {
         done
         if [ "$kernel" = 1 ]; then
             [ "$(field "$c" "Relayed by")" = "kernel (loss not measured)" ] \
-                || fail "$id" "$c: Relayed by is '$(field "$c" "Relayed by")', not the kernel: $(grep -F "kernel" "$dir/pjsipd.log" | head -3 | paste -sd'|')"
+                || fail "$id" "$c: Relayed by is '$(field "$c" "Relayed by")', not the kernel: $(grep -F "kernel" "$dir/daemon.log" | head -3 | paste -sd'|')"
         fi
         base=$([ "$c" = "$chan_a" ] && echo "$a_base" || echo "$b_base")
         in_range "$(field "$c" "Remote RTP")" "$base" \
@@ -184,7 +185,19 @@ ct_in_range() {
     awk -v lo="$relay" -v hi="$((relay + 19))" '{ for (i = 1; i <= NF; i++) if ($i ~ /^dport=/) { p = substr($i, 7) + 0; if (p >= lo && p <= hi) { n++; break } } } END { print n + 0 }' /proc/net/nf_conntrack
 }
 
-for c in register call bridge media hangup; do
+# Kernel forwarding only: the daemon removes its table when it stops.
+case_stop() {
+    local id=stop
+    kill -TERM "$pid"
+    wait "$pid" || fail "$id" "the daemon exited with status $? on SIGTERM"
+    pid=""
+    ! nft list tables 2>&1 | grep -qx "table ip pjsipd_$relay" \
+        || fail "$id" "table ip pjsipd_$relay is still there after the daemon stopped"
+}
+
+cases=(register call bridge media hangup)
+[ "$kernel" = 1 ] && cases+=(stop)
+for c in "${cases[@]}"; do
     run_case "$c"
 done
-finish "baresip_call$([ "$kernel" = 1 ] && echo " (kernel forwarding)")" "5 cases passed"
+finish "baresip_call$([ "$kernel" = 1 ] && echo " (kernel forwarding)")" "${#cases[@]} cases passed"

@@ -117,6 +117,8 @@ pub enum Request {
     Install(Offload),
     /// Remove the flows of this offload.
     Remove(u64),
+    /// Remove every flow and the table, and end the thread.
+    Shutdown,
 }
 
 /// Receives the counters for one relay thread: (thread index, counts).
@@ -199,10 +201,9 @@ impl KernelForwarding {
 
 impl Drop for KernelForwarding {
     fn drop(&mut self) {
-        // The thread ends (removing the table) once every sender is gone: the relay threads'
-        // go with them, ours here.
-        let (tx, _) = std::sync::mpsc::channel();
-        drop(std::mem::replace(&mut self.tx, tx));
+        // Relay threads may still hold senders: their requests after this are ignored.
+        self.healthy.store(false, Ordering::Relaxed);
+        let _ = self.tx.send(Request::Shutdown);
         if let Some(j) = self.join.take() {
             let _ = j.join();
         }
@@ -226,21 +227,29 @@ impl Thread {
             let wait = next_poll.saturating_duration_since(Instant::now());
             let mut batch = Vec::new();
             match self.rx.recv_timeout(wait) {
+                Ok(Request::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(r) => batch.push(r),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
             }
             if !batch.is_empty() {
                 // Gather the rest of a burst (bounded by GATHER and by what is queued).
                 let until = Instant::now() + GATHER;
+                let mut shutdown = false;
                 while let Ok(r) = self
                     .rx
                     .recv_timeout(until.saturating_duration_since(Instant::now()))
                 {
+                    if matches!(r, Request::Shutdown) {
+                        shutdown = true;
+                        break;
+                    }
                     batch.push(r);
                     if batch.len() >= 4096 {
                         break;
                     }
+                }
+                if shutdown {
+                    break;
                 }
                 self.apply(batch);
             }
@@ -271,6 +280,7 @@ impl Thread {
                         removed.push(old);
                     }
                 }
+                Request::Shutdown => {}
             }
         }
         if !self.healthy.load(Ordering::Relaxed) {
