@@ -427,6 +427,52 @@ fn closing_a_leg_stops_the_kernel_forwarding_at_once() {
 }
 
 #[test]
+fn a_hold_takes_the_call_back_and_the_resumed_call_goes_to_the_kernel_again() {
+    std::thread::spawn(|| {
+        own_namespace(true);
+        let mut call = Call::new();
+        call.talk_until_offloaded();
+        // Hold (a re-INVITE with a=sendonly from X): we stop sending to X.
+        let held = LegConfig {
+            remote_rtp: Some(call.x.addr()),
+            remote_rtcp: Some(call.x.rtcp_addr()),
+            symmetric: true,
+            payload_type: 0,
+            encoding: Encoding::Pcmu,
+            send: false,
+            ..LegConfig::default()
+        };
+        call.e.configure(call.a, held.clone());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while stats(&call.e, call.a).kernel || stats(&call.e, call.b).kernel {
+            assert!(Instant::now() < deadline, "still in the kernel on hold");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Y's audio no longer reaches X; it is not offloaded again while held.
+        std::thread::sleep(Duration::from_millis(200));
+        call.x.drain_within(1000, Duration::from_millis(50));
+        for _ in 0..60 {
+            call.x.send(call.a_addr);
+            call.y.send(call.b_addr);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            call.x
+                .drain_within(1, Duration::from_millis(100))
+                .is_empty(),
+            "sent to X on hold"
+        );
+        assert!(!stats(&call.e, call.a).kernel, "offloaded while held");
+        // Resumed: back to the kernel.
+        call.e.configure(call.a, LegConfig { send: true, ..held });
+        call.talk_until_offloaded();
+        call.exchange_in_kernel(20);
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
 fn without_ip_forwarding_the_relay_stays_in_user_space() {
     std::thread::spawn(|| {
         own_namespace(false);
