@@ -464,8 +464,17 @@ fn a_hold_takes_the_call_back_and_the_resumed_call_goes_to_the_kernel_again() {
         );
         assert!(!stats(&call.e, call.a).kernel, "offloaded while held");
         // Resumed: back to the kernel.
-        call.e.configure(call.a, LegConfig { send: true, ..held });
+        let resumed = LegConfig { send: true, ..held };
+        call.e.configure(call.a, resumed.clone());
         call.talk_until_offloaded();
+        call.exchange_in_kernel(20);
+        // A session refresh (the same SDP again) leaves the call in the kernel.
+        call.e.configure(call.a, resumed);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            stats(&call.e, call.a).kernel,
+            "a refresh took the call back"
+        );
         call.exchange_in_kernel(20);
     })
     .join()

@@ -1298,7 +1298,13 @@ impl Worker {
             }
             return;
         };
-        if !matches!(cmd, Cmd::Stats(_)) {
+        let unchanged = match &cmd {
+            Cmd::Stats(_) => true,
+            // A session refresh re-sends the same SDP: the kernel keeps the call.
+            Cmd::Configure(cfg) => self.legs.get_mut(slot).is_some_and(|l| l.cfg == *cfg),
+            _ => false,
+        };
+        if !unchanged {
             // Any change of the leg is made in user space.
             self.unoffload(slot);
         }

@@ -8,7 +8,7 @@
 //! - The relay threads stay in charge: a packet that still reaches a leg's socket is relayed
 //!   as before, a packet from another source takes the flow back to user space (latching
 //!   decides again), and any change of the legs (hold, playback, DTMF to send, codec,
-//!   unbridge, close) removes it first.
+//!   unbridge, close; not the same SDP re-sent by a session refresh) removes it first.
 //! - Forwarded packets are counted by the kernel; the counters are read every second and
 //!   added to the legs' (so `core show channel` and `rtp_timeout` see them). Loss is not
 //!   measured while a flow is in the kernel: no sequence number is seen.
