@@ -52,6 +52,10 @@ fn own_namespace(forwarding: bool) {
     run("ip", &["link", "set", "lo", "up"]);
     let v = if forwarding { "1" } else { "0" };
     run("sysctl", &["-qw", &format!("net.ipv4.ip_forward={v}")]);
+    run(
+        "sysctl",
+        &["-qw", &format!("net.ipv6.conf.all.forwarding={v}")],
+    );
 }
 
 /// Named namespaces (the remote phones' "hosts"), deleted when dropped.
@@ -327,11 +331,11 @@ fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
             assert!(
                 Instant::now() < deadline,
                 "kernel counters never added: {a1:?}\n{}",
-                run("nft", &["-n", "list", "table", "ip", &table()])
+                run("nft", &["-n", "list", "table", "inet", &table()])
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let listed = run("nft", &["-n", "list", "set", "ip", &table(), "counted"]);
+        let listed = run("nft", &["-n", "list", "set", "inet", &table(), "counted4"]);
         assert!(
             listed.contains(&format!(". {} counter packets", a_addr.port())),
             "{listed}"
@@ -410,7 +414,7 @@ fn closing_a_leg_stops_the_kernel_forwarding_at_once() {
         // The flows and their conntrack entries go with the legs (within a batch).
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
-            let set = run("nft", &["-n", "list", "set", "ip", &table(), "counted"]);
+            let set = run("nft", &["-n", "list", "set", "inet", &table(), "counted4"]);
             if !set.contains("elements") && conntrack_entries_in_range() == 0 {
                 break;
             }
@@ -476,6 +480,36 @@ fn a_hold_takes_the_call_back_and_the_resumed_call_goes_to_the_kernel_again() {
             "a refresh took the call back"
         );
         call.exchange_in_kernel(20);
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
+fn ipv6_calls_are_forwarded_by_the_kernel_too() {
+    std::thread::spawn(|| {
+        own_namespace(true);
+        let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+        let mut call = Call::between(Phone::on(0x1111, v6), Phone::on(0x2222, v6), v6, v6);
+        call.talk_until_offloaded();
+        call.exchange_in_kernel(50);
+        let listed = run("nft", &["-n", "list", "set", "inet", &table(), "counted6"]);
+        assert!(
+            listed.contains(&format!(
+                "::1 . {} . {} counter packets",
+                call.x.addr().port(),
+                call.a_addr.port()
+            )),
+            "{listed}"
+        );
+        let Call { e, a, b, .. } = call;
+        e.close(a);
+        e.close(b);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while conntrack_entries_in_range() > 0 {
+            assert!(Instant::now() < deadline, "IPv6 conntrack entries left");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     })
     .join()
     .unwrap_or_else(|e| std::panic::resume_unwind(e));

@@ -51,7 +51,7 @@ pub struct MediaSettings {
     /// Where Playback() finds its sounds (`name.wav`, `name.ulaw`, `name.alaw`...).
     pub sounds_dir: PathBuf,
     /// Let the kernel forward plain bridged RTP (nftables NAT; needs the `nft` program,
-    /// CAP_NET_ADMIN and `net.ipv4.ip_forward = 1`, else the relay stays in user space).
+    /// CAP_NET_ADMIN and IP forwarding on, else the relay stays in user space).
     pub kernel_forwarding: bool,
 }
 

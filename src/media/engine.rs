@@ -449,7 +449,9 @@ impl MediaEngine {
                 timers: BinaryHeap::new(),
                 again: Vec::new(),
                 stop: false,
-                kernel: kernel.as_ref().map(|k| (k.sender(), k.healthy_flag())),
+                kernel: kernel
+                    .as_ref()
+                    .map(|k| (k.sender(), k.healthy_flag(), k.families())),
                 next_offload: 0,
             };
             let join = std::thread::Builder::new()
@@ -823,7 +825,11 @@ struct Worker {
     again: Vec<Token>,
     stop: bool,
     /// Kernel forwarding: where to send requests, and whether it still works.
-    kernel: Option<(std::sync::mpsc::Sender<kernel::Request>, Arc<AtomicBool>)>,
+    kernel: Option<(
+        std::sync::mpsc::Sender<kernel::Request>,
+        Arc<AtomicBool>,
+        kernel::Families,
+    )>,
     /// Offloads made by this thread (ids are this counter and the thread index).
     next_offload: u64,
 }

@@ -1,7 +1,7 @@
 //! When a relay thread hands a bridged pair of legs to the kernel, and takes it back (see
 //! [`crate::media::kernel`]).
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use tracing::debug;
 
 use super::{AudioPath, Leg, Mode, Worker, audio_path};
 use crate::media::LegId;
-use crate::media::kernel::{Count, Flow, Offload, Request, Stream};
+use crate::media::kernel::{Count, Families, Flow, Offload, Request, Stream};
 
 /// RTP packets a leg must have received before its pair is offloaded: the call's media has
 /// settled (latching done, early re-INVITEs over).
@@ -17,11 +17,9 @@ const OFFLOAD_AFTER: u64 = 25;
 /// And the last one this recently: both sides are sending now.
 const RECENT: Duration = Duration::from_secs(1);
 
-fn v4(a: Option<SocketAddr>) -> Option<SocketAddrV4> {
-    match a? {
-        SocketAddr::V4(a) if !a.ip().is_unspecified() && a.port() != 0 => Some(a),
-        _ => None,
-    }
+/// A usable address: a real IP and port.
+fn usable(a: Option<SocketAddr>) -> Option<SocketAddr> {
+    a.filter(|a| !a.ip().is_unspecified() && a.port() != 0)
 }
 
 /// Whether `leg` relays plain RTP now, so the kernel may do it.
@@ -39,16 +37,21 @@ fn plain(leg: &Leg, now: Instant) -> bool {
 
 /// The source a flow is keyed on: where packets come from, which must also be where they
 /// go (conntrack translates the reply direction by the same entry).
-fn symmetric(latch: &crate::media::latch::Latch) -> Option<SocketAddrV4> {
-    let src = v4(latch.current())?;
-    (v4(latch.destination()) == Some(src)).then_some(src)
+fn symmetric(latch: &crate::media::latch::Latch) -> Option<SocketAddr> {
+    let src = usable(latch.current())?;
+    (usable(latch.destination()) == Some(src)).then_some(src)
 }
 
 /// The flows of a bridged pair `a`–`b` when the kernel can relay between them: plain RTP on
 /// both, same codec, payload types and DTMF payload type (nothing to rewrite), symmetric
-/// IPv4 sources. RTCP is included when both sides' RTCP sources are known the same way
+/// sources of one family the kernel forwards. RTCP is included when both sides' RTCP sources are known the same way
 /// (otherwise the relay thread goes on relaying it, without SSRC translation).
-pub(super) fn offload_flows(a: &Leg, b: &Leg, now: Instant) -> Option<Vec<(LegId, Stream, Flow)>> {
+pub(super) fn offload_flows(
+    a: &Leg,
+    b: &Leg,
+    families: Families,
+    now: Instant,
+) -> Option<Vec<(LegId, Stream, Flow)>> {
     if !plain(a, now) || !plain(b, now) {
         return None;
     }
@@ -59,7 +62,11 @@ pub(super) fn offload_flows(a: &Leg, b: &Leg, now: Instant) -> Option<Vec<(LegId
         return None;
     }
     let (sa, sb) = (symmetric(&a.rtp_latch)?, symmetric(&b.rtp_latch)?);
-    let (la, lb) = (v4(Some(a.local_rtp))?, v4(Some(b.local_rtp))?);
+    let (la, lb) = (usable(Some(a.local_rtp))?, usable(Some(b.local_rtp))?);
+    // NAT rewrites addresses within one family.
+    if ![sb, la, lb].iter().all(|x| x.is_ipv4() == sa.is_ipv4()) || !families.allow(sa) {
+        return None;
+    }
     let mut flows = vec![
         (
             a.id,
@@ -82,10 +89,12 @@ pub(super) fn offload_flows(a: &Leg, b: &Leg, now: Instant) -> Option<Vec<(LegId
             },
         ),
     ];
-    let rtcp = |l: SocketAddrV4| SocketAddrV4::new(*l.ip(), l.port().wrapping_add(1));
+    let rtcp = |l: SocketAddr| SocketAddr::new(l.ip(), l.port().wrapping_add(1));
     if a.counters.rtcp_rx_packets > 0
         && b.counters.rtcp_rx_packets > 0
         && let (Some(ra), Some(rb)) = (symmetric(&a.rtcp_latch), symmetric(&b.rtcp_latch))
+        && ra.is_ipv4() == sa.is_ipv4()
+        && rb.is_ipv4() == sa.is_ipv4()
     {
         let (ca, cb) = (rtcp(la), rtcp(lb));
         flows.push((
@@ -115,13 +124,13 @@ pub(super) fn offload_flows(a: &Leg, b: &Leg, now: Instant) -> Option<Vec<(LegId
 impl Worker {
     /// Offloads every bridged pair that became plain (run once a second).
     pub(super) fn offload_ready(&mut self, now: Instant) {
-        let Some((tx, healthy)) = &self.kernel else {
+        let Some((tx, healthy, families)) = &self.kernel else {
             return;
         };
         if !healthy.load(Ordering::Relaxed) {
             return;
         }
-        let tx = tx.clone();
+        let (tx, families) = (tx.clone(), *families);
         for slot in 0..self.legs.slots.len() {
             let Some(leg) = self.legs.get_mut(slot) else {
                 continue;
@@ -139,7 +148,7 @@ impl Worker {
             if b.offload.is_some() || !matches!(b.mode, Mode::Bridged(s, _) if s == slot) {
                 continue;
             }
-            let Some(flows) = offload_flows(a, b, now) else {
+            let Some(flows) = offload_flows(a, b, families, now) else {
                 tracing::trace!(
                     a = a.id.0,
                     b = b.id.0,
@@ -186,7 +195,7 @@ impl Worker {
             p.offload = None;
         }
         debug!(offload = id, "media pair back in user space");
-        if let Some((tx, _)) = &self.kernel {
+        if let Some((tx, _, _)) = &self.kernel {
             let _ = tx.send(Request::Remove(id));
         }
     }

@@ -171,11 +171,11 @@ case_hangup() {
     if [ "$kernel" = 1 ]; then
         local i left=""
         for ((i = 0; i < 30; i++)); do
-            left=$(nft -n list set ip "pjsipd_$relay" counted 2>&1 | grep -c "counter packets" || true)
+            left=$(nft -n list set inet "pjsipd_$relay" counted4 2>&1 | grep -c "counter packets" || true)
             [ "$left" = 0 ] && [ "$(ct_in_range)" = 0 ] && break
             sleep 0.1
         done
-        [ "$left" = 0 ] || fail "$id" "$left kernel flows left after the call: $(nft -n list set ip "pjsipd_$relay" counted 2>&1 | paste -sd' ')"
+        [ "$left" = 0 ] || fail "$id" "$left kernel flows left after the call: $(nft -n list set inet "pjsipd_$relay" counted4 2>&1 | paste -sd' ')"
         [ "$(ct_in_range)" = 0 ] || fail "$id" "conntrack entries left for the relay's ports: $(grep -c . /proc/net/nf_conntrack)"
     fi
 }
@@ -191,8 +191,8 @@ case_stop() {
     kill -TERM "$pid"
     wait "$pid" || fail "$id" "the daemon exited with status $? on SIGTERM"
     pid=""
-    ! nft list tables 2>&1 | grep -qx "table ip pjsipd_$relay" \
-        || fail "$id" "table ip pjsipd_$relay is still there after the daemon stopped"
+    ! nft list tables 2>&1 | grep -qx "table inet pjsipd_$relay" \
+        || fail "$id" "table inet pjsipd_$relay is still there after the daemon stopped"
 }
 
 cases=(register call bridge media hangup)

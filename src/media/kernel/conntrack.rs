@@ -6,7 +6,7 @@
 //! Messages are built sans-IO ([`delete_message`]); [`Conntrack`] sends them.
 
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ const CTA_TUPLE_IP: u16 = 1;
 const CTA_TUPLE_PROTO: u16 = 2;
 const CTA_IP_V4_SRC: u16 = 1;
 const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_SRC: u16 = 3;
+const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_PROTO_DST_PORT: u16 = 3;
@@ -30,13 +32,14 @@ const IPPROTO_UDP: u8 = 17;
 /// ENOENT: no such entry, which is fine.
 const ENOENT: i32 = 2;
 
-/// A UDP conntrack tuple: the entry is found by it in either direction.
+/// A UDP conntrack tuple: the entry is found by it in either direction. Both addresses
+/// are of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tuple {
     /// Source.
-    pub src: SocketAddrV4,
+    pub src: SocketAddr,
     /// Destination.
-    pub dst: SocketAddrV4,
+    pub dst: SocketAddr,
 }
 
 fn attr(out: &mut Vec<u8>, kind: u16, payload: &[u8]) {
@@ -55,11 +58,23 @@ fn nested(out: &mut Vec<u8>, kind: u16, fill: impl FnOnce(&mut Vec<u8>)) {
 
 /// The IPCTNL_MSG_CT_DELETE request for `t`, with sequence number `seq`.
 pub fn delete_message(seq: u32, t: Tuple) -> Vec<u8> {
-    let mut body = vec![libc::AF_INET as u8, 0, 0, 0];
+    let family = if t.src.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let mut body = vec![family as u8, 0, 0, 0];
     nested(&mut body, CTA_TUPLE_ORIG, |b| {
         nested(b, CTA_TUPLE_IP, |b| {
-            attr(b, CTA_IP_V4_SRC, &t.src.ip().octets());
-            attr(b, CTA_IP_V4_DST, &t.dst.ip().octets());
+            for (ip, v4, v6) in [
+                (t.src.ip(), CTA_IP_V4_SRC, CTA_IP_V6_SRC),
+                (t.dst.ip(), CTA_IP_V4_DST, CTA_IP_V6_DST),
+            ] {
+                match ip {
+                    IpAddr::V4(a) => attr(b, v4, &a.octets()),
+                    IpAddr::V6(a) => attr(b, v6, &a.octets()),
+                }
+            }
         });
         nested(b, CTA_TUPLE_PROTO, |b| {
             attr(b, CTA_PROTO_NUM, &[IPPROTO_UDP]);

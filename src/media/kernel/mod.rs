@@ -14,17 +14,19 @@
 //!   measured while a flow is in the kernel: no sequence number is seen.
 //! - RTP keeps the sender's SSRC, sequence and timestamps in the kernel (as Asterisk's
 //!   native RTP bridge does): the receiver sees one new stream when the flow moves.
-//! - IPv4 only; IPv6 legs stay in user space.
+//! - IPv4 and IPv6 (each needs its forwarding sysctl; a leg pair of a family that is not
+//!   forwarded stays in user space).
 //!
 //! Requirements, checked when the engine starts (otherwise the relay runs in user space and
-//! says why): the `nft` program, CAP_NET_ADMIN, and `net.ipv4.ip_forward = 1` (packets
-//! between two remote phones are forwarded, not delivered locally).
+//! says why): the `nft` program, CAP_NET_ADMIN, and `net.ipv4.ip_forward = 1` or
+//! `net.ipv6.conf.all.forwarding = 1` (packets between two remote phones are forwarded,
+//! not delivered locally).
 
 mod conntrack;
 pub mod nft;
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -48,22 +50,24 @@ pub enum KernelError {
     #[error("conntrack netlink: {0}")]
     Conntrack(#[from] std::io::Error),
     /// IP forwarding is off.
-    #[error("net.ipv4.ip_forward is 0 (packets between remote phones would be dropped)")]
+    #[error(
+        "net.ipv4.ip_forward and net.ipv6.conf.all.forwarding are 0 (packets between remote phones would be dropped)"
+    )]
     NoForwarding,
 }
 
 /// One direction of a forwarded flow: packets from `from` to our `local` go to `to`, sent
-/// from our `via` (the other leg's socket address).
+/// from our `via` (the other leg's socket address). All four of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Flow {
     /// The remote source.
-    pub from: SocketAddrV4,
+    pub from: SocketAddr,
     /// Our socket it sends to.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The other leg's remote.
-    pub to: SocketAddrV4,
+    pub to: SocketAddr,
     /// The other leg's socket.
-    pub via: SocketAddrV4,
+    pub via: SocketAddr,
 }
 
 impl Flow {
@@ -72,6 +76,35 @@ impl Flow {
             src: self.from,
             dst: self.local,
         }
+    }
+}
+
+/// The address families the kernel forwards (by their forwarding sysctls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    /// `net.ipv4.ip_forward = 1`.
+    pub v4: bool,
+    /// `net.ipv6.conf.all.forwarding = 1`.
+    pub v6: bool,
+}
+
+impl Families {
+    /// Read from /proc/sys.
+    fn current() -> Self {
+        let on = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim() == "1")
+                .unwrap_or(false)
+        };
+        Self {
+            v4: on("/proc/sys/net/ipv4/ip_forward"),
+            v6: on("/proc/sys/net/ipv6/conf/all/forwarding"),
+        }
+    }
+
+    /// Whether flows between addresses of `addr`'s family may be installed.
+    pub fn allow(&self, addr: SocketAddr) -> bool {
+        if addr.is_ipv4() { self.v4 } else { self.v6 }
     }
 }
 
@@ -134,6 +167,7 @@ const GATHER: Duration = Duration::from_millis(20);
 pub struct KernelForwarding {
     tx: Sender<Request>,
     healthy: Arc<AtomicBool>,
+    families: Families,
     join: Option<JoinHandle<()>>,
 }
 
@@ -148,10 +182,8 @@ impl KernelForwarding {
         tx: Sender<Request>,
         sink: CountSink,
     ) -> Result<Self, KernelError> {
-        let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-            .map(|s| s.trim() == "1")
-            .unwrap_or(false);
-        if !forwarding {
+        let families = Families::current();
+        if !families.v4 && !families.v6 {
             return Err(KernelError::NoForwarding);
         }
         let ct = conntrack::Conntrack::open()?;
@@ -175,10 +207,16 @@ impl KernelForwarding {
             .name("media-kernel".into())
             .spawn(move || thread.run())
             .map_err(KernelError::Conntrack)?;
-        info!(ports = %format!("{port_start}-{port_end}"), "media: kernel forwarding on");
+        info!(
+            ports = %format!("{port_start}-{port_end}"),
+            ipv4 = families.v4,
+            ipv6 = families.v6,
+            "media: kernel forwarding on"
+        );
         Ok(Self {
             tx,
             healthy,
+            families,
             join: Some(join),
         })
     }
@@ -191,6 +229,11 @@ impl KernelForwarding {
     /// The flag [`KernelForwarding::healthy`] reads, for relay threads.
     pub fn healthy_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.healthy)
+    }
+
+    /// The families forwarded.
+    pub fn families(&self) -> Families {
+        self.families
     }
 
     /// A sender for relay threads.
@@ -331,21 +374,27 @@ impl Thread {
     }
 
     fn poll_counters(&mut self) {
-        if self.installed.is_empty() {
+        let flows = || self.installed.values().flat_map(|o| o.flows.iter());
+        let mut text = String::new();
+        // One `nft` per family in use (nft 1.0.6 fails a second `list set` in one script).
+        for family in [nft::Family::V4, nft::Family::V6] {
+            if !flows().any(|&(_, _, f)| nft::Family::of(f.from) == family) {
+                continue;
+            }
+            let set = nft::counted_set(family);
+            match nft::run(
+                &self.nft,
+                &["-n", "list", "set", "inet", &self.table, set],
+                "",
+            ) {
+                Ok(t) => text.push_str(&t),
+                Err(e) => warn!(error = %e, "cannot read kernel flow counters"),
+            }
+        }
+        if text.is_empty() {
             return;
         }
-        let text = match nft::run(
-            &self.nft,
-            &["-n", "list", "set", "ip", &self.table, "counted"],
-            "",
-        ) {
-            Ok(t) => t,
-            Err(e) => {
-                warn!(error = %e, "cannot read kernel flow counters");
-                return;
-            }
-        };
-        let counters: HashMap<(SocketAddrV4, u16), (u64, u64)> = nft::parse_counters(&text)
+        let counters: HashMap<(SocketAddr, u16), (u64, u64)> = nft::parse_counters(&text)
             .into_iter()
             .map(|c| ((c.from, c.port), (c.packets, c.bytes)))
             .collect();

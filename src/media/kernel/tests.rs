@@ -1,44 +1,56 @@
 //! Sans-IO parts of kernel forwarding: the nftables text, counter parsing, ctnetlink
-//! messages. The forwarding itself is tested with real sockets in a network namespace of
+//! messages. The forwarding itself is tested with real sockets in network namespaces of
 //! its own (`tests/kernel_forwarding.rs`).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::Flow;
 use super::conntrack::{Tuple, delete_message, parse_acks};
 use super::nft::{self, Counter};
 
-fn a(ip: [u8; 4], port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::from(ip), port)
+fn a(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+}
+
+fn a6(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V6(ip.parse::<Ipv6Addr>().expect("IPv6")), port)
 }
 
 #[test]
-fn setup_script_replaces_the_table_and_hooks_the_port_range() {
+fn setup_script_replaces_the_table_and_hooks_the_port_range_for_both_families() {
     let s = nft::setup_script("pjsipd_10000", 10000, 20000);
     let lines: Vec<&str> = s.lines().map(str::trim).collect();
     // An old table (left by a crash) is replaced: create-if-missing, delete, create.
-    assert_eq!(lines[0], "table ip pjsipd_10000");
-    assert_eq!(lines[1], "delete table ip pjsipd_10000");
-    for rule in [
-        "udp dport 10000-20000 ip saddr . udp sport . udp dport != @counted notrack",
-        "udp sport 10000-20000 ip saddr . udp sport . udp dport != @counted notrack",
-        "udp dport 10000-20000 ip saddr . udp sport . udp dport @counted",
-        "udp dport 10000-20000 dnat ip to ip saddr . udp sport . udp dport map @forward_to",
-        "ct status dnat meta l4proto udp snat ip to ct original ip saddr . ct original proto-src . ct original proto-dst map @send_via",
-    ] {
-        assert!(lines.contains(&rule), "missing {rule:?} in\n{s}");
+    assert_eq!(lines[0], "table inet pjsipd_10000");
+    assert_eq!(lines[1], "delete table inet pjsipd_10000");
+    for (p, h, n) in [("ipv4", "ip", "4"), ("ipv6", "ip6", "6")] {
+        let key = format!("{h} saddr . udp sport . udp dport");
+        for rule in [
+            format!("meta nfproto {p} udp dport 10000-20000 {key} != @counted{n} notrack"),
+            format!("meta nfproto {p} udp sport 10000-20000 {key} != @counted{n} notrack"),
+            format!("meta nfproto {p} udp dport 10000-20000 {key} @counted{n}"),
+            format!("meta nfproto {p} udp dport 10000-20000 dnat {h} to {key} map @forward_to{n}"),
+            format!(
+                "meta nfproto {p} ct status dnat meta l4proto udp snat {h} to ct original {h} saddr . ct original proto-src . ct original proto-dst map @send_via{n}"
+            ),
+            format!("map forward_to{n} {{"),
+            format!("map send_via{n} {{"),
+            format!("set counted{n} {{"),
+        ] {
+            assert!(lines.contains(&rule.as_str()), "missing {rule:?} in\n{s}");
+        }
     }
     assert_eq!(s.matches("hook prerouting").count(), 3);
     assert_eq!(s.matches("hook output").count(), 3);
     assert_eq!(s.matches("hook postrouting").count(), 1);
     assert_eq!(
         nft::teardown_script("pjsipd_10000"),
-        "table ip pjsipd_10000\ndelete table ip pjsipd_10000\n"
+        "table inet pjsipd_10000\ndelete table inet pjsipd_10000\n"
     );
 }
 
 #[test]
-fn update_script_deletes_before_it_adds() {
+fn update_script_deletes_before_it_adds_in_each_familys_maps() {
     let f = Flow {
         from: a([192, 0, 2, 1], 4000),
         local: a([198, 51, 100, 7], 10000),
@@ -51,26 +63,39 @@ fn update_script_deletes_before_it_adds() {
         to: a([192, 0, 2, 1], 4000),
         via: a([198, 51, 100, 7], 10000),
     };
+    let h = Flow {
+        from: a6("2001:db8::1", 4000),
+        local: a6("2001:db8::7", 10004),
+        to: a6("2001:db8::2", 5000),
+        via: a6("2001:db8::7", 10006),
+    };
     assert_eq!(nft::update_script("t", &[], &[]), "");
-    let s = nft::update_script("t", &[f], &[f, g]);
+    let s = nft::update_script("t", &[f], &[f, g, h]);
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(
         lines,
         [
-            "delete element ip t forward_to { 192.0.2.1 . 4000 . 10000 }",
-            "delete element ip t send_via { 192.0.2.1 . 4000 . 10000 }",
-            "delete element ip t counted { 192.0.2.1 . 4000 . 10000 }",
-            "add element ip t forward_to { 192.0.2.1 . 4000 . 10000 : 192.0.2.2 . 5000, 192.0.2.2 . 5000 . 10002 : 192.0.2.1 . 4000 }",
-            "add element ip t send_via { 192.0.2.1 . 4000 . 10000 : 198.51.100.7 . 10002, 192.0.2.2 . 5000 . 10002 : 198.51.100.7 . 10000 }",
-            "add element ip t counted { 192.0.2.1 . 4000 . 10000, 192.0.2.2 . 5000 . 10002 }",
+            "delete element inet t forward_to4 { 192.0.2.1 . 4000 . 10000 }",
+            "delete element inet t send_via4 { 192.0.2.1 . 4000 . 10000 }",
+            "delete element inet t counted4 { 192.0.2.1 . 4000 . 10000 }",
+            "add element inet t forward_to4 { 192.0.2.1 . 4000 . 10000 : 192.0.2.2 . 5000, 192.0.2.2 . 5000 . 10002 : 192.0.2.1 . 4000 }",
+            "add element inet t send_via4 { 192.0.2.1 . 4000 . 10000 : 198.51.100.7 . 10002, 192.0.2.2 . 5000 . 10002 : 198.51.100.7 . 10000 }",
+            "add element inet t counted4 { 192.0.2.1 . 4000 . 10000, 192.0.2.2 . 5000 . 10002 }",
+            "add element inet t forward_to6 { 2001:db8::1 . 4000 . 10004 : 2001:db8::2 . 5000 }",
+            "add element inet t send_via6 { 2001:db8::1 . 4000 . 10004 : 2001:db8::7 . 10006 }",
+            "add element inet t counted6 { 2001:db8::1 . 4000 . 10004 }",
         ]
     );
-    assert!(nft::flush_script("t").contains("flush set ip t counted"));
+    let flush = nft::flush_script("t");
+    assert!(
+        flush.contains("flush set inet t counted4") && flush.contains("flush set inet t counted6")
+    );
+    assert_eq!(nft::counted_set(nft::Family::of(h.from)), "counted6");
 }
 
 #[test]
 fn counters_are_read_from_nft_list_output() {
-    let text = "table ip pjsipd_20000 {\n\tset counted {\n\t\ttype ipv4_addr . inet_service . inet_service\n\t\tcounter\n\t\telements = { 127.0.0.1 . 47480 . 20224 counter packets 237 bytes 47400,\n\t\t\t     10.0.0.9 . 6000 . 20002 counter packets 0 bytes 0,\n\t\t\t     garbage here }\n\t}\n}\n";
+    let text = "table inet pjsipd_20000 {\n\tset counted4 {\n\t\ttype ipv4_addr . inet_service . inet_service\n\t\tcounter\n\t\telements = { 127.0.0.1 . 47480 . 20224 counter packets 237 bytes 47400,\n\t\t\t     10.0.0.9 . 6000 . 20002 counter packets 0 bytes 0,\n\t\t\t     garbage here }\n\t}\n}\ntable inet pjsipd_20000 {\n\tset counted6 {\n\t\ttype ipv6_addr . inet_service . inet_service\n\t\tcounter\n\t\telements = { ::1 . 5000 . 20000 counter packets 3 bytes 600 }\n\t}\n}\n";
     assert_eq!(
         nft::parse_counters(text),
         [
@@ -86,10 +111,16 @@ fn counters_are_read_from_nft_list_output() {
                 packets: 0,
                 bytes: 0
             },
+            Counter {
+                from: a6("::1", 5000),
+                port: 20000,
+                packets: 3,
+                bytes: 600
+            },
         ]
     );
     // An empty set prints no `elements` line.
-    assert!(nft::parse_counters("table ip t {\n\tset counted {\n\t}\n}\n").is_empty());
+    assert!(nft::parse_counters("table inet t {\n\tset counted4 {\n\t}\n}\n").is_empty());
     assert!(nft::parse_counters("").is_empty());
 }
 
@@ -125,6 +156,30 @@ fn conntrack_delete_message_is_a_ctnetlink_request_for_the_udp_tuple() {
     assert!(find(&[6, 0, 2, 0, 0x17, 0x70]), "source port 6000");
     assert!(find(&[6, 0, 3, 0, 0x4e, 0x22]), "destination port 20002");
     assert_eq!(m.len() % 4, 0);
+}
+
+#[test]
+fn conntrack_delete_message_for_ipv6_carries_the_v6_attributes() {
+    let t = Tuple {
+        src: a6("::1", 6000),
+        dst: a6("2001:db8::7", 20002),
+    };
+    let m = delete_message(1, t);
+    assert_eq!(
+        u32::from_ne_bytes([m[0], m[1], m[2], m[3]]) as usize,
+        m.len()
+    );
+    // nfgenmsg: AF_INET6.
+    assert_eq!(m[16], 10);
+    let body = &m[20..];
+    let find = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    let mut src = vec![20, 0, 3, 0];
+    src.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+    let mut dst = vec![20, 0, 4, 0];
+    dst.extend_from_slice(&"2001:db8::7".parse::<Ipv6Addr>().expect("IPv6").octets());
+    assert!(find(&src), "CTA_IP_V6_SRC");
+    assert!(find(&dst), "CTA_IP_V6_DST");
+    assert!(find(&[6, 0, 3, 0, 0x4e, 0x22]), "destination port 20002");
 }
 
 #[test]
