@@ -244,7 +244,11 @@ impl Call {
 
     /// Phones X and Y on legs bound to `ip_a` and `ip_b`.
     fn between(x: Phone, y: Phone, ip_a: IpAddr, ip_b: IpAddr) -> Self {
-        let e = engine();
+        Self::on(engine(), x, y, ip_a, ip_b)
+    }
+
+    /// As [`Call::between`], on engine `e`.
+    fn on(e: Arc<MediaEngine>, x: Phone, y: Phone, ip_a: IpAddr, ip_b: IpAddr) -> Self {
         let (a, a_addr) = open_on(&e, &x, ip_a);
         let (b, b_addr) = open_on(&e, &y, ip_b);
         e.bridge(a, b);
@@ -510,6 +514,58 @@ fn ipv6_calls_are_forwarded_by_the_kernel_too() {
             assert!(Instant::now() < deadline, "IPv6 conntrack entries left");
             std::thread::sleep(Duration::from_millis(50));
         }
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
+fn when_nftables_fails_for_good_every_call_is_relayed_in_user_space_again() {
+    std::thread::spawn(|| {
+        own_namespace(true);
+        let mut one = Call::new();
+        let (x, y) = (Phone::new(0x3333), Phone::new(0x4444));
+        let mut two = Call::on(Arc::clone(&one.e), x, y, LOCALHOST, LOCALHOST);
+        one.talk_until_offloaded();
+        two.talk_until_offloaded();
+        // Someone deletes the table: the next batch (call one's hold) fails, and so does the
+        // reload; the forwarding thread gives up and removes what it had.
+        run("nft", &["delete", "table", "inet", &table()]);
+        one.e.configure(
+            one.a,
+            LegConfig {
+                remote_rtp: Some(one.x.addr()),
+                remote_rtcp: Some(one.x.rtcp_addr()),
+                symmetric: true,
+                send: false,
+                ..LegConfig::default()
+            },
+        );
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while stats(&two.e, two.a).kernel || stats(&two.e, two.b).kernel {
+            assert!(
+                Instant::now() < deadline,
+                "call two still says it is in the kernel"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Its packets reach the relay thread again (its conntrack entries are gone):
+        // relayed with the leg's own SSRC.
+        two.y.drain(1000);
+        two.x.send(two.a_addr);
+        let got = two.y.drain(1);
+        assert_eq!(got.len(), 1, "relayed in user space");
+        assert_ne!(
+            got[0].1, 0x3333,
+            "user space relays with the leg's own SSRC"
+        );
+        // It is not handed over again.
+        for _ in 0..80 {
+            two.x.send(two.a_addr);
+            two.y.send(two.b_addr);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!stats(&two.e, two.a).kernel);
     })
     .join()
     .unwrap_or_else(|e| std::panic::resume_unwind(e));

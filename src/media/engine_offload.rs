@@ -128,6 +128,13 @@ impl Worker {
             return;
         };
         if !healthy.load(Ordering::Relaxed) {
+            // nftables failed for good (its thread removed everything): what was in the
+            // kernel is relayed here now, and must say so.
+            for slot in 0..self.legs.slots.len() {
+                if let Some(leg) = self.legs.get_mut(slot) {
+                    leg.offload = None;
+                }
+            }
             return;
         }
         let (tx, families) = (tx.clone(), *families);
