@@ -9,8 +9,8 @@
 //!   as before, a packet from another source takes the flow back to user space (latching
 //!   decides again), and any change of the legs (hold, playback, DTMF to send, codec,
 //!   unbridge, close; not the same SDP re-sent by a session refresh) removes it first.
-//! - Forwarded packets are counted by the kernel; the counters are read every second and
-//!   added to the legs' (so `core show channel` and `rtp_timeout` see them). Loss is not
+//! - Forwarded packets are counted by the kernel; the counters are read every second (a
+//!   netlink dump, `setelem.rs`) and added to the legs' (so `core show channel` and `rtp_timeout` see them). Loss is not
 //!   measured while a flow is in the kernel: no sequence number is seen.
 //! - RTP keeps the sender's SSRC, sequence and timestamps in the kernel (as Asterisk's
 //!   native RTP bridge does): the receiver sees one new stream when the flow moves.
@@ -23,7 +23,9 @@
 //! not delivered locally).
 
 mod conntrack;
+mod netlink;
 pub mod nft;
+mod setelem;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ use thiserror::Error;
 use tracing::{debug, info, warn};
 
 pub use conntrack::{Tuple, delete_message, parse_acks};
+pub use setelem::{DumpPart, dump_request, parse_dump};
 
 use super::LegId;
 
@@ -186,7 +189,7 @@ impl KernelForwarding {
         if !families.v4 && !families.v6 {
             return Err(KernelError::NoForwarding);
         }
-        let ct = conntrack::Conntrack::open()?;
+        let socket = netlink::Socket::open()?;
         let table = nft::table_name(port_start);
         nft::run(
             nft,
@@ -197,7 +200,7 @@ impl KernelForwarding {
         let mut thread = Thread {
             nft: nft.to_string(),
             table,
-            ct,
+            socket,
             rx,
             sink,
             installed: HashMap::new(),
@@ -256,7 +259,8 @@ impl Drop for KernelForwarding {
 struct Thread {
     nft: String,
     table: String,
-    ct: conntrack::Conntrack,
+    /// Netfilter netlink: conntrack deletes and counter reads.
+    socket: netlink::Socket,
     rx: Receiver<Request>,
     sink: CountSink,
     installed: HashMap<u64, Offload>,
@@ -353,7 +357,7 @@ impl Thread {
         // Entries made before the NAT rules (never translated) and translated entries of
         // removed flows both go.
         let tuples: Vec<Tuple> = gone.iter().chain(&new).map(Flow::tuple).collect();
-        if let Err(e) = self.ct.delete(&tuples) {
+        if let Err(e) = conntrack::delete(&mut self.socket, &tuples) {
             warn!(error = %e, "cannot delete conntrack entries of kernel flows");
         }
     }
@@ -375,26 +379,19 @@ impl Thread {
 
     fn poll_counters(&mut self) {
         let flows = || self.installed.values().flat_map(|o| o.flows.iter());
-        let mut text = String::new();
-        // One `nft` per family in use (nft 1.0.6 fails a second `list set` in one script).
+        let mut read = Vec::new();
+        // A netlink dump per family in use (no process to start, no text to parse).
         for family in [nft::Family::V4, nft::Family::V6] {
             if !flows().any(|&(_, _, f)| nft::Family::of(f.from) == family) {
                 continue;
             }
             let set = nft::counted_set(family);
-            match nft::run(
-                &self.nft,
-                &["-n", "list", "set", "inet", &self.table, set],
-                "",
-            ) {
-                Ok(t) => text.push_str(&t),
-                Err(e) => warn!(error = %e, "cannot read kernel flow counters"),
+            match setelem::read(&mut self.socket, &self.table, set) {
+                Ok(c) => read.extend(c),
+                Err(e) => warn!(error = %e, set, "cannot read kernel flow counters"),
             }
         }
-        if text.is_empty() {
-            return;
-        }
-        let counters: HashMap<(SocketAddr, u16), (u64, u64)> = nft::parse_counters(&text)
+        let counters: HashMap<(SocketAddr, u16), (u64, u64)> = read
             .into_iter()
             .map(|c| ((c.from, c.port), (c.packets, c.bytes)))
             .collect();
@@ -427,7 +424,7 @@ impl Thread {
         if let Err(e) = nft::run(&self.nft, &["-f", "-"], &nft::teardown_script(&self.table)) {
             warn!(error = %e, "cannot remove the kernel forwarding table");
         }
-        if let Err(e) = self.ct.delete(&tuples) {
+        if let Err(e) = conntrack::delete(&mut self.socket, &tuples) {
             warn!(error = %e, "cannot delete conntrack entries of kernel flows");
         }
     }

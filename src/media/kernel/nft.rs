@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use super::{Flow, KernelError};
@@ -223,40 +223,6 @@ pub struct Counter {
     pub packets: u64,
     /// Bytes forwarded.
     pub bytes: u64,
-}
-
-/// Reads the elements of `nft -n list set inet T countedN` (one or more sets):
-/// `A . P . Q counter packets N bytes M`, separated by commas and line breaks. Anything
-/// else is skipped.
-pub fn parse_counters(text: &str) -> Vec<Counter> {
-    const START: &str = "elements = {";
-    text.match_indices(START)
-        .flat_map(|(at, _)| {
-            let body = text.get(at + START.len()..).unwrap_or("");
-            body.split('}').next().unwrap_or("").split(',')
-        })
-        .filter_map(parse_element)
-        .collect()
-}
-
-fn parse_element(e: &str) -> Option<Counter> {
-    let mut t = e.split_whitespace();
-    let ip: IpAddr = t.next()?.parse().ok()?;
-    (t.next()? == ".").then_some(())?;
-    let sport: u16 = t.next()?.parse().ok()?;
-    (t.next()? == ".").then_some(())?;
-    let port: u16 = t.next()?.parse().ok()?;
-    (t.next()? == "counter").then_some(())?;
-    (t.next()? == "packets").then_some(())?;
-    let packets = t.next()?.parse().ok()?;
-    (t.next()? == "bytes").then_some(())?;
-    let bytes = t.next()?.parse().ok()?;
-    Some(Counter {
-        from: SocketAddr::new(ip, sport),
-        port,
-        packets,
-        bytes,
-    })
 }
 
 /// Runs `nft` with `args`, feeding `script` on its standard input; returns its output.
