@@ -38,8 +38,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, info, warn};
 
-pub use conntrack::{Tuple, delete_message, parse_acks};
-pub use setelem::{DumpPart, dump_request, parse_dump};
+use conntrack::Tuple;
 
 use super::LegId;
 
@@ -224,12 +223,8 @@ impl KernelForwarding {
         })
     }
 
-    /// Whether new flows may be installed (false after nftables failed for good).
-    pub fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
-    }
-
-    /// The flag [`KernelForwarding::healthy`] reads, for relay threads.
+    /// Whether new flows may be installed (false after nftables failed for good), for
+    /// relay threads.
     pub fn healthy_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.healthy)
     }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::Flow;
 use super::conntrack::{Tuple, delete_message, parse_acks};
 use super::nft::{self, Counter};
-use super::{DumpPart, dump_request, parse_dump};
+use super::setelem::{DumpPart, dump_request, parse_dump};
 
 fn a(ip: [u8; 4], port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
