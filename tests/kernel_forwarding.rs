@@ -313,6 +313,7 @@ fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
         call.x.send_rtcp(rtcp_of(call.a_addr));
         call.y.send_rtcp(rtcp_of(call.b_addr));
         call.talk_until_offloaded();
+        assert_eq!(call.e.kernel_legs(), 2);
         let (a0, b0) = (stats(&call.e, call.a), stats(&call.e, call.b));
         call.exchange_in_kernel(100);
         let Call {
@@ -368,6 +369,7 @@ fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert_eq!(stats(&e, a).unexpected, 1);
+        assert_eq!(e.kernel_legs(), 0);
         // Back in user space: X's packets are relayed by the thread (our SSRC on leg B).
         std::thread::sleep(Duration::from_millis(200));
         y.drain(1000);
@@ -549,6 +551,7 @@ fn when_nftables_fails_for_good_every_call_is_relayed_in_user_space_again() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        assert_eq!(two.e.kernel_legs(), 0);
         // Its packets reach the relay thread again (its conntrack entries are gone):
         // relayed with the leg's own SSRC.
         two.y.drain(1000);

@@ -515,6 +515,10 @@ impl cli::Daemon for Instance {
                 "Media legs open (2 ports each):",
                 self.calls.get().map_or(0, |c| c.media.open_legs() as u64),
             ),
+            (
+                "Media legs forwarded by the kernel:",
+                self.calls.get().map_or(0, |c| c.media.kernel_legs() as u64),
+            ),
         ]
     }
 

@@ -327,6 +327,8 @@ pub struct MediaEngine {
     joins: Mutex<Vec<JoinHandle<()>>>,
     /// Dropped after the relay threads stop (it removes the nftables table).
     kernel: Mutex<Option<KernelForwarding>>,
+    /// Legs the kernel forwards now (kept by the relay threads).
+    kernel_legs: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -432,6 +434,7 @@ impl MediaEngine {
         } else {
             None
         };
+        let kernel_legs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut joins = Vec::with_capacity(threads);
         for (index, ((poll, rx), woken)) in polls.into_iter().zip(receivers).zip(flags).enumerate()
         {
@@ -453,6 +456,7 @@ impl MediaEngine {
                     .as_ref()
                     .map(|k| (k.sender(), k.healthy_flag(), k.families())),
                 next_offload: 0,
+                kernel_legs: Arc::clone(&kernel_legs),
             };
             let join = std::thread::Builder::new()
                 .name(format!("media-{index}"))
@@ -469,6 +473,7 @@ impl MediaEngine {
             random: AtomicU64::new(getrandom::u64().unwrap_or(0x5eed_1e55_0fc0_ffee)),
             joins: Mutex::new(joins),
             kernel: Mutex::new(kernel),
+            kernel_legs,
         }))
     }
 
@@ -682,6 +687,10 @@ impl MediaControl for MediaEngine {
         lock(&self.dir).len()
     }
 
+    fn kernel_legs(&self) -> usize {
+        self.kernel_legs.load(Ordering::Relaxed)
+    }
+
     fn stop_kernel_forwarding(&self) {
         drop(lock(&self.kernel).take());
     }
@@ -832,6 +841,8 @@ struct Worker {
     )>,
     /// Offloads made by this thread (ids are this counter and the thread index).
     next_offload: u64,
+    /// The engine's count of legs in the kernel, which this thread adds to and takes from.
+    kernel_legs: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn emit_dtmf(sink: &EventSink, leg: &mut Leg, timestamp: u32, payload: &[u8]) {

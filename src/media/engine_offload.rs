@@ -131,8 +131,10 @@ impl Worker {
             // nftables failed for good (its thread removed everything): what was in the
             // kernel is relayed here now, and must say so.
             for slot in 0..self.legs.slots.len() {
-                if let Some(leg) = self.legs.get_mut(slot) {
-                    leg.offload = None;
+                if let Some(leg) = self.legs.get_mut(slot)
+                    && leg.offload.take().is_some()
+                {
+                    self.kernel_legs.fetch_sub(1, Ordering::Relaxed);
                 }
             }
             return;
@@ -179,6 +181,7 @@ impl Worker {
                 l.offload = Some(id);
                 l.kernel_seen = (0, 0, 0);
             }
+            self.kernel_legs.fetch_add(2, Ordering::Relaxed);
             let _ = tx.send(Request::Install(Offload {
                 id,
                 worker: self.index,
@@ -195,12 +198,15 @@ impl Worker {
         let Some(id) = leg.offload.take() else {
             return;
         };
+        let mut legs = 1;
         if let Mode::Bridged(peer, _) = leg.mode
             && let Some(p) = self.legs.get_mut(peer)
             && p.offload == Some(id)
         {
             p.offload = None;
+            legs += 1;
         }
+        self.kernel_legs.fetch_sub(legs, Ordering::Relaxed);
         debug!(offload = id, "media pair back in user space");
         if let Some((tx, _, _)) = &self.kernel {
             let _ = tx.send(Request::Remove(id));

@@ -250,6 +250,10 @@ pub trait MediaControl: Send + Sync {
     fn stats(&self, leg: LegId) -> Option<LegStats>;
     /// Legs opened and not closed.
     fn open_legs(&self) -> usize;
+    /// Legs whose packets the kernel forwards now (`[media] kernel_forwarding`).
+    fn kernel_legs(&self) -> usize {
+        0
+    }
     /// The daemon is stopping: hands nothing more to the kernel and removes what it
     /// forwards there (the relay threads go on until the process ends).
     fn stop_kernel_forwarding(&self) {}

@@ -147,6 +147,8 @@ case_media() {
                 || fail "$id" "$c: $what is '$n' after 3 s of call (want >= 100 of 20 ms packets): $(sed -n '/Media/,$p' "$dir/channel-${c//\//_}.txt" | paste -sd'|')"
         done
         if [ "$kernel" = 1 ]; then
+            n=$(rx "pjsip show distributor" 2>&1 | sed -n 's/^ *Media legs forwarded by the kernel: *//p')
+            [ "$n" = 2 ] || fail "$id" "pjsip show distributor: '$n' media legs forwarded by the kernel, want 2"
             [ "$(field "$c" "Relayed by")" = "kernel (loss not measured)" ] \
                 || fail "$id" "$c: Relayed by is '$(field "$c" "Relayed by")', not the kernel: $(grep -F "kernel" "$dir/daemon.log" | head -3 | paste -sd'|')"
         fi
