@@ -58,6 +58,17 @@ fn own_namespace(forwarding: bool) {
     );
 }
 
+/// Runs `f` on a thread of its own moved into a new network namespace (see
+/// [`own_namespace`]); its panic is the test's.
+fn in_own_namespace(forwarding: bool, f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        own_namespace(forwarding);
+        f();
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
 /// Named namespaces (the remote phones' "hosts"), deleted when dropped.
 struct Hosts(Vec<String>);
 
@@ -306,8 +317,7 @@ impl Call {
 
 #[test]
 fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
-    std::thread::spawn(|| {
-        own_namespace(true);
+    in_own_namespace(true, || {
         let mut call = Call::new();
         // RTCP from both before the hand-over, so it goes to the kernel too.
         call.x.send_rtcp(rtcp_of(call.a_addr));
@@ -389,15 +399,12 @@ fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
         let tables = run("nft", &["list", "tables"]);
         assert!(!tables.contains(&table()), "table left behind: {tables}");
         assert_eq!(conntrack_entries_in_range(), 0, "conntrack entries left");
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
 
 #[test]
 fn closing_a_leg_stops_the_kernel_forwarding_at_once() {
-    std::thread::spawn(|| {
-        own_namespace(true);
+    in_own_namespace(true, || {
         let mut call = Call::new();
         call.talk_until_offloaded();
         let Call {
@@ -431,15 +438,12 @@ fn closing_a_leg_stops_the_kernel_forwarding_at_once() {
         x.send(a_addr);
         assert!(y.drain(1).is_empty(), "forwarded after close");
         drop(e);
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
 
 #[test]
 fn a_hold_takes_the_call_back_and_the_resumed_call_goes_to_the_kernel_again() {
-    std::thread::spawn(|| {
-        own_namespace(true);
+    in_own_namespace(true, || {
         let mut call = Call::new();
         call.talk_until_offloaded();
         // Hold (a re-INVITE with a=sendonly from X): we stop sending to X.
@@ -486,15 +490,12 @@ fn a_hold_takes_the_call_back_and_the_resumed_call_goes_to_the_kernel_again() {
             "a refresh took the call back"
         );
         call.exchange_in_kernel(20);
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
 
 #[test]
 fn ipv6_calls_are_forwarded_by_the_kernel_too() {
-    std::thread::spawn(|| {
-        own_namespace(true);
+    in_own_namespace(true, || {
         let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
         let mut call = Call::between(Phone::on(0x1111, v6), Phone::on(0x2222, v6), v6, v6);
         call.talk_until_offloaded();
@@ -516,15 +517,12 @@ fn ipv6_calls_are_forwarded_by_the_kernel_too() {
             assert!(Instant::now() < deadline, "IPv6 conntrack entries left");
             std::thread::sleep(Duration::from_millis(50));
         }
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
 
 #[test]
 fn when_nftables_fails_for_good_every_call_is_relayed_in_user_space_again() {
-    std::thread::spawn(|| {
-        own_namespace(true);
+    in_own_namespace(true, || {
         let mut one = Call::new();
         let (x, y) = (Phone::new(0x3333), Phone::new(0x4444));
         let mut two = Call::on(Arc::clone(&one.e), x, y, LOCALHOST, LOCALHOST);
@@ -569,15 +567,12 @@ fn when_nftables_fails_for_good_every_call_is_relayed_in_user_space_again() {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(!stats(&two.e, two.a).kernel);
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
 
 #[test]
 fn without_ip_forwarding_the_relay_stays_in_user_space() {
-    std::thread::spawn(|| {
-        own_namespace(false);
+    in_own_namespace(false, || {
         let Call {
             e,
             mut x,
@@ -599,17 +594,14 @@ fn without_ip_forwarding_the_relay_stays_in_user_space() {
             "no table without forwarding: {tables}"
         );
         drop(e);
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
 
 #[test]
 fn rtp_between_two_remote_hosts_is_forwarded_through_the_relay_host() {
     // The deployment case: both phones elsewhere, so the kernel DNATs in prerouting, routes
     // the packet out of the other interface and SNATs it to the other leg's address.
-    std::thread::spawn(|| {
-        own_namespace(true);
+    in_own_namespace(true, || {
         let tag = std::process::id();
         let hosts = Hosts(vec![format!("kfp1-{tag}"), format!("kfp2-{tag}")]);
         for (i, h) in hosts.0.iter().enumerate() {
@@ -646,7 +638,5 @@ fn rtp_between_two_remote_hosts_is_forwarded_through_the_relay_host() {
         call.exchange_in_kernel(50);
         drop(call);
         drop(hosts);
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
 }
