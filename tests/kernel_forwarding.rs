@@ -319,7 +319,11 @@ impl Call {
 fn plain_bridged_rtp_goes_to_the_kernel_and_comes_back_on_a_new_source() {
     in_own_namespace(true, || {
         let mut call = Call::new();
-        // RTCP from both before the hand-over, so it goes to the kernel too.
+        // RTCP from both before the hand-over, so it goes to the kernel too; after a first
+        // packet each way (the relay opens its RTCP ports when RTP first passes).
+        call.x.send(call.a_addr);
+        call.y.send(call.b_addr);
+        assert_eq!((call.y.drain(1).len(), call.x.drain(1).len()), (1, 1));
         call.x.send_rtcp(rtcp_of(call.a_addr));
         call.y.send_rtcp(rtcp_of(call.b_addr));
         call.talk_until_offloaded();

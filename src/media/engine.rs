@@ -102,7 +102,10 @@ struct Leg {
     queue: usize,
     label: String,
     rtp: UdpSocket,
-    rtcp: UdpSocket,
+    /// Bound once RTP passes through the leg (see [`Worker::ensure_rtcp`]).
+    rtcp: Option<UdpSocket>,
+    /// Binding the RTCP socket failed: not tried again for this leg.
+    rtcp_failed: bool,
     local_rtp: SocketAddr,
     cfg: LegConfig,
     law: Option<Law>,
@@ -201,10 +204,10 @@ impl Leg {
         if !self.cfg.send {
             return;
         }
-        let Some(dest) = self.rtcp_latch.destination() else {
+        let (Some(dest), Some(sock)) = (self.rtcp_latch.destination(), self.rtcp.as_ref()) else {
             return;
         };
-        match self.rtcp.send_to(buf, dest) {
+        match sock.send_to(buf, dest) {
             Ok(_) => self.counters.rtcp_tx_packets += 1,
             Err(_) => self.counters.send_errors += 1,
         }
@@ -299,7 +302,7 @@ struct Pooled {
     /// The RTP port (RTCP is the next one): known, so reuse asks the kernel nothing.
     port: u16,
     rtp: UdpSocket,
-    rtcp: UdpSocket,
+    rtcp: Option<UdpSocket>,
     since: Instant,
     slot: usize,
 }
@@ -499,10 +502,12 @@ impl MediaEngine {
             };
             if let Some(mut p) = taken {
                 let _ = w.registry.deregister(&mut p.rtp);
-                let _ = w.registry.deregister(&mut p.rtcp);
+                if let Some(rtcp) = p.rtcp.as_mut() {
+                    let _ = w.registry.deregister(rtcp);
+                    drain(rtcp);
+                }
                 w.send(Ctl::Release(p.slot));
                 drain(&p.rtp);
-                drain(&p.rtcp);
                 return Some(p);
             }
         }
@@ -543,9 +548,13 @@ impl MediaControl for MediaEngine {
             None => {
                 let mut failure = None;
                 let bound = lock(&self.ports).allocate(|port| {
+                    // The RTCP port is only checked free here: its socket is opened once
+                    // RTP flows (`Worker::ensure_rtcp`), so a call that carries none
+                    // holds two file descriptors instead of four.
                     let pair = bind_udp(SocketAddr::new(ip, port)).and_then(|rtp| {
                         let rtcp_port = port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?;
-                        Ok((rtp, bind_udp(SocketAddr::new(ip, rtcp_port))?))
+                        drop(std::net::UdpSocket::bind(SocketAddr::new(ip, rtcp_port))?);
+                        Ok((rtp, None))
                     });
                     match pair {
                         Ok(p) => Attempt::Bound(p),
@@ -585,6 +594,7 @@ impl MediaControl for MediaEngine {
             label: req.label.clone(),
             rtp,
             rtcp,
+            rtcp_failed: false,
             local_rtp,
             law: cfg.encoding.law(),
             cfg,
@@ -726,7 +736,9 @@ impl Legs {
         {
             if self.take_stale(r) {
                 drain(&leg.rtp);
-                drain(&leg.rtcp);
+                if let Some(rtcp) = &leg.rtcp {
+                    drain(rtcp);
+                }
             }
             if let Some(x) = self.slots.get_mut(r) {
                 *x = Some(leg);
@@ -1072,13 +1084,24 @@ impl Worker {
                 return;
             };
             let unexpected = leg.counters.unexpected;
-            let sock = if is_rtcp { &leg.rtcp } else { &leg.rtp };
+            let sock = if is_rtcp {
+                match &leg.rtcp {
+                    Some(s) => s,
+                    None => return,
+                }
+            } else {
+                &leg.rtp
+            };
             let n = match batch.recv(sock) {
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // ICMP errors reported on the socket: nothing to do but carry on.
                 Err(_) => continue,
             };
+            if n > 0 && !is_rtcp {
+                // Before relaying: a phone that got relayed RTP finds our RTCP port open.
+                self.rtcp_follows_rtp(slot);
+            }
             for i in 0..n {
                 let Some((data, src)) = batch.get(i) else {
                     continue;
@@ -1102,6 +1125,49 @@ impl Worker {
             }
         }
         self.again.push(token);
+    }
+
+    /// RTP came in on the leg in `slot`: it and the leg it is relayed to need their RTCP
+    /// sockets now.
+    fn rtcp_follows_rtp(&mut self, slot: usize) {
+        let Some(leg) = self.legs.get_mut(slot) else {
+            return;
+        };
+        let peer = match leg.mode {
+            Mode::Bridged(peer, _) => Some(peer),
+            _ => None,
+        };
+        self.ensure_rtcp(slot);
+        if let Some(peer) = peer {
+            self.ensure_rtcp(peer);
+        }
+    }
+
+    /// Opens the RTCP socket of the leg in `slot` (on the port after its RTP port) if it has
+    /// none. RTCP reports on RTP, so nothing is lost by opening it only once RTP passes
+    /// through the leg (received, relayed or generated to it), and a call that never
+    /// carries RTP holds two file descriptors instead of four: at thousands of short calls
+    /// a second the process's file descriptor limit was what refused calls first.
+    fn ensure_rtcp(&mut self, slot: usize) {
+        let registry = self.poll.registry();
+        let Some(leg) = self.legs.get_mut(slot) else {
+            return;
+        };
+        if leg.rtcp.is_some() || leg.rtcp_failed {
+            return;
+        }
+        let addr = SocketAddr::new(leg.local_rtp.ip(), leg.local_rtp.port().wrapping_add(1));
+        let opened = bind_udp(addr).and_then(|mut s| {
+            registry.register(&mut s, Token(slot * 2 + 1), Interest::READABLE)?;
+            Ok(s)
+        });
+        match opened {
+            Ok(s) => leg.rtcp = Some(s),
+            Err(e) => {
+                leg.rtcp_failed = true;
+                warn!(leg = leg.id.0, label = %leg.label, %addr, error = %e, "cannot open the RTCP socket: RTCP of this leg is not relayed");
+            }
+        }
     }
 
     /// Closes pooled socket pairs unused for [`POOL_IDLE`] and releases their ports.
@@ -1199,7 +1265,10 @@ impl Worker {
             return Ok(());
         };
         registry.register(&mut leg.rtp, Token(slot * 2), Interest::READABLE)?;
-        registry.register(&mut leg.rtcp, Token(slot * 2 + 1), Interest::READABLE)
+        match leg.rtcp.as_mut() {
+            Some(rtcp) => registry.register(rtcp, Token(slot * 2 + 1), Interest::READABLE),
+            None => Ok(()),
+        }
     }
 
     fn add(&mut self, leg: Box<Leg>, now: Instant) {
@@ -1230,7 +1299,9 @@ impl Worker {
         let (slot, mut leg) = self.take(id)?;
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut leg.rtp);
-        let _ = registry.deregister(&mut leg.rtcp);
+        if let Some(rtcp) = leg.rtcp.as_mut() {
+            let _ = registry.deregister(rtcp);
+        }
         self.legs.release(slot);
         leg.reserved = None;
         Some(leg)
@@ -1378,6 +1449,7 @@ impl Worker {
         }
         let active = leg.generating() || !leg.dtmf_queue.is_empty();
         if active {
+            self.ensure_rtcp(slot);
             self.schedule(slot, now);
         }
     }

@@ -367,6 +367,35 @@ fn rtcp_is_relayed_to_the_peer_rtcp() {
 }
 
 #[test]
+fn rtcp_sockets_open_when_rtp_first_passes() {
+    let c = call(
+        1,
+        0,
+        0,
+        (0, Encoding::Pcmu, None),
+        (0, Encoding::Pcmu, None),
+    );
+    // No RTP yet: neither RTCP port is bound (a call without media holds two sockets),
+    // so a report sent now is not relayed.
+    for port in [c.a.rtcp, c.b.rtcp] {
+        drop(UdpSocket::bind(port).expect("RTCP port not bound yet"));
+    }
+    let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1];
+    c.pb.rtcp.send_to(&rr, c.b.rtcp).expect("send");
+    assert!(recv_on(&c.pa.rtcp, Duration::from_millis(150)).is_none());
+    // A's first RTP opens both legs' RTCP sockets before it is relayed to B.
+    c.pa.send(c.a.rtp, 0, 1, 0, &[0xff; 160]);
+    assert!(c.pb.recv().is_some());
+    for port in [c.a.rtcp, c.b.rtcp] {
+        assert!(UdpSocket::bind(port).is_err(), "{port} bound by the relay");
+    }
+    // B's phone, which only received, is heard now.
+    c.pb.rtcp.send_to(&rr, c.b.rtcp).expect("send");
+    assert!(recv_on(&c.pa.rtcp, WAIT).is_some());
+    assert_eq!(sync(&c.e, c.b.leg).rtcp_rx_packets, 1);
+}
+
+#[test]
 fn legs_on_different_threads_are_bridged_after_migration() {
     // Queues 0 and 1 land on different threads of a 2-thread engine.
     let c = call(

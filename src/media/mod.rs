@@ -223,7 +223,8 @@ pub enum MediaError {
 
 /// The media operations the SIP side uses (held as `Arc<dyn MediaControl>`).
 pub trait MediaControl: Send + Sync {
-    /// Binds a new RTP/RTCP pair now.
+    /// Takes an RTP/RTCP port pair now (the RTP socket bound; the RTCP one when RTP first
+    /// passes through the leg).
     fn open(&self, req: &OpenLeg) -> Result<LocalMedia, MediaError>;
     /// Sets or changes what the SDP negotiated.
     fn configure(&self, leg: LegId, config: LegConfig);
