@@ -489,6 +489,45 @@ fn a_call_is_bridged_and_a_bye_crosses_it_then_everything_returns_to_zero() {
 }
 
 #[test]
+fn a_new_call_that_waited_too_long_in_its_queue_gets_503_but_calls_up_go_on() {
+    let mut h = Harness::new();
+    let (_, tag) = established(&mut h);
+    // The queue fell behind: a new INVITE that waited longer than BUSY_WAIT is refused
+    // cheaply (no channel, no media), with Retry-After.
+    h.core
+        .set_queue_wait(crate::core::BUSY_WAIT + Duration::from_millis(1));
+    let new_call = invite("bob", "", &sdp("ulaw"))
+        .replace("Call-ID: ", "Call-ID: late-")
+        .replace("z9hG4bKa1", "z9hG4bKlate");
+    h.rx(ALICE, &new_call);
+    let refused = h.take(ALICE);
+    assert_eq!(statuses(&refused), vec![503]);
+    assert_eq!(
+        refused[0]
+            .headers()
+            .get(&crate::sip::HeaderName::RetryAfter)
+            .map(|v| &v[..]),
+        Some(&b"5"[..])
+    );
+    assert!(h.requests(BOB, "INVITE").is_empty());
+    assert_eq!((h.pbx.channels(), h.media.open_legs()), (2, 2));
+    // The call already up is still served: its BYE crosses.
+    h.rx(ALICE, &in_dialog("BYE", 2, &tag, "", ""));
+    assert_eq!(statuses(&h.take(ALICE)), vec![200]);
+    assert_eq!(h.requests(BOB, "BYE").len(), 1);
+    // A wait within the bound takes new calls again.
+    h.core.set_queue_wait(crate::core::BUSY_WAIT);
+    h.rx(
+        ALICE,
+        &new_call
+            .replace("Call-ID: late-", "Call-ID: later-")
+            .replace("z9hG4bKlate", "z9hG4bKlater"),
+    );
+    assert_eq!(statuses(&h.take(ALICE)), vec![100]);
+    assert_eq!(h.requests(BOB, "INVITE").len(), 1);
+}
+
+#[test]
 fn the_callee_hanging_up_sends_bye_to_the_caller() {
     let mut h = Harness::new();
     let (inv, _) = established(&mut h);

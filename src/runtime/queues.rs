@@ -32,6 +32,9 @@ pub struct Work {
     /// Already through [`Distributor::admit`] (passed on by another queue); else the queue
     /// admits it before its core sees it.
     pub admitted: bool,
+    /// When the receiving thread handed it on: how long it waited decides whether a queue
+    /// still takes new calls ([`Core::set_queue_wait`]).
+    pub received: Instant,
 }
 
 /// What a queue is given: a message, or an operator's command with where to answer.
@@ -117,7 +120,14 @@ impl QueuePool {
     /// Carries out the distributor's [`Distributor::pick`] for a received message: queued
     /// (refused by a full queue: the distributor's overload answer), answered or dropped.
     pub fn deliver(&self, distributor: &Distributor, outbound: &Outbound, route: Route) {
-        deliver(&self.queues, distributor, outbound, route, None);
+        deliver(
+            &self.queues,
+            distributor,
+            outbound,
+            route,
+            None,
+            Instant::now(),
+        );
     }
 
     /// Hands a media event to the queue whose leg it concerns (dropped when that queue is
@@ -188,6 +198,7 @@ impl Admission {
                 flow,
                 message,
                 admitted: true,
+                received: work.received,
             }),
             // An answer, or another queue's work (rare): only then the shared senders are
             // touched (their reference count is one cache line for every queue thread).
@@ -199,6 +210,7 @@ impl Admission {
                     &self.outbound,
                     route,
                     Some(self.index),
+                    work.received,
                 )
             }
         }
@@ -215,6 +227,7 @@ fn deliver(
     outbound: &Outbound,
     route: Route,
     own: Option<usize>,
+    received: Instant,
 ) -> Option<Work> {
     match route {
         Route::Queue {
@@ -226,6 +239,7 @@ fn deliver(
                 flow,
                 message,
                 admitted: own.is_some(),
+                received,
             };
             if own == Some(queue) {
                 return Some(work);
@@ -291,13 +305,14 @@ async fn run(
                 if let Some(p) = pbx.as_mut() {
                     p.set_unix_now(unix_now);
                 }
-                core.set_backlog(rx.len());
                 for handled in 1..=BATCH {
                     match job {
                         Job::Message(work) => {
                             if let Some(work) = admission.admit(work) {
+                                let now = Instant::now();
+                                core.set_queue_wait(now.saturating_duration_since(work.received));
                                 core.handle_message(
-                                    Instant::now(),
+                                    now,
                                     unix_now,
                                     &snapshot,
                                     work.flow,

@@ -38,6 +38,10 @@ pub struct ServerTsx<M> {
     /// Current Timer G interval.
     interval: Duration,
     out: VecDeque<Output<M>>,
+    /// The 100 (Trying) of `new` waits in `out`, alone: a final response that comes before
+    /// it is drained replaces it (the TU answered at once, which is when 17.2.1 lets the
+    /// 100 be left out; under overload a refused call then costs one datagram, not two).
+    trying_queued: bool,
 }
 
 impl<M: TsxMessage> ServerTsx<M> {
@@ -57,10 +61,12 @@ impl<M: TsxMessage> ServerTsx<M> {
             timers: TimerTable::default(),
             interval: config.t1,
             out: VecDeque::new(),
+            trying_queued: false,
         };
         if let (TsxKind::Invite, Some(trying)) = (kind, trying) {
             tsx.out.push_back(Output::Transmit(trying.clone()));
             tsx.last_response = Some(trying);
+            tsx.trying_queued = true;
         }
         tsx
     }
@@ -82,6 +88,7 @@ impl<M: TsxMessage> ServerTsx<M> {
 
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output<M>> {
+        self.trying_queued = false;
         let o = self.out.pop_front();
         if self.out.is_empty() && self.out.capacity() > 0 {
             // Drained: a transaction waits up to 32 s in Completed (Timer J) with nothing
@@ -134,6 +141,9 @@ impl<M: TsxMessage> ServerTsx<M> {
         let Some(code) = response.status() else {
             return false;
         };
+        if std::mem::take(&mut self.trying_queued) && code >= 200 && self.out.len() == 1 {
+            self.out.clear();
+        }
         match (self.kind, self.state, code) {
             (_, ServerState::Trying | ServerState::Proceeding, 100..=199) => {
                 self.state = ServerState::Proceeding;

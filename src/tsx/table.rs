@@ -234,6 +234,10 @@ pub struct TsxLayer {
     timer_owner: HashMap<u64, TsxRef>,
     timer_seq: u64,
     out: VecDeque<LayerOutput>,
+    /// A new INVITE transaction whose 100 (Trying) is not drained yet: drained with the
+    /// next output, so that a final answer given while its request is handled replaces
+    /// the 100 (see `ServerTsx::trying_queued`).
+    fresh: Option<ServerKey>,
     /// Seed and counter for the To tags of the layer's own answers (sans-IO: no randomness
     /// read here).
     tag_seed: u64,
@@ -252,6 +256,7 @@ impl TsxLayer {
             timer_owner: HashMap::default(),
             timer_seq: 0,
             out: VecDeque::new(),
+            fresh: None,
             tag_seed,
             tag_count: 0,
         }
@@ -343,7 +348,12 @@ impl TsxLayer {
             self.send_response(now, &key, response);
             return Incoming::Rejected { key, status };
         }
-        self.drain(&key);
+        if kind == TsxKind::Invite {
+            self.flush_fresh();
+            self.fresh = Some(key.clone());
+        } else {
+            self.drain(&key);
+        }
         if request.method == Method::Cancel {
             let invite = Some(ServerKey::new(match key.parts() {
                 ServerKeyParts::Branch {
@@ -448,7 +458,15 @@ impl TsxLayer {
 
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<LayerOutput> {
+        self.flush_fresh();
         self.out.pop_front()
+    }
+
+    /// Drains the new INVITE transaction held back by [`TsxLayer::fresh`], if any.
+    fn flush_fresh(&mut self) {
+        if let Some(key) = self.fresh.take() {
+            self.drain(&key);
+        }
     }
 
     /// The earliest armed deadline (possibly of a transaction that has since re-armed or
@@ -514,6 +532,12 @@ impl TsxLayer {
     /// Moves a server transaction's outputs to the layer's queue, re-arms its timer, and
     /// forgets it once terminated.
     fn drain(&mut self, key: &ServerKey) {
+        // Outputs leave in the order they were made: a held-back 100 goes first.
+        if self.fresh.as_ref().is_some_and(|f| f != key) {
+            self.flush_fresh();
+        } else {
+            self.fresh = None;
+        }
         let Some(entry) = self.servers.get_mut(key) else {
             return;
         };
@@ -557,6 +581,7 @@ impl TsxLayer {
     }
 
     fn drain_client(&mut self, key: &ClientKey) {
+        self.flush_fresh();
         let Some(entry) = self.clients.get_mut(key) else {
             return;
         };

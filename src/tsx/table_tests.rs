@@ -103,6 +103,42 @@ fn rfc3261_17_2_1_invite_gets_100_trying_at_once() {
 }
 
 #[test]
+fn rfc3261_17_2_1_an_invite_answered_at_once_gets_no_100() {
+    let now = Instant::now();
+    let mut layer = TsxLayer::new(TimerConfig::default(), 7);
+    // Answered while its request is handled (a 404, a 401 challenge, a 503 of a busy
+    // queue): the final response alone; the 100 would only cost a datagram.
+    let Incoming::NewRequest { key, request } =
+        layer.handle_request(now, invite("z9hG4bKnow"), false)
+    else {
+        panic!("not new")
+    };
+    assert!(layer.send_response(now, &key, response_to(&request, code(486), Some("x"))));
+    assert_eq!(sent_statuses(&drain(&mut layer)), vec![486]);
+    // Its retransmission gets the 486 again.
+    assert!(matches!(
+        layer.handle_request(now, invite("z9hG4bKnow"), false),
+        Incoming::Handled
+    ));
+    assert_eq!(sent_statuses(&drain(&mut layer)), vec![486]);
+    // Another transaction's output first (an INVITE the TU sends on): the 100 leaves
+    // before it, and the final response later follows.
+    let Incoming::NewRequest { key, request } =
+        layer.handle_request(now, invite("z9hG4bKlater"), false)
+    else {
+        panic!("not new")
+    };
+    let forked = options("z9hG4bKout", "t9");
+    assert!(layer.send_request(now, forked, false).is_some());
+    let out = drain(&mut layer);
+    assert_eq!(sent_statuses(&out), vec![100]);
+    assert_eq!(out.len(), 2);
+    assert!(layer.send_response(now, &key, response_to(&request, code(180), Some("x"))));
+    assert!(layer.send_response(now, &key, response_to(&request, code(486), Some("x"))));
+    assert_eq!(sent_statuses(&drain(&mut layer)), vec![180, 486]);
+}
+
+#[test]
 fn rfc3261_17_2_3_ack_for_non_2xx_is_absorbed_and_ack_for_2xx_goes_up() {
     let now = Instant::now();
     let mut layer = TsxLayer::new(TimerConfig::default(), 7);

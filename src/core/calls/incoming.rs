@@ -18,7 +18,7 @@ impl Core {
             self.reply(now, key, request, 500, &[], None);
             return;
         };
-        if self.backlog > crate::core::BUSY_BACKLOG {
+        if self.queue_wait > crate::core::BUSY_WAIT {
             let retry = [(HeaderName::RetryAfter, Bytes::from_static(b"5"))];
             self.reply(now, key, request, 503, &retry, None);
             return;
