@@ -25,7 +25,7 @@ pub fn run(config_dir: &Path) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("pjsipd")
-        .on_thread_park(collect_freed_memory)
+        .on_thread_park(crate::runtime::threads::collect_freed_memory)
         .build()
         .map_err(|source| Error::Runtime {
             what: "async runtime",
@@ -36,27 +36,6 @@ pub fn run(config_dir: &Path) -> Result<(), Error> {
     runtime.shutdown_timeout(BLOCKING_GRACE);
     // An error is printed by the caller, not logged here, so it appears once on stderr.
     result
-}
-
-/// Lets mimalloc take back, at most every few seconds per worker thread and only when the
-/// thread goes idle, the memory other threads freed for it (tasks move between threads, so
-/// a transaction allocated on one is often freed on another): after a burst of
-/// registrations the daemon shrinks back to what it holds instead of keeping the peak.
-fn collect_freed_memory() {
-    use std::cell::Cell;
-    use std::time::Instant;
-    const EVERY: Duration = Duration::from_secs(5);
-    thread_local!(static LAST: Cell<Option<Instant>> = const { Cell::new(None) });
-    LAST.with(|last| {
-        let now = Instant::now();
-        if last.get().is_some_and(|t| now.duration_since(t) < EVERY) {
-            return;
-        }
-        last.set(Some(now));
-        // SAFETY: mi_collect only walks mimalloc's heap of the calling thread; no
-        // preconditions. Without mimalloc as the allocator it has nothing to do.
-        unsafe { libmimalloc_sys::mi_collect(false) };
-    });
 }
 
 /// The signals the daemon acts on.
@@ -109,6 +88,10 @@ async fn serve(
     let tuning = crate::transport::Tuning {
         queues: settings.sip.queues.max(1),
         queue_depth: settings.sip.queue_depth.max(1),
+        queue_threads: match settings.sip.queue_threads {
+            0 => crate::runtime::threads::per_cpu(),
+            n => n,
+        },
         message_timeout: Duration::from_secs(settings.sip.stream_message_timeout.max(1)),
         idle_timeout: Duration::from_secs(settings.sip.stream_idle_timeout.max(1)),
         max_connections: settings.sip.max_connections,

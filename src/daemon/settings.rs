@@ -75,6 +75,8 @@ pub struct SipSettings {
     pub queues: usize,
     /// Messages waiting per queue before new work is refused (503 / drop).
     pub queue_depth: usize,
+    /// Threads the queues run on, each keeping its queues (0: one per CPU).
+    pub queue_threads: usize,
     /// Seconds a TCP/TLS/WS peer may take to finish a message it started, or to send its
     /// first one; then the connection is closed.
     pub stream_message_timeout: u64,
@@ -91,6 +93,7 @@ impl Default for SipSettings {
         Self {
             queues: 31,
             queue_depth: 1024,
+            queue_threads: 0,
             stream_message_timeout: 30,
             stream_idle_timeout: 600,
             max_connections: 8192,

@@ -1,6 +1,7 @@
 //! The async shell around the sans-IO core: the serialized queues the distributor feeds.
 
 pub mod queues;
+pub mod threads;
 
 pub use queues::{QueuePool, Work};
 

@@ -1,7 +1,7 @@
 //! Serialized queues (Asterisk's distributor serializers): a fixed pool of tasks, each
 //! owning one sans-IO [`Core`] and running the work the distributor gave it in order, with
 //! that core's timers. Everything about one call happens on one queue, in sequence, without
-//! a global lock; different calls run in parallel on the runtime's threads.
+//! a global lock; different calls run in parallel on the queue threads ([`super::threads`]).
 //!
 //! Queues are bounded: when the chosen queue is full the work is handed back at once and the
 //! caller answers as the transport calls for (503 with Retry-After on TCP/TLS/WS, silent drop
@@ -48,6 +48,15 @@ enum Job {
     Media(MediaEvent),
 }
 
+/// How deep the queues are and how many threads they run on.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizing {
+    /// Messages waiting per queue.
+    pub depth: usize,
+    /// Queue threads.
+    pub threads: usize,
+}
+
 /// The pool.
 #[derive(Clone)]
 pub struct QueuePool {
@@ -57,11 +66,13 @@ pub struct QueuePool {
 }
 
 impl QueuePool {
-    /// Starts one task per core, each with a queue of `depth` messages; the tasks go into
-    /// `tasks` and end when `stop` turns true or every sender is gone.
+    /// Starts one task per core, each with a queue of `sizing.depth` messages, spread
+    /// over `sizing.threads` queue threads ([`super::threads`]; `0`: on the caller's
+    /// runtime); the tasks go into `tasks` and end when `stop` turns true or every sender
+    /// is gone.
     pub fn start(
         cores: Vec<(Core, Option<Pbx>)>,
-        depth: usize,
+        sizing: Sizing,
         store: Arc<Store>,
         outbound: Outbound,
         distributor: Arc<Distributor>,
@@ -74,12 +85,15 @@ impl QueuePool {
         if cores.is_empty() {
             finished_tx.send_replace(true);
         }
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            cores.iter().map(|_| mpsc::channel(depth.max(1))).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) = cores
+            .iter()
+            .map(|_| mpsc::channel(sizing.depth.max(1)))
+            .unzip();
         let pool = Self {
             queues: Arc::new(senders),
             finished,
         };
+        let handles = super::threads::start(sizing.threads.min(cores.len()), &pool.finished);
         for (index, ((core, pbx), rx)) in cores.into_iter().zip(receivers).enumerate() {
             let (running, finished_tx) = (running.clone(), finished_tx.clone());
             let admission = Admission {
@@ -90,12 +104,16 @@ impl QueuePool {
                 outbound: outbound.clone(),
             };
             let work = run(core, pbx, rx, store.clone(), admission, stop.clone());
-            tasks.spawn(async move {
+            let task = async move {
                 work.await;
                 if running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
                     finished_tx.send_replace(true);
                 }
-            });
+            };
+            match handles.get(index % handles.len().max(1)) {
+                Some(h) => tasks.spawn_on(task, h),
+                None => tasks.spawn(task),
+            };
         }
         pool
     }

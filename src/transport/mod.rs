@@ -55,6 +55,8 @@ pub struct Tuning {
     pub queues: usize,
     /// Messages waiting per queue.
     pub queue_depth: usize,
+    /// Threads the queues run on.
+    pub queue_threads: usize,
     /// Time to finish a started message (or send the first one, or finish a handshake).
     pub message_timeout: Duration,
     /// Time a connection may stay silent.
@@ -70,6 +72,7 @@ impl Default for Tuning {
         Self {
             queues: crate::distributor::DEFAULT_QUEUES,
             queue_depth: 1024,
+            queue_threads: crate::runtime::threads::per_cpu(),
             message_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             max_connections: 8192,
@@ -347,7 +350,10 @@ pub async fn start(
         .collect();
     let queues = QueuePool::start(
         cores,
-        tuning.queue_depth,
+        crate::runtime::queues::Sizing {
+            depth: tuning.queue_depth,
+            threads: tuning.queue_threads,
+        },
         store.clone(),
         outbound.clone(),
         distributor.clone(),

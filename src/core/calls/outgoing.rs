@@ -72,31 +72,49 @@ impl Core {
         let from_uri = format!("sip:{}@{}", escape_user(&id.from_user), id.from_host);
         let sent_by = Self::sent_by(snapshot, &call.flow, call.local);
         let contact = Self::contact_for(&call.flow, &sent_by, &ep.contact_user);
-        let mut text = format!(
-            "INVITE {uri} SIP/2.0\r\nVia: {via};branch={pending}\r\nMax-Forwards: 70\r\n\
-             From: {display}<{from_uri}>;tag={tag}\r\nTo: <{uri}>\r\nContact: {contact}\r\n\
-             Call-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nAllow: {ALLOW}\r\nSupported: {SUPPORTED}{rel}\r\n",
-            rel = if ep.rel100 == Rel100::No {
-                ""
+        // Built as fields, not as text parsed back. Values from the configuration and the
+        // dialplan are checked for line breaks that would end their field.
+        let seq = self.cseq_start();
+        let mut headers =
+            crate::sip::Headers::with_capacity(16 + call.route.len() + call.headers.len());
+        let mut via = Self::via_for(&call.flow, &sent_by);
+        via.push_str(";branch=");
+        via.push_str(crate::sip::PENDING_BRANCH);
+        headers.push(HeaderName::Via, via.into_bytes());
+        headers.push(HeaderName::MaxForwards, Bytes::from_static(b"70"));
+        headers.push(
+            HeaderName::From,
+            format!("{display}<{from_uri}>;tag={tag}").into_bytes(),
+        );
+        headers.push(HeaderName::To, format!("<{}>", call.uri).into_bytes());
+        headers.push(HeaderName::Contact, contact.into_bytes());
+        headers.push(HeaderName::CallId, call_id.clone().into_bytes());
+        let mut cseq = String::with_capacity(20);
+        crate::sip::push_decimal(&mut cseq, u64::from(seq));
+        cseq.push_str(" INVITE");
+        headers.push(HeaderName::CSeq, cseq.into_bytes());
+        headers.push(HeaderName::Allow, Bytes::from_static(ALLOW.as_bytes()));
+        headers.push(
+            HeaderName::Supported,
+            if ep.rel100 == Rel100::No {
+                Bytes::from_static(SUPPORTED.as_bytes())
             } else {
-                ", 100rel"
+                format!("{SUPPORTED}, 100rel").into_bytes().into()
             },
-            uri = call.uri,
-            pending = crate::sip::PENDING_BRANCH,
-            via = Self::via_for(&call.flow, &sent_by),
-            seq = self.cseq_start(),
         );
         for r in &call.route {
-            text.push_str(&format!("Route: {r}\r\n"));
+            headers.push(HeaderName::Route, r.clone().into_bytes());
         }
         if ep.rel100 == Rel100::Required {
-            text.push_str("Require: 100rel\r\n");
+            headers.push(HeaderName::Require, Bytes::from_static(b"100rel"));
         }
         if ep.timers != Timers::No {
-            text.push_str(&format!(
-                "Session-Expires: {}\r\nMin-SE: {}\r\n",
-                ep.timers_sess_expires, ep.timers_min_se
-            ));
+            let mut se = String::with_capacity(10);
+            crate::sip::push_decimal(&mut se, u64::from(ep.timers_sess_expires));
+            headers.push(HeaderName::SessionExpires, se.into_bytes());
+            let mut min = String::with_capacity(10);
+            crate::sip::push_decimal(&mut min, u64::from(ep.timers_min_se));
+            headers.push(HeaderName::MinSe, min.into_bytes());
         }
         // Identity headers: not for a restricted caller unless the endpoint is trusted
         // with it (trust_id_outbound); then marked private (RFC 3325 Privacy: id, RPID
@@ -106,59 +124,71 @@ impl Core {
             let id_display = quoted_display(&call.caller.name);
             let restricted = call.caller.presentation.restricted();
             if ep.send_pai {
-                text.push_str(&format!("P-Asserted-Identity: {id_display}<{id_uri}>\r\n"));
+                headers.push(
+                    HeaderName::new("P-Asserted-Identity"),
+                    format!("{id_display}<{id_uri}>").into_bytes(),
+                );
                 if restricted {
-                    text.push_str("Privacy: id\r\n");
+                    headers.push(HeaderName::new("Privacy"), Bytes::from_static(b"id"));
                 }
             }
             if ep.send_rpid {
-                text.push_str(&format!(
-                    "Remote-Party-ID: {id_display}<{id_uri}>;party=calling;privacy={};screen={}\r\n",
-                    if restricted { "full" } else { "off" },
-                    if call.caller.presentation.screened() {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                ));
+                headers.push(
+                    HeaderName::new("Remote-Party-ID"),
+                    format!(
+                        "{id_display}<{id_uri}>;party=calling;privacy={};screen={}",
+                        if restricted { "full" } else { "off" },
+                        if call.caller.presentation.screened() {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                    )
+                    .into_bytes(),
+                );
             }
         }
         for (n, v) in &call.headers {
-            if HeaderName::new(n)
-                .as_str()
-                .bytes()
-                .all(|b| b.is_ascii_graphic())
+            let name = HeaderName::new(n);
+            if !name.as_str().is_empty()
+                && name
+                    .as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b':')
                 && !v.contains(['\r', '\n'])
             {
-                text.push_str(&format!("{n}: {v}\r\n"));
+                headers.push(name, v.clone().into_bytes());
             }
         }
-        text.push_str(&format!("User-Agent: {}\r\n", g.user_agent));
-        let mut buf = text.into_bytes();
-        match &call.sdp {
+        headers.push(HeaderName::UserAgent, g.user_agent.clone().into_bytes());
+        let body = match &call.sdp {
             Some(sdp) => {
-                buf.extend_from_slice(
-                    format!(
-                        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
-                        sdp.len()
-                    )
-                    .as_bytes(),
+                headers.push(
+                    HeaderName::ContentType,
+                    Bytes::from_static(b"application/sdp"),
                 );
-                buf.extend_from_slice(sdp);
+                let mut len = String::with_capacity(8);
+                crate::sip::push_decimal(&mut len, sdp.len() as u64);
+                headers.push(HeaderName::ContentLength, len.into_bytes());
+                sdp.clone()
             }
-            None => buf.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
-        }
-        let invite = match Message::parse(Bytes::from(buf)) {
-            Ok(Message::Request(r)) => r,
-            other => {
-                tracing::warn!(
-                    "Endpoint '{}': the INVITE built is not valid SIP ({:?})",
-                    call.endpoint,
-                    other.err()
-                );
-                return None;
+            None => {
+                headers.push(HeaderName::ContentLength, Bytes::from_static(b"0"));
+                Bytes::new()
             }
         };
+        if let Some((name, _)) = headers
+            .iter()
+            .find(|(_, v)| v.iter().any(|&b| b == b'\r' || b == b'\n'))
+        {
+            tracing::warn!(
+                "Endpoint '{}': no INVITE sent, a line break in its {} field",
+                call.endpoint,
+                name.as_str()
+            );
+            return None;
+        }
+        let invite = Request::new(Method::Invite, call.uri.clone(), headers, body);
         let auths = outbound_auths(snapshot, ep.outbound_auth.0.iter());
         let id = self.calls.new_id();
         self.dialogs
