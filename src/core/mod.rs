@@ -136,8 +136,11 @@ pub struct Core {
     /// The `[system]` timers (T1, T2 for 2xx retransmissions).
     timers: TimerConfig,
     /// How long the message being handled waited in this core's queue; above
-    /// [`BUSY_WAIT`] new calls are refused.
+    /// `overload_wait` new calls are refused.
     queue_wait: Duration,
+    /// The bound on `queue_wait` for new calls ([`BUSY_WAIT`] unless configured; `None`:
+    /// no bound).
+    overload_wait: Option<Duration>,
 }
 
 /// How long an INVITE may have waited in its queue before it gets 503 with Retry-After:
@@ -146,6 +149,7 @@ pub struct Core {
 /// collapse). A time, not a count of waiting messages: what a count means depends on the
 /// rate and the machine (500 messages were 0.3 s of a queue's work at 5,500 calls/s on a
 /// fast machine, 1 s at 2,500/s on a slow one), and a second's stall is ridden out.
+/// The default of `[sip] overload_wait_ms`.
 pub const BUSY_WAIT: Duration = Duration::from_secs(1);
 
 /// How a request is answered.
@@ -214,6 +218,7 @@ impl Core {
             dialogs: Arc::default(),
             timers,
             queue_wait: Duration::ZERO,
+            overload_wait: Some(BUSY_WAIT),
         }
     }
 
@@ -433,6 +438,18 @@ impl Core {
     /// True once every outbound registration has ended (after [`Core::shutdown_usages`]).
     pub fn usages_done(&self) -> bool {
         self.outregs.is_empty()
+    }
+
+    /// How long a new INVITE may wait in this core's queue before it gets 503 with
+    /// Retry-After (`None`: no bound).
+    pub fn with_overload_wait(mut self, bound: Option<Duration>) -> Self {
+        self.set_overload_wait(bound);
+        self
+    }
+
+    /// Changes the bound of [`Core::with_overload_wait`].
+    pub fn set_overload_wait(&mut self, bound: Option<Duration>) {
+        self.overload_wait = bound;
     }
 
     /// How long the next message waited in this core's queue (set by the queue before

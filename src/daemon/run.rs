@@ -88,6 +88,10 @@ async fn serve(
     let tuning = crate::transport::Tuning {
         queues: settings.sip.queues.max(1),
         queue_depth: settings.sip.queue_depth.max(1),
+        overload_wait: match settings.sip.overload_wait_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        },
         queue_threads: match settings.sip.queue_threads {
             0 => crate::runtime::threads::per_cpu(),
             n => n,

@@ -77,6 +77,9 @@ pub struct SipSettings {
     pub queue_depth: usize,
     /// Threads the queues run on, each keeping its queues (0: one per CPU).
     pub queue_threads: usize,
+    /// Milliseconds a new INVITE may wait in its queue before it is refused with 503 and
+    /// Retry-After (0: never refused for waiting).
+    pub overload_wait_ms: u64,
     /// Seconds a TCP/TLS/WS peer may take to finish a message it started, or to send its
     /// first one; then the connection is closed.
     pub stream_message_timeout: u64,
@@ -94,6 +97,7 @@ impl Default for SipSettings {
             queues: 31,
             queue_depth: 1024,
             queue_threads: 0,
+            overload_wait_ms: 1000,
             stream_message_timeout: 30,
             stream_idle_timeout: 600,
             max_connections: 8192,
@@ -309,6 +313,14 @@ mod tests {
         assert_eq!(s.daemon.max_files, 100_000);
         assert_eq!(s.log.level, LogLevel::Debug);
         assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn sip_queue_settings_are_read() {
+        let s = parse("[sip]\nqueue_threads = 3\noverload_wait_ms = 250\n").unwrap();
+        assert_eq!((s.sip.queue_threads, s.sip.overload_wait_ms), (3, 250));
+        let d = parse("").unwrap();
+        assert_eq!((d.sip.queue_threads, d.sip.overload_wait_ms), (0, 1000));
     }
 
     #[test]

@@ -528,6 +528,28 @@ fn a_new_call_that_waited_too_long_in_its_queue_gets_503_but_calls_up_go_on() {
 }
 
 #[test]
+fn the_overload_bound_on_queue_wait_is_configurable_and_can_be_turned_off() {
+    let mut h = Harness::new();
+    let call = |n: &str| {
+        invite("bob", "", &sdp("ulaw"))
+            .replace("Call-ID: ", &format!("Call-ID: {n}-"))
+            .replace("z9hG4bKa1", &format!("z9hG4bK{n}"))
+    };
+    // [sip] overload_wait_ms = 200: 201 ms of waiting is too long.
+    h.core.set_overload_wait(Some(Duration::from_millis(200)));
+    h.core.set_queue_wait(Duration::from_millis(201));
+    h.rx(ALICE, &call("short"));
+    assert_eq!(statuses(&h.take(ALICE)), vec![503]);
+    assert!(h.requests(BOB, "INVITE").is_empty());
+    // overload_wait_ms = 0: no bound, even after a minute in the queue.
+    h.core.set_overload_wait(None);
+    h.core.set_queue_wait(Duration::from_secs(60));
+    h.rx(ALICE, &call("unbounded"));
+    assert_eq!(statuses(&h.take(ALICE)), vec![100]);
+    assert_eq!(h.requests(BOB, "INVITE").len(), 1);
+}
+
+#[test]
 fn the_callee_hanging_up_sends_bye_to_the_caller() {
     let mut h = Harness::new();
     let (inv, _) = established(&mut h);

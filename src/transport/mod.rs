@@ -57,6 +57,8 @@ pub struct Tuning {
     pub queue_depth: usize,
     /// Threads the queues run on.
     pub queue_threads: usize,
+    /// How long a new INVITE may wait in its queue before it gets 503 (`None`: no bound).
+    pub overload_wait: Option<Duration>,
     /// Time to finish a started message (or send the first one, or finish a handshake).
     pub message_timeout: Duration,
     /// Time a connection may stay silent.
@@ -73,6 +75,7 @@ impl Default for Tuning {
             queues: crate::distributor::DEFAULT_QUEUES,
             queue_depth: 1024,
             queue_threads: crate::runtime::threads::per_cpu(),
+            overload_wait: Some(crate::core::BUSY_WAIT),
             message_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             max_connections: 8192,
@@ -333,6 +336,7 @@ pub async fn start(
                 Core::with_verifier(timers, verifier.sibling(), seed.wrapping_add(i as u64 + 1))
                     .with_shared(&core)
                     .with_queue(i)
+                    .with_overload_wait(tuning.overload_wait)
                     .with_usages(
                         distributor.queues(),
                         core.registrations.clone(),

@@ -18,7 +18,10 @@ impl Core {
             self.reply(now, key, request, 500, &[], None);
             return;
         };
-        if self.queue_wait > crate::core::BUSY_WAIT {
+        if self
+            .overload_wait
+            .is_some_and(|bound| self.queue_wait > bound)
+        {
             let retry = [(HeaderName::RetryAfter, Bytes::from_static(b"5"))];
             self.reply(now, key, request, 503, &retry, None);
             return;
