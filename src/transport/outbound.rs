@@ -6,7 +6,7 @@
 use foldhash::HashMap;
 use std::sync::Arc;
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 
 use super::connections::{Connections, SendError};
 use super::flow::Transmit;
@@ -84,7 +84,7 @@ impl Outbound {
         }
         match self.udp.get(&flow.transport) {
             Some(socket) => {
-                if let Err(e) = socket.try_send_to(&t.bytes, flow.remote) {
+                if let Err(e) = socket.send_to(&t.bytes, flow.remote) {
                     tracing::debug!(
                         "transport '{}': send to {} failed: {e}",
                         flow.transport,

@@ -25,7 +25,8 @@
 # failure reasons), retransmissions seen by uac and uas, mean INVITE->200 and BYE->200
 # times, the CPU of the server under test, of both SIPps and of everything else on the
 # machine over the run (in % of one core: "other" above 0 means the run was disturbed),
-# and for pjsipd its peak RSS, channels and open files during the load and the active
+# the server's wake-ups per call (voluntary context switches of all its threads), and for
+# pjsipd its peak RSS, channels and open files during the load and the active
 # channels left afterwards (must be 0; calls still being torn down get 45 s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -119,6 +120,13 @@ ticks() {
     done
     echo "$t"
 }
+# switches PID...: voluntary context switches of these processes' threads (a thread that
+# sleeps and is woken: a hand-off between threads costs one each time).
+switches() {
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/status 2>/dev/null; done \
+        | awk '/^voluntary_ctxt_switches/ {n += $2} END {print n + 0}'
+}
 # The busy ticks of the whole machine (all cores).
 machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # shellcheck disable=SC2046 # one PID a word
@@ -128,7 +136,7 @@ active_channels() { rx "core show channels count" 2>/dev/null | sed -n 's/^\([0-
 
 run() { # name rate
     local name=$1 rate=$2 count=$(($2 * duration)) tag="$1-$2"
-    local t0 m0 s0 s1 m1 t1 u_uac=0 u_uas=0 x rss=0 left="" i chans=0 fds=0
+    local t0 m0 s0 s1 m1 t1 w0 w1 u_uac=0 u_uas=0 x rss=0 left="" i chans=0 fds=0
     local uac_port uas_port port server=() log="$dir/$1-$2.log"
     uac_port=$(free_port); uas_port=$(free_port); port=$uas_port
     server_pid=""
@@ -142,7 +150,7 @@ run() { # name rate
         -trace_err -error_file "$dir/uas-$tag-err.log" >/dev/null 2>&1 &
     uas_pid=$!
     sleep 0.5
-    t0=$(date +%s.%N); m0=$(machine_ticks); s0=$(ticks "${server[@]}")
+    t0=$(date +%s.%N); m0=$(machine_ticks); s0=$(ticks "${server[@]}"); w0=$(switches "${server[@]}")
     sipp "127.0.0.1:$port" -sf testsuite/bench/calls/uac.xml -i 127.0.0.1 -p "$uac_port" -s 1000 \
         -r "$rate" -m "$count" -d "$hold" -l 10000 -buff_size 4194304 -nostdin \
         -trace_stat -stf "$dir/uac-$tag.csv" -fd 1 -trace_err -error_file "$dir/uac-$tag-err.log" \
@@ -165,7 +173,7 @@ run() { # name rate
     done
     kill "$uac_pid" 2>/dev/null || true
     wait "$uac_pid" 2>/dev/null || true
-    t1=$(date +%s.%N); m1=$(machine_ticks); s1=$(ticks "${server[@]}")
+    t1=$(date +%s.%N); m1=$(machine_ticks); s1=$(ticks "${server[@]}"); w1=$(switches "${server[@]}")
     # The uas ends by itself once it saw every call's BYE; a call lost on the way keeps it.
     for ((i = 0; i < 40; i++)); do kill -0 "$uas_pid" 2>/dev/null || break; sleep 0.25; done
     kill "$uas_pid" 2>/dev/null || true
@@ -184,9 +192,9 @@ run() { # name rate
     fi
     local line
     line=$(python3 - "$name" "$rate" "$count" "$dir/uac-$tag.csv" "$dir/uas-$tag.csv" \
-        "$t0" "$t1" "$hz" "$((s1 - s0))" "$u_uac" "$u_uas" "$((m1 - m0))" "$rss" "$left" <<'PY'
+        "$t0" "$t1" "$hz" "$((s1 - s0))" "$u_uac" "$u_uas" "$((m1 - m0))" "$rss" "$left" "$((w1 - w0))" <<'PY'
 import csv, sys
-name, rate, count, uac, uas, t0, t1, hz, srv, cuac, cuas, mach, rss, left = sys.argv[1:15]
+name, rate, count, uac, uas, t0, t1, hz, srv, cuac, cuas, mach, rss, left, sw = sys.argv[1:16]
 def last(path):
     try:
         rows = list(csv.reader(open(path), delimiter=';'))
@@ -218,6 +226,7 @@ print(f"{name:8} offered {rate:>5}/s: achieved {float(a.get('CallRate(C)', 0)):7
       f", uas failed {b.get('FailedCall(C)', '?')}"
       f", INVITE->200 mean {ms(a.get('ResponseTime1(C)'))} ms ({within(1)} < 5 ms), BYE->200 mean {ms(a.get('ResponseTime2(C)'))} ms"
       f", CPU server {srv_cpu} sipp uac {pct(cuac)} uas {pct(cuas)} other {pct(max(other, 0))}"
+      + (f", server wake-ups {int(sw) / max(int(count), 1):.1f}/call" if name != "sipp" else "")
       + (f", RSS peak {int(rss) / 1024:.0f} MB, channels left {left or '?'} (waited up to 45 s)" if name == "pjsipd" else ""))
 PY
 )

@@ -96,7 +96,7 @@ CONF
 : >"$dir/baresip/accounts"
 
 start_daemon
-rx "pjsip set logger on" | grep -q "PJSIP Logging enabled" \
+grep -q "PJSIP Logging enabled" <<<"$(rx "pjsip set logger on")" \
     || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
 
 bpid=""

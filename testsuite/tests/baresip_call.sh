@@ -193,7 +193,7 @@ case_stop() {
     kill -TERM "$pid"
     wait "$pid" || fail "$id" "the daemon exited with status $? on SIGTERM"
     pid=""
-    ! nft list tables 2>&1 | grep -qx "table inet pjsipd_$relay" \
+    ! grep -qx "table inet pjsipd_$relay" <<<"$(nft list tables 2>&1)" \
         || fail "$id" "table inet pjsipd_$relay is still there after the daemon stopped"
 }
 

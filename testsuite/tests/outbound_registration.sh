@@ -230,7 +230,7 @@ write_conf initial
 write_settings
 start_daemon
 # The traffic log shows what happened when a case fails.
-rx "pjsip set logger on" | grep -q "PJSIP Logging enabled" || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
+grep -q "PJSIP Logging enabled" <<<"$(rx "pjsip set logger on")" || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
 
 case_reload() {
     wait_status outreg-removed Registered ||

@@ -233,7 +233,7 @@ for p in "$p_reach" "$p_flap" "$p_404" "$p_cmd" "$p_late"; do
 done
 start_daemon
 # The traffic log shows what happened when a case fails.
-rx "pjsip set logger on" | grep -q "PJSIP Logging enabled" \
+grep -q "PJSIP Logging enabled" <<<"$(rx "pjsip set logger on")" \
     || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
 # The registration starts at once too (it lasts 6 s).
 sipp_start registered "$p_reg" qualify-register.xml -oocsf testsuite/sipp/qualify-uas-200.xml \
@@ -267,7 +267,7 @@ case_unreachable() {
         || { fail "$id" "no \"Contact qdead/$u_dead is now Unreachable\" in the daemon log within 5 s"; return; }
     cli_is qdead "$u_dead" Unavail nan \
         || fail "$id" "pjsip show contacts does not show qdead/$u_dead Unavail with RTT nan"
-    if status_lines qdead "$u_dead" | grep -q Reachable; then
+    if grep -q Reachable <<<"$(status_lines qdead "$u_dead")"; then
         fail "$id" "a contact where nobody listens was Reachable: $(status_lines qdead "$u_dead" | paste -sd,)"
     fi
 }
@@ -285,7 +285,7 @@ case_late() {
     done
     tr -d '\r' <"$dir/$id.msg" | grep '^SIP/2.0 200 OK$' >/dev/null \
         || sipp_failed "$id" "SIPp sent no (late) 200"
-    if status_lines qlate "$u_late" | grep -q Reachable; then
+    if grep -q Reachable <<<"$(status_lines qlate "$u_late")"; then
         fail "$id" "an answer after qualify_timeout counted: $(grep -F "Contact qlate/" "$dir/daemon.log" | head -3)"
     fi
 }
@@ -329,7 +329,7 @@ case_2xx_only() {
         || fail "$id" "pjsip show contacts does not show q404/$u_404 Avail"
     cli_is q2xx "$u_2xx" Unavail nan \
         || fail "$id" "pjsip show contacts does not show q2xx/$u_2xx Unavail"
-    if status_lines q2xx "$u_2xx" | grep -q Reachable; then
+    if grep -q Reachable <<<"$(status_lines q2xx "$u_2xx")"; then
         fail "$id" "with qualify_2xx_only=yes a 404 made q2xx Reachable"
     fi
 }
@@ -355,7 +355,7 @@ case_qualify_off() {
     cli_is qreach "$u_reach" Avail '[0-9]+\.[0-9]+' \
         || { fail "$id" "qreach/$u_reach is not Avail before the reload"; return; }
     sed -i '/^contact=sip:uas@/{n;s/^qualify_frequency=1$/qualify_frequency=0/}' "$dir/pjsip.conf"
-    grep -A1 "^contact=$u_reach\$" "$dir/pjsip.conf" | grep -qx "qualify_frequency=0" \
+    grep -qx "qualify_frequency=0" <<<"$(grep -A1 "^contact=$u_reach\$" "$dir/pjsip.conf")" \
         || { fail "$id" "could not turn qualify off in pjsip.conf"; return; }
     out=$(rx "pjsip reload" 2>&1) || { fail "$id" "pjsip reload failed: $out"; return; }
     for _ in $(seq 1 30); do

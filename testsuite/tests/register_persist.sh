@@ -129,7 +129,7 @@ fi
 before=${#failures[@]}
 sipp_run short-query register-query-none.xml "$p_short" -s rshort \
     || sipp_failed short-query "expired-in-death: a contact registered for 5 s before kill -9 is listed after a restart 6 s later"
-if rx "pjsip show contacts" 2>/dev/null | grep -qF "rshort/"; then
+if grep -qF "rshort/" <<<"$(rx "pjsip show contacts" 2>/dev/null)"; then
     fail expired-in-death "pjsip show contacts lists an rshort contact after it expired"
 fi
 [ "${#failures[@]}" -eq "$before" ] && echo "ok: expired-in-death"
@@ -178,13 +178,13 @@ for _ in $(seq 1 30); do
     sleep 0.1
 done
 [ "$removed" = yes ] || fail config-removal "no 'Removed contact ... from AOR 'rcorrupt' due to configuration change' line after the reload"
-if rx "pjsip show contacts" 2>/dev/null | grep -qF "rcorrupt/"; then
+if grep -qF "rcorrupt/" <<<"$(rx "pjsip show contacts" 2>/dev/null)"; then
     fail config-removal "pjsip show contacts still lists an rcorrupt contact after its AOR was removed"
 fi
 stop_daemon
 start_daemon daemon-4.log
 log=$dir/daemon-4.log
-if rx "pjsip show contacts" 2>/dev/null | grep -qF "rcorrupt/"; then
+if grep -qF "rcorrupt/" <<<"$(rx "pjsip show contacts" 2>/dev/null)"; then
     fail config-removal "the removed AOR's contact is back after a restart"
 fi
 [ "${#failures[@]}" -eq "$before" ] && echo "ok: config-removal"

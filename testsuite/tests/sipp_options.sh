@@ -56,7 +56,7 @@ run_sipp() { # scenario local-ip [remote]
         exit 1
     }
 }
-"$bin" --config-dir "$dir" -rx "pjsip set logger on" | grep -q "PJSIP Logging enabled"
+grep -q "PJSIP Logging enabled" <<<"$("$bin" --config-dir "$dir" -rx "pjsip set logger on")"
 run_sipp options-200.xml 127.0.0.2
 grep -q "<--- Received SIP request ([0-9]* bytes) from UDP:127.0.0.2:" "$dir/log" \
     && grep -q "<--- Transmitting SIP response ([0-9]* bytes) to UDP:127.0.0.2:" "$dir/log" \

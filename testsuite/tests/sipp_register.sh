@@ -102,7 +102,7 @@ CONF
 write_settings
 start_daemon
 # The traffic log shows what happened when a case fails.
-"$bin" --config-dir "$dir" -rx "pjsip set logger on" | grep -q "PJSIP Logging enabled" \
+grep -q "PJSIP Logging enabled" <<<"$("$bin" --config-dir "$dir" -rx "pjsip set logger on")" \
     || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
 
 udp_cases=(authed expiration reject-short max-contacts remove-existing unregister query wrong-password

@@ -97,7 +97,7 @@ write_settings
 printf '[default]\nexten => service,1,Answer()\n' >"$dir/extensions.conf"
 start_daemon
 # The traffic log is needed by invite-retrans and shows what happened when a case fails.
-"$bin" --config-dir "$dir" -rx "pjsip set logger on" | grep -q "PJSIP Logging enabled" \
+grep -q "PJSIP Logging enabled" <<<"$("$bin" --config-dir "$dir" -rx "pjsip set logger on")" \
     || { echo "FAIL: pjsip set logger on" >&2; exit 1; }
 
 udp_cases=(auth-ok auth-concurrent auth-wrong unknown-user identify-username identify-header identify-network

@@ -42,13 +42,13 @@ request() { printf 'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS client.inv
 # The client keeps the connection open 2 s after sending, for the answer to come back.
 answer=$( (request; sleep 2) | timeout 15 openssl s_client -connect "127.0.0.1:$port" \
     -CAfile "$dir/ca.pem" -verify_return_error -verify_ip 127.0.0.1 -quiet 2>"$dir/s_client.err" || true)
-echo "$answer" | grep -q '^SIP/2.0 200 OK' || {
+grep -q '^SIP/2.0 200 OK' <<<"$answer" || {
     cat "$dir/s_client.err" "$dir/log" >&2
     printf 'got: %s\n' "$answer" >&2
     echo "FAIL: no 200 over TLS" >&2
     exit 1
 }
-echo "$answer" | grep -q 'Via: SIP/2.0/TLS client.invalid;rport=[0-9]*;branch=z9hG4bKssl1;received=127.0.0.1' || {
+grep -q 'Via: SIP/2.0/TLS client.invalid;rport=[0-9]*;branch=z9hG4bKssl1;received=127.0.0.1' <<<"$answer" || {
     printf 'got: %s\n' "$answer" >&2
     echo "FAIL: Via not stamped with rport/received" >&2
     exit 1
