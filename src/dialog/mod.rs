@@ -204,7 +204,7 @@ impl Dialog {
 
     /// The From header value of our requests.
     pub fn from_value(&self) -> String {
-        format!("{};tag={}", self.local_uri, self.local_tag)
+        [self.local_uri.as_str(), ";tag=", &self.local_tag].concat()
     }
 
     /// The To header value of our requests.
@@ -212,7 +212,7 @@ impl Dialog {
         if self.remote_tag.is_empty() {
             self.remote_uri.clone()
         } else {
-            format!("{};tag={}", self.remote_uri, self.remote_tag)
+            [self.remote_uri.as_str(), ";tag=", &self.remote_tag].concat()
         }
     }
 
@@ -277,7 +277,9 @@ impl Dialog {
         let mut headers = crate::sip::Headers::with_capacity(10 + routes.len() + extra.len());
         headers.push(
             HeaderName::Via,
-            format!("{via};branch={}", crate::sip::PENDING_BRANCH).into_bytes(),
+            [via, ";branch=", crate::sip::PENDING_BRANCH]
+                .concat()
+                .into_bytes(),
         );
         headers.push(HeaderName::MaxForwards, Bytes::from_static(b"70"));
         headers.push(HeaderName::From, self.from_value().into_bytes());

@@ -156,7 +156,12 @@ impl Distributor {
     /// The branch for a request sent from queue `queue`; `unique` must be unique per
     /// request (RFC 3261 8.1.1.7).
     pub fn branch(queue: usize, unique: &str) -> String {
-        format!("{BRANCH_PREFIX}{queue:x}.{unique}")
+        let mut branch = String::with_capacity(BRANCH_PREFIX.len() + 4 + unique.len());
+        branch.push_str(BRANCH_PREFIX);
+        crate::sip::push_hex(&mut branch, queue as u64, 1);
+        branch.push('.');
+        branch.push_str(unique);
+        branch
     }
 
     /// Decides what happens to a received message: [`Distributor::pick`] then, for a

@@ -176,8 +176,8 @@ impl Channel {
     pub fn info(&self) -> ChannelInfo {
         let location = match (&self.location, &self.exec) {
             (Some(l), _) => l.clone(),
-            (None, Some(e)) => format!("{}@{}:{}", e.exten(), e.context(), e.priority()),
-            (None, None) => format!("{}@{}:1", self.exten, self.context),
+            (None, Some(e)) => location(e.exten(), e.context(), e.priority()),
+            (None, None) => location(&self.exten, &self.context, 1),
         };
         let (app, data) = self.app.clone();
         ChannelInfo {
@@ -218,6 +218,14 @@ pub struct ChannelInfo {
     pub peer: Option<Arc<str>>,
     /// The media leg.
     pub leg: Option<crate::media::LegId>,
+}
+
+/// Where a channel is in the dialplan, as the CLI shows it: `exten@context:priority`
+/// (written without `fmt`: it is updated at every application).
+pub(crate) fn location(exten: &str, context: &str, priority: u32) -> String {
+    let mut l = [exten, "@", context, ":"].concat();
+    crate::sip::push_decimal(&mut l, u64::from(priority));
+    l
 }
 
 /// Every live channel of every queue, by name (for the CLI).

@@ -207,7 +207,9 @@ impl Pbx {
     /// A new channel's name: `PJSIP/<endpoint>-%08x`.
     fn new_name(&self, endpoint: &str) -> String {
         let n = self.shared.counter.fetch_add(1, Ordering::Relaxed);
-        format!("PJSIP/{endpoint}-{n:08x}")
+        let mut name = ["PJSIP/", endpoint, "-"].concat();
+        crate::sip::push_hex(&mut name, n.into(), 8);
+        name
     }
 
     fn new_id(&mut self) -> ChannelId {
@@ -364,11 +366,10 @@ impl Pbx {
             let added = data.take_added_headers();
             if let Some(ch) = self.channels.get_mut(&id) {
                 // What the CLI shows: the application now running and where it is.
-                ch.location = Some(format!(
-                    "{}@{}:{}",
+                ch.location = Some(channel::location(
                     exec.exten(),
                     exec.context(),
-                    exec.priority().saturating_sub(1)
+                    exec.priority().saturating_sub(1),
                 ));
                 ch.app = describe(&action);
                 ch.exec = Some(exec);

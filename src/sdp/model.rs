@@ -2,7 +2,7 @@
 //! order, and media sections whose lines are kept in order too, so a parsed body is
 //! re-emitted unchanged. Typed accessors read the attributes a B2BUA needs.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use super::codec::{self, Encoding};
@@ -190,20 +190,29 @@ impl Fields {
         self.attribute(name)?.trim().parse().ok()
     }
 
+    // Pieces pushed, not `write!`: an SDP is written for every offer and answer sent.
     fn write(&self, out: &mut String) {
         for field in &self.0 {
-            // Writing to a String cannot fail.
-            let _ = match field {
+            match field {
                 Field::Connection(c) => {
-                    write!(out, "c={} {} {}\r\n", c.nettype, c.addrtype, c.address)
+                    out.push_str("c=");
+                    push_words(out, [&c.nettype, &c.addrtype, &c.address]);
                 }
-                Field::Attribute(Attribute { name, value: None }) => write!(out, "a={name}\r\n"),
-                Field::Attribute(Attribute {
-                    name,
-                    value: Some(v),
-                }) => write!(out, "a={name}:{v}\r\n"),
-                Field::Other { kind, value } => write!(out, "{kind}={value}\r\n"),
-            };
+                Field::Attribute(Attribute { name, value }) => {
+                    out.push_str("a=");
+                    out.push_str(name);
+                    if let Some(v) = value {
+                        out.push(':');
+                        out.push_str(v);
+                    }
+                }
+                Field::Other { kind, value } => {
+                    out.push(*kind);
+                    out.push('=');
+                    out.push_str(value);
+                }
+            }
+            out.push_str("\r\n");
         }
     }
 }
@@ -443,13 +452,19 @@ impl Media {
     }
 
     fn write(&self, out: &mut String) {
-        let _ = write!(out, "m={} {}", self.kind, self.port);
+        out.push_str("m=");
+        out.push_str(&self.kind);
+        out.push(' ');
+        crate::sip::push_decimal(out, u64::from(self.port));
         if let Some(n) = self.port_count {
-            let _ = write!(out, "/{n}");
+            out.push('/');
+            crate::sip::push_decimal(out, u64::from(n));
         }
-        let _ = write!(out, " {}", self.proto);
+        out.push(' ');
+        out.push_str(&self.proto);
         for f in &self.formats {
-            let _ = write!(out, " {f}");
+            out.push(' ');
+            out.push_str(f);
         }
         out.push_str("\r\n");
         self.fields.write(out);
@@ -494,7 +509,33 @@ impl Sdp {
 
     /// The body, CRLF line ends.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.to_string().into_bytes()
+        self.text().into_bytes()
+    }
+
+    /// The body as text (what `Display` writes).
+    fn text(&self) -> String {
+        let mut out = String::with_capacity(512);
+        let o = &self.origin;
+        out.push_str("v=0\r\no=");
+        push_words(
+            &mut out,
+            [
+                &o.username,
+                &o.session_id,
+                &o.version,
+                &o.nettype,
+                &o.addrtype,
+                &o.address,
+            ],
+        );
+        out.push_str("\r\ns=");
+        out.push_str(&self.session_name);
+        out.push_str("\r\n");
+        self.session.write(&mut out);
+        for m in &self.media {
+            m.write(&mut out);
+        }
+        out
     }
 
     /// The connection of a media section: its own `c=`, else the session's.
@@ -601,23 +642,16 @@ impl Sdp {
 
 impl fmt::Display for Sdp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::with_capacity(512);
-        let o = &self.origin;
-        let _ = write!(
-            out,
-            "v=0\r\no={} {} {} {} {} {}\r\ns={}\r\n",
-            o.username,
-            o.session_id,
-            o.version,
-            o.nettype,
-            o.addrtype,
-            o.address,
-            self.session_name
-        );
-        self.session.write(&mut out);
-        for m in &self.media {
-            m.write(&mut out);
+        f.write_str(&self.text())
+    }
+}
+
+/// Appends `words` separated by single spaces.
+fn push_words<const N: usize>(out: &mut String, words: [&str; N]) {
+    for (i, w) in words.into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
         }
-        f.write_str(&out)
+        out.push_str(w);
     }
 }

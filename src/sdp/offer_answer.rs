@@ -291,39 +291,52 @@ fn audio_media(
     ptime: u16,
     direction: Direction,
 ) -> Media {
-    let mut formats: Vec<String> = codecs.iter().map(|c| c.pt.to_string()).collect();
+    let mut formats: Vec<String> = codecs.iter().map(|c| decimal(u64::from(c.pt))).collect();
     if let Some(te) = te {
-        formats.push(te.pt.to_string());
+        formats.push(decimal(u64::from(te.pt)));
     }
     let mut media = Media::new("audio", port, proto, formats);
     let f = &mut media.fields;
     for pc in codecs {
         let c = &pc.codec;
-        let map = if c.channels > 1 {
-            format!("{} {}/{}/{}", pc.pt, c.encoding, c.clock, c.channels)
-        } else {
-            format!("{} {}/{}", pc.pt, c.encoding, c.clock)
-        };
+        let mut map = String::with_capacity(24);
+        crate::sip::push_decimal(&mut map, u64::from(pc.pt));
+        map.push(' ');
+        map.push_str(c.encoding);
+        map.push('/');
+        crate::sip::push_decimal(&mut map, u64::from(c.clock));
+        if c.channels > 1 {
+            map.push('/');
+            crate::sip::push_decimal(&mut map, u64::from(c.channels));
+        }
         f.push_attribute(Attribute::new("rtpmap", map));
         if let Some(fmtp) = pc.fmtp.as_deref().or(c.fmtp) {
             f.push_attribute(Attribute::new("fmtp", format!("{} {fmtp}", pc.pt)));
         }
     }
     if let Some(te) = te {
+        let pt = decimal(u64::from(te.pt));
+        let map = [
+            pt.as_str(),
+            " ",
+            TELEPHONE_EVENT,
+            "/",
+            &decimal(u64::from(te.clock)),
+        ];
+        f.push_attribute(Attribute::new("rtpmap", map.concat()));
         f.push_attribute(Attribute::new(
-            "rtpmap",
-            format!("{} {TELEPHONE_EVENT}/{}", te.pt, te.clock),
+            "fmtp",
+            [pt.as_str(), " ", &te.fmtp].concat(),
         ));
-        f.push_attribute(Attribute::new("fmtp", format!("{} {}", te.pt, te.fmtp)));
     }
-    f.push_attribute(Attribute::new("ptime", ptime.to_string()));
+    f.push_attribute(Attribute::new("ptime", decimal(u64::from(ptime))));
     if let Some(max) = codecs
         .iter()
         .map(|c| c.codec.max_ms)
         .filter(|m| *m > 0)
         .min()
     {
-        f.push_attribute(Attribute::new("maxptime", max.to_string()));
+        f.push_attribute(Attribute::new("maxptime", decimal(u64::from(max))));
     }
     f.push_attribute(Attribute::flag(direction.as_str()));
     media
@@ -391,6 +404,13 @@ impl Offerer {
 /// Gives each audio codec a payload type: static ones their RFC 3551 number, dynamic ones
 /// their hint or usual number when free, else the first free of 96-127 (skipped when none
 /// is left). telephone-event gets `te` when free, else the next free dynamic one.
+/// `n` in decimal, without the `fmt` machinery (SDP is written for every call).
+fn decimal(n: u64) -> String {
+    let mut s = String::with_capacity(4);
+    crate::sip::push_decimal(&mut s, n);
+    s
+}
+
 fn allocate(codecs: &[AllowedCodec], te: Option<u8>) -> (Vec<PayloadCodec>, Option<u8>) {
     let mut used = [false; 128];
     let audio = codecs.iter().filter(|a| a.codec.kind == MediaKind::Audio);

@@ -41,6 +41,6 @@ pub use parse::Limits;
 pub use received::stamp_received;
 pub use reply::{ack_for, response_bytes, response_to, response_with, salvage_response, top_via};
 pub use status::StatusCode;
-pub(crate) use syntax::push_decimal;
+pub(crate) use syntax::{push_decimal, push_hex};
 pub use uri::{Host, SipUri, TelUri, Uri};
 pub use validate::{Rejection, check_request, check_response, validate_request, validate_response};

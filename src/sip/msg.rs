@@ -128,8 +128,7 @@ impl Message {
             Message::Request(r) => {
                 out.put_slice(r.method.as_str().as_bytes());
                 out.put_u8(b' ');
-                // Written into the buffer (BytesMut is a fmt::Write), not via a String.
-                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{}", r.uri));
+                r.uri.write_to(&mut out);
                 out.put_slice(b" SIP/2.0\r\n");
             }
             Message::Response(r) => {

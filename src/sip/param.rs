@@ -1,7 +1,6 @@
 //! Ordered `;name[=value]` parameter lists, used by URIs and by header fields.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
 
 use super::error::ParseError;
 use super::syntax::{is_token, is_ws, read_quoted};
@@ -109,20 +108,21 @@ impl Params {
     }
 }
 
-impl fmt::Display for Params {
-    /// Writes `;name=value` for each parameter (no leading space).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Params {
+    /// Appends `;name=value` for each parameter (no leading space), without `fmt`.
+    pub(crate) fn write_to<W: super::syntax::PushText + ?Sized>(&self, out: &mut W) {
         for (n, v) in &self.0 {
-            f.write_char(';')?;
-            f.write_str(n)?;
+            out.push_text(";");
+            out.push_text(n);
             if let Some(v) = v {
-                f.write_char('=')?;
-                f.write_str(v)?;
+                out.push_text("=");
+                out.push_text(v);
             }
         }
-        Ok(())
     }
 }
+
+super::syntax::display_by_write_to!(Params);
 
 /// Parses header parameters: `*( SEMI generic-param )` with optional whitespace around `;`
 /// and `=` (RFC 3261 25.1 SEMI/EQUAL allow SWS). `s` must start at the first `;` (or be

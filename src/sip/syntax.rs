@@ -111,8 +111,68 @@ pub(crate) fn split_commas(s: &[u8]) -> Vec<(usize, usize)> {
     }
 }
 
+/// A buffer text is appended to without the `fmt` machinery (some 1,000 instructions per
+/// `format!`, and messages are written field by field): a `String`, or a message being
+/// serialized.
+pub(crate) trait PushText {
+    /// Appends `s`.
+    fn push_text(&mut self, s: &str);
+}
+
+impl PushText for String {
+    fn push_text(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+impl PushText for bytes::BytesMut {
+    fn push_text(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// A formatter as a [`PushText`], keeping its first error: lets a `Display` impl share the
+/// writer of a `write_to`.
+pub(crate) struct FmtText<'a, 'b> {
+    f: &'a mut std::fmt::Formatter<'b>,
+    result: std::fmt::Result,
+}
+
+impl<'a, 'b> FmtText<'a, 'b> {
+    pub(crate) fn new(f: &'a mut std::fmt::Formatter<'b>) -> Self {
+        FmtText { f, result: Ok(()) }
+    }
+
+    /// What writing to the formatter gave.
+    pub(crate) fn finish(self) -> std::fmt::Result {
+        self.result
+    }
+}
+
+impl PushText for FmtText<'_, '_> {
+    fn push_text(&mut self, s: &str) {
+        if self.result.is_ok() {
+            self.result = self.f.write_str(s);
+        }
+    }
+}
+
+/// `Display` for a type whose `write_to(&self, &mut impl PushText)` writes it.
+macro_rules! display_by_write_to {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut out = $crate::sip::syntax::FmtText::new(f);
+                self.write_to(&mut out);
+                out.finish()
+            }
+        }
+    };
+}
+pub(crate) use display_by_write_to;
+
 /// Appends `n` in decimal (no `fmt` machinery: this runs for every message).
-pub(crate) fn push_decimal(out: &mut String, n: u64) {
+pub(crate) fn push_decimal<W: PushText + ?Sized>(out: &mut W, n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;
@@ -126,8 +186,20 @@ pub(crate) fn push_decimal(out: &mut String, n: u64) {
             break;
         }
     }
-    for &d in digits.get(i..).unwrap_or_default() {
-        out.push(char::from(d));
+    // Only ASCII digits were written.
+    out.push_text(std::str::from_utf8(digits.get(i..).unwrap_or_default()).unwrap_or_default());
+}
+
+/// Appends `n` in lower-case hexadecimal, zero-padded to at least `width` digits (`%0*x`).
+pub(crate) fn push_hex(out: &mut String, n: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut started = false;
+    for shift in (0..16).rev() {
+        let d = (n >> (shift * 4)) & 0xf;
+        started |= d != 0 || shift < width.max(1);
+        if started && let Some(&c) = DIGITS.get(d as usize) {
+            out.push(char::from(c));
+        }
     }
 }
 
@@ -161,11 +233,11 @@ impl Dotted {
     }
 
     /// Appends the address to `out` (no `fmt` machinery).
-    pub(crate) fn push_to(&self, out: &mut String) {
+    pub(crate) fn push_to<W: PushText + ?Sized>(&self, out: &mut W) {
         let mut buf = [0u8; 15];
         let len = self.write(&mut buf);
         // Only ASCII digits and dots were written.
-        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+        out.push_text(std::str::from_utf8(&buf[..len]).unwrap_or_default());
     }
 }
 
@@ -307,6 +379,20 @@ mod tests {
         }
         assert_eq!(ip_string("2001:db8::1".parse().unwrap()), "2001:db8::1");
         assert_eq!(ip_string("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    #[test]
+    fn numbers_are_written_as_fmt_writes_them() {
+        for n in [0u64, 1, 9, 10, 0xab, 0xdead_beef, 1 << 40, u64::MAX] {
+            let mut d = String::from(">");
+            push_decimal(&mut d, n);
+            assert_eq!(d, format!(">{n}"));
+            for width in [0usize, 1, 8, 16] {
+                let mut h = String::from(">");
+                push_hex(&mut h, n, width);
+                assert_eq!(h, format!(">{n:0width$x}"), "{n} width {width}");
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::error::ParseError;
 use super::param::Params;
+use super::syntax::PushText;
 use super::syntax::{escapes_valid, is_unreserved, percent_decode};
 
 /// Any URI found in a Request-URI or a name-addr.
@@ -152,6 +153,16 @@ impl Uri {
     }
 }
 
+impl Uri {
+    /// Appends the URI as [`fmt::Display`] writes it (`sip:`/`sips:` without `fmt`).
+    pub(crate) fn write_to<W: PushText + ?Sized>(&self, out: &mut W) {
+        match self {
+            Uri::Sip(u) => u.write_to(out),
+            other => out.push_text(&other.to_string()),
+        }
+    }
+}
+
 impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -255,13 +266,14 @@ fn parse_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
 
 impl Host {
     /// Appends what [`fmt::Display`] writes (addresses without the `fmt` machinery).
-    pub(crate) fn write_to(&self, out: &mut String) {
+    pub(crate) fn write_to<W: PushText + ?Sized>(&self, out: &mut W) {
         match self {
-            Host::Domain(d) => out.push_str(d),
+            Host::Domain(d) => out.push_text(d),
             Host::Ipv4(a) => super::syntax::Dotted(*a).push_to(out),
-            Host::Ipv6(_) => {
-                use fmt::Write as _;
-                let _ = write!(out, "{self}");
+            Host::Ipv6(a) => {
+                out.push_text("[");
+                out.push_text(&a.to_string());
+                out.push_text("]");
             }
         }
     }
@@ -468,27 +480,35 @@ fn is_strict_param(name: &str) -> bool {
         .any(|p| p.eq_ignore_ascii_case(name))
 }
 
-impl fmt::Display for SipUri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+impl SipUri {
+    /// Appends the URI as [`fmt::Display`] writes it, without the `fmt` machinery: a URI
+    /// is written in every request line and in most address fields.
+    pub(crate) fn write_to<W: PushText + ?Sized>(&self, out: &mut W) {
+        out.push_text(if self.secure { "sips:" } else { "sip:" });
         if let Some(user) = &self.user {
-            f.write_str(user)?;
+            out.push_text(user);
             if let Some(p) = &self.password {
-                write!(f, ":{p}")?;
+                out.push_text(":");
+                out.push_text(p);
             }
-            f.write_str("@")?;
+            out.push_text("@");
         }
-        self.host.fmt(f)?;
+        self.host.write_to(out);
         if let Some(port) = self.port {
-            write!(f, ":{port}")?;
+            out.push_text(":");
+            super::syntax::push_decimal(out, u64::from(port));
         }
-        self.params.fmt(f)?;
+        self.params.write_to(out);
         for (i, (n, v)) in self.headers.iter().enumerate() {
-            write!(f, "{}{n}={v}", if i == 0 { '?' } else { '&' })?;
+            out.push_text(if i == 0 { "?" } else { "&" });
+            out.push_text(n);
+            out.push_text("=");
+            out.push_text(v);
         }
-        Ok(())
     }
 }
+
+super::syntax::display_by_write_to!(SipUri);
 
 impl TelUri {
     fn parse(text: &str) -> Result<TelUri, ParseError> {

@@ -25,18 +25,25 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 dir=$(mktemp -d)
 pids=()
 cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    cleanup_measure
     if [ -n "${KEEP_DIR:-}" ]; then echo "kept: $dir"; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
+cleanup_measure() {
+    local p
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+}
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # Long enough for valgrind's start, the calls and their BYEs.
 span=$((calls / rate + 25))
 
-# measure NAME CALLS: prints the instructions of one run under callgrind.
+# measure NAME CALLS: prints the instructions of one run under callgrind. Runs in a
+# command substitution, a subshell: what it starts is stopped by its own EXIT trap (the
+# script's trap never sees these PIDs), so a failed run leaves no daemon under valgrind
+# loading the machine for later measurements.
 measure() {
     local name=$1 n=$2 port uac uas cfg="$dir/$1" pid i
+    trap cleanup_measure EXIT
     port=$(free_port); uac=$(free_port); uas=$(free_port)
     mkdir -p "$cfg"
     bench_pjsip_conf "$cfg" "$port" "$uac" "$uas"

@@ -237,7 +237,7 @@ impl Core {
 
     /// The Via value (without branch) of our requests on `leg`'s flow.
     fn via_for(flow: &Flow, sent_by: &str) -> String {
-        format!("SIP/2.0/{} {sent_by};rport", flow.protocol_name())
+        ["SIP/2.0/", flow.protocol_name(), " ", sent_by, ";rport"].concat()
     }
 
     /// What our Via sent-by and Contact show on `flow` (Asterisk's NAT transmit hook,
@@ -277,16 +277,22 @@ impl Core {
 
     /// Our Contact on a flow: `<sip:[user@]addr[;transport=x]>`.
     pub(crate) fn contact_for(flow: &Flow, sent_by: &str, user: &str) -> String {
-        let user = if user.is_empty() {
-            String::new()
-        } else {
-            format!("{user}@")
-        };
-        let transport = match flow.protocol_name() {
-            "UDP" => String::new(),
-            p => format!(";transport={}", p.to_ascii_lowercase()),
-        };
-        format!("<sip:{user}{sent_by}{transport}>")
+        let mut contact = String::with_capacity(24 + user.len() + sent_by.len());
+        contact.push_str("<sip:");
+        if !user.is_empty() {
+            contact.push_str(user);
+            contact.push('@');
+        }
+        contact.push_str(sent_by);
+        match flow.protocol_name() {
+            "UDP" => {}
+            p => {
+                contact.push_str(";transport=");
+                contact.push_str(&p.to_ascii_lowercase());
+            }
+        }
+        contact.push('>');
+        contact
     }
 
     /// A random-enough start for our CSeq numbers in a dialog.

@@ -66,10 +66,10 @@ impl Core {
         let g = crate::identify::global(snapshot);
         let local = hostport(call.local);
         let tag = self.tsx.new_tag();
-        let call_id = format!("{}-{}", self.tsx.new_tag(), self.tsx.new_tag());
+        let call_id = [self.tsx.new_tag(), self.tsx.new_tag()].join("-");
         let id = OutgoingIdentity::new(&call.caller, ep, &g.default_from_user, &local);
         let display = quoted_display(&id.from_name);
-        let from_uri = format!("sip:{}@{}", escape_user(&id.from_user), id.from_host);
+        let from_uri = ["sip:", &escape_user(&id.from_user), "@", &id.from_host].concat();
         let sent_by = Self::sent_by(snapshot, &call.flow, call.local);
         let contact = Self::contact_for(&call.flow, &sent_by, &ep.contact_user);
         // Built as fields, not as text parsed back. Values from the configuration and the
@@ -84,9 +84,15 @@ impl Core {
         headers.push(HeaderName::MaxForwards, Bytes::from_static(b"70"));
         headers.push(
             HeaderName::From,
-            format!("{display}<{from_uri}>;tag={tag}").into_bytes(),
+            [display.as_str(), "<", &from_uri, ">;tag=", &tag]
+                .concat()
+                .into_bytes(),
         );
-        headers.push(HeaderName::To, format!("<{}>", call.uri).into_bytes());
+        let mut to = String::with_capacity(64);
+        to.push('<');
+        call.uri.write_to(&mut to);
+        to.push('>');
+        headers.push(HeaderName::To, to.into_bytes());
         headers.push(HeaderName::Contact, contact.into_bytes());
         headers.push(HeaderName::CallId, call_id.clone().into_bytes());
         let mut cseq = String::with_capacity(20);
@@ -540,7 +546,8 @@ impl Core {
             return;
         };
         let via = Self::via_for(&leg.flow, &leg.sent_by);
-        let branch = format!("z9hG4bK{tag}{seq:x}");
+        let mut branch = ["z9hG4bK", &tag].concat();
+        crate::sip::push_hex(&mut branch, u64::from(seq), 1);
         let Some(dialog) = leg.dialog.as_mut() else {
             return;
         };

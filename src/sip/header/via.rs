@@ -190,14 +190,7 @@ impl Via {
             text.push(':');
             push_decimal(&mut text, u64::from(p));
         }
-        for (n, v) in self.params.iter() {
-            text.push(';');
-            text.push_str(n);
-            if let Some(v) = v {
-                text.push('=');
-                text.push_str(v);
-            }
-        }
+        self.params.write_to(&mut text);
         out.extend_from_slice(text.as_bytes());
     }
 }
