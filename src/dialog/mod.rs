@@ -299,19 +299,8 @@ impl Dialog {
         for (name, value) in extra {
             headers.push(name.clone(), value.clone().into_bytes());
         }
-        let body = match body {
-            Some((ty, b)) => {
-                headers.push(HeaderName::ContentType, ty.to_string().into_bytes());
-                let mut len = String::with_capacity(8);
-                crate::sip::push_decimal(&mut len, b.len() as u64);
-                headers.push(HeaderName::ContentLength, len.into_bytes());
-                b.clone()
-            }
-            None => {
-                headers.push(HeaderName::ContentLength, Bytes::from_static(b"0"));
-                Bytes::new()
-            }
-        };
+        let body =
+            headers.push_body(body.map(|(ty, b)| (Bytes::copy_from_slice(ty.as_bytes()), b)));
         Ok(Request::new(method, target, headers, body))
     }
 }

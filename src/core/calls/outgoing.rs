@@ -167,22 +167,11 @@ impl Core {
             }
         }
         headers.push(HeaderName::UserAgent, g.user_agent.clone().into_bytes());
-        let body = match &call.sdp {
-            Some(sdp) => {
-                headers.push(
-                    HeaderName::ContentType,
-                    Bytes::from_static(b"application/sdp"),
-                );
-                let mut len = String::with_capacity(8);
-                crate::sip::push_decimal(&mut len, sdp.len() as u64);
-                headers.push(HeaderName::ContentLength, len.into_bytes());
-                sdp.clone()
-            }
-            None => {
-                headers.push(HeaderName::ContentLength, Bytes::from_static(b"0"));
-                Bytes::new()
-            }
-        };
+        let body = headers.push_body(
+            call.sdp
+                .as_ref()
+                .map(|sdp| (Bytes::from_static(b"application/sdp"), sdp)),
+        );
         if let Some((name, _)) = headers
             .iter()
             .find(|(_, v)| v.iter().any(|&b| b == b'\r' || b == b'\n'))

@@ -133,6 +133,24 @@ impl Headers {
         self.0.push((name, value.into()));
     }
 
+    /// Appends Content-Type (with a body) and Content-Length for the body of a message
+    /// being built, given with its type; returns the body.
+    pub fn push_body(&mut self, body: Option<(Bytes, &Bytes)>) -> Bytes {
+        match body {
+            Some((content_type, b)) => {
+                self.push(HeaderName::ContentType, content_type);
+                let mut len = String::with_capacity(8);
+                crate::sip::push_decimal(&mut len, b.len() as u64);
+                self.push(HeaderName::ContentLength, len.into_bytes());
+                b.clone()
+            }
+            None => {
+                self.push(HeaderName::ContentLength, Bytes::from_static(b"0"));
+                Bytes::new()
+            }
+        }
+    }
+
     /// Inserts a field before all others (e.g. a proxy's own Via).
     pub fn push_front(&mut self, name: HeaderName, value: impl Into<Bytes>) {
         self.touch();
