@@ -604,12 +604,8 @@ impl TsxLayer {
 
 /// `format!("{v:016x}")` without the `fmt` machinery (one tag per answer).
 pub(crate) fn hex16(v: u64) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(16);
-    for i in (0..16).rev() {
-        let nibble = usize::try_from((v >> (i * 4)) & 0xf).unwrap_or(0);
-        out.push(char::from(DIGITS.get(nibble).copied().unwrap_or(b'0')));
-    }
+    crate::sip::push_hex(&mut out, v, 16);
     out
 }
 
