@@ -93,20 +93,26 @@ fn start(extra_conf: &str, sip_toml: &str, transport: &str) -> (TempDir, Running
     (dir, running, port)
 }
 
-/// The port `transport` listens on, from `pjsip show transports`.
+/// The port `transport` listens on, from `pjsip show transports`. The CLI answers while
+/// the transports are still being bound ("Listening: none"), so this waits (bounded).
 fn port(dir: &Path, transport: &str) -> u16 {
-    let out = rx(dir, "pjsip show transports");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.split("Listening:")
-        .nth(1)
-        .and_then(|l| {
-            l.lines()
-                .find(|line| line.split_whitespace().next() == Some(transport))
-                .and_then(|line| line.split_whitespace().nth(2))
-                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-        })
-        .map(|a| a.port())
-        .unwrap_or_else(|| panic!("no listener for {transport} in:\n{text}"))
+    let mut text = String::new();
+    let mut found = None;
+    wait_until(WAIT, || {
+        text = String::from_utf8_lossy(&rx(dir, "pjsip show transports").stdout).into_owned();
+        found = text
+            .split("Listening:")
+            .nth(1)
+            .and_then(|l| {
+                l.lines()
+                    .find(|line| line.split_whitespace().next() == Some(transport))
+                    .and_then(|line| line.split_whitespace().nth(2))
+                    .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            })
+            .map(|a| a.port());
+        found.is_some()
+    });
+    found.unwrap_or_else(|| panic!("no listener for {transport} within {WAIT:?} in:\n{text}"))
 }
 
 fn connections(dir: &Path, transport: &str) -> Option<usize> {

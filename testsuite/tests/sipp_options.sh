@@ -45,7 +45,7 @@ echo "max_files: open files limit set to 1000: ok"
     || { echo "FAIL: data/nonce.key missing or not 0600/32 bytes" >&2; exit 1; }
 
 # The live socket is listed under the configured transports.
-"$bin" --config-dir "$dir" -rx "pjsip show transports" | grep -Eq "^  transport-udp +udp +127\.0\.0\.1:$port\$" \
+grep -Eq "^  transport-udp +udp +127\.0\.0\.1:$port\$" <<<"$("$bin" --config-dir "$dir" -rx "pjsip show transports")" \
     || { "$bin" --config-dir "$dir" -rx "pjsip show transports" >&2; echo "FAIL: listener not shown" >&2; exit 1; }
 
 run_sipp() { # scenario local-ip [remote]
