@@ -2,7 +2,7 @@
 //! and IPv6), the distributor step on every received message, the serialized queues behind
 //! it, and sending (the async shell around the sans-IO layers).
 //!
-//! - `udp`: receive tasks per socket (one per runtime thread) parse and route datagrams.
+//! - `udp`: a receive thread per socket parses and routes datagrams (no runtime polls it).
 //! - `stream`: TCP and TLS connections (framing, keep-alives, timeouts) and the accept loop.
 //! - `ws`: RFC 7118 WebSocket connections (plain or over TLS).
 //! - `tls`: rustls settings from cert_file/priv_key_file/ca_list_file/verify_client/method,

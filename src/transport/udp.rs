@@ -1,9 +1,9 @@
-//! UDP: receive tasks per socket hand each datagram to the distributor.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! UDP: a receive thread per socket hands each datagram to the distributor; queues send
+//! on the same plain socket.
 
 use std::net::UdpSocket;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
