@@ -5,11 +5,12 @@ use super::{Daemon, Reply};
 
 /// `core show channels [concise|count]`.
 pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
-    let rows = daemon.channels();
+    let listing = daemon.channels();
+    let rows = &listing.channels;
     let mut out = String::new();
     match mode {
         Some("concise") => {
-            for i in &rows {
+            for i in rows {
                 let (exten, rest) = i.location.split_once('@').unwrap_or((&i.location, ""));
                 let (context, prio) = rest.split_once(':').unwrap_or((rest, ""));
                 out.push_str(&format!(
@@ -29,7 +30,7 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
                 "{:<20} {:<20} {:<7} {:<30}\n",
                 "Channel", "Location", "State", "Application(Data)"
             ));
-            for i in &rows {
+            for i in rows {
                 let app = format!("{}({})", i.application, i.data);
                 out.push_str(&format!(
                     "{:<20} {:<20} {:<7} {:<30}\n",
@@ -47,14 +48,18 @@ pub fn show_channels(daemon: &dyn Daemon, mode: Option<&str>) -> Reply {
         calls,
         if calls == 1 { "" } else { "s" }
     ));
+    unanswered_note(&mut out, listing.unanswered);
     Reply::ok(out)
 }
 
 /// `core show channel <name>`: the channel and its media (packets and loss each way, the
 /// latched source).
 pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
-    let Some(i) = daemon.channels().into_iter().find(|i| &*i.name == name) else {
-        return Reply::fail(format!("{name} is not a known channel\n"));
+    let listing = daemon.channels();
+    let Some(i) = listing.channels.into_iter().find(|i| &*i.name == name) else {
+        let mut out = format!("{name} is not a known channel\n");
+        unanswered_note(&mut out, listing.unanswered);
+        return Reply::fail(out);
     };
     let mut out = format!(
         " -- General --\n           Name: {}\n           Type: PJSIP\n       Endpoint: {}\n      Caller ID: {}\n Caller ID Name: {}\n          State: {}\n  Bridged to: {}\n    SIP Call-ID: {}\n       Location: {}\n    Application: {}\n           Data: {}\n",
@@ -90,6 +95,17 @@ pub fn show_channel(daemon: &dyn Daemon, name: &str) -> Reply {
         None => out.push_str(" -- Media --\n  (no RTP leg)\n"),
     }
     Reply::ok(out)
+}
+
+/// A listing that misses the channels of queues too busy to answer says so.
+fn unanswered_note(out: &mut String, unanswered: usize) {
+    if unanswered > 0 {
+        out.push_str(&format!(
+            "({unanswered} queue{} did not answer in time: {} channels are not listed)\n",
+            if unanswered == 1 { "" } else { "s" },
+            if unanswered == 1 { "its" } else { "their" }
+        ));
+    }
 }
 
 /// `channel request hangup <name>|all`.

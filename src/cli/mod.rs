@@ -55,10 +55,10 @@ pub trait Daemon: Send + Sync {
         let _ = action;
         Err("SIP is not running".to_string())
     }
-    /// Live channels as the PBX publishes them (no media counters: asking the relay costs a
+    /// Live channels, asked of the queues (no media counters: asking the relay costs a
     /// round trip per leg, which a listing of thousands of channels must not pay).
-    fn channels(&self) -> Vec<crate::pbx::ChannelInfo> {
-        Vec::new()
+    fn channels(&self) -> crate::pbx::ChannelListing {
+        crate::pbx::ChannelListing::default()
     }
     /// The media counters of one leg (`core show channel`).
     fn leg_stats(&self, leg: crate::media::LegId) -> Option<crate::media::LegStats> {

@@ -403,8 +403,8 @@ fn registered_contacts_and_registration_states_are_listed() {
     assert!(eps.text.contains("Not in use"), "{}", eps.text);
 }
 
-/// A daemon with one bridged call and a dialplan.
-struct CallDaemon(FakeDaemon);
+/// A daemon with one bridged call and a dialplan, and queues that did not answer a listing.
+struct CallDaemon(FakeDaemon, usize);
 
 impl Daemon for CallDaemon {
     fn snapshot(&self) -> Arc<crate::sorcery::Snapshot> {
@@ -420,7 +420,7 @@ impl Daemon for CallDaemon {
     fn last_reload_secs(&self) -> u64 {
         1
     }
-    fn channels(&self) -> Vec<crate::pbx::ChannelInfo> {
+    fn channels(&self) -> crate::pbx::ChannelListing {
         let info = |name: &str, peer: &str, app: &str, data: &str| crate::pbx::ChannelInfo {
             name: name.into(),
             endpoint: "6001".into(),
@@ -437,7 +437,7 @@ impl Daemon for CallDaemon {
             peer: Some(peer.into()),
             leg: None,
         };
-        vec![
+        let channels = vec![
             info(
                 "PJSIP/6001-00000000",
                 "PJSIP/6002-00000001",
@@ -450,7 +450,11 @@ impl Daemon for CallDaemon {
                 "AppDial",
                 "(Outgoing Line)",
             ),
-        ]
+        ];
+        crate::pbx::ChannelListing {
+            channels,
+            unanswered: self.1,
+        }
     }
     fn tables(&self) -> Arc<crate::core::Tables> {
         let dialplan = crate::dialplan::Dialplan::load_str(
@@ -469,7 +473,7 @@ impl Daemon for CallDaemon {
 
 #[test]
 fn core_show_channels_counts_a_bridge_as_one_call_and_shows_the_peer() {
-    let d = CallDaemon(FakeDaemon::new(CONF));
+    let d = CallDaemon(FakeDaemon::new(CONF), 0);
     let text = execute(&d, "core show channels").text;
     assert!(
         text.contains("PJSIP/6001-00000000  600@internal:2       Up      Dial(PJSIP/6002)"),
@@ -494,4 +498,18 @@ fn core_show_channels_counts_a_bridge_as_one_call_and_shows_the_peer() {
         shown.contains("'600'") && shown.contains("Echo()"),
         "{shown}"
     );
+}
+
+#[test]
+fn a_channel_listing_says_when_busy_queues_did_not_answer() {
+    let d = CallDaemon(FakeDaemon::new(CONF), 2);
+    let text = execute(&d, "core show channels").text;
+    assert!(
+        text.ends_with(
+            "1 active call\n(2 queues did not answer in time: their channels are not listed)\n"
+        ),
+        "{text}"
+    );
+    let one = execute(&d, "core show channel PJSIP/x-1").text;
+    assert!(one.contains("(2 queues did not answer"), "{one}");
 }

@@ -53,9 +53,7 @@ impl Core {
             self.answer(now, key, request, 416, &[]);
             return;
         };
-        let mut user = to_uri
-            .user_decoded()
-            .map(|u| String::from_utf8_lossy(&u).into_owned());
+        let mut user = to_uri.user_decoded().map(|u| crate::sip::owned_text(&u));
         if crate::identify::global(snapshot).ignore_uri_user_options
             && let Some(u) = user.as_mut()
             && let Some(cut) = u.find(';')

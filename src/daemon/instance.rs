@@ -618,10 +618,11 @@ impl cli::Daemon for Instance {
         }
     }
 
-    fn channels(&self) -> Vec<crate::pbx::ChannelInfo> {
-        self.calls
+    fn channels(&self) -> crate::pbx::ChannelListing {
+        self.transports
             .get()
-            .map(|calls| calls.registry.list())
+            .and_then(|t| t.queues())
+            .map(|queues| queues.channels_blocking(std::time::Duration::from_secs(2)))
             .unwrap_or_default()
     }
 

@@ -26,6 +26,15 @@ impl DialogKey {
     }
 }
 
+impl std::borrow::Borrow<str> for DialogKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Longest key looked up without an allocation (Call-IDs and tags are usually far shorter).
+const STACK_KEY: usize = 192;
+
 /// Dialog → queue.
 #[derive(Debug)]
 pub struct DialogTable {
@@ -45,7 +54,9 @@ impl Default for DialogTable {
 }
 
 impl DialogTable {
-    fn shard(&self, key: &DialogKey) -> Option<&RwLock<HashMap<DialogKey, usize>>> {
+    /// The shard of a key (hashed as its text, the same hash whether the key is a
+    /// [`DialogKey`] or the `str` it borrows as).
+    fn shard(&self, key: &str) -> Option<&RwLock<HashMap<DialogKey, usize>>> {
         let h = self.hasher.hash_one(key);
         self.shards
             .get(usize::try_from(h % SHARDS as u64).unwrap_or(0))
@@ -53,6 +64,10 @@ impl DialogTable {
 
     /// The queue of a dialog, if it is known.
     pub fn queue(&self, key: &DialogKey) -> Option<usize> {
+        self.queue_by_text(&key.0)
+    }
+
+    fn queue_by_text(&self, key: &str) -> Option<usize> {
         let shard = self.shard(key)?;
         shard
             .read()
@@ -61,9 +76,28 @@ impl DialogTable {
             .copied()
     }
 
+    /// [`DialogTable::queue`] of the dialog `(call_id, local_tag)`, with the key written
+    /// on the stack: every in-dialog request is looked up so, and most dialogs are not
+    /// ours to find.
+    pub fn queue_of(&self, call_id: &str, local_tag: &str) -> Option<usize> {
+        let len = call_id.len() + 1 + local_tag.len();
+        let mut buf = [0u8; STACK_KEY];
+        let Some(key) = buf.get_mut(..len) else {
+            return self.queue(&DialogKey::new(call_id, local_tag));
+        };
+        let (id, rest) = key.split_at_mut(call_id.len());
+        id.copy_from_slice(call_id.as_bytes());
+        if let Some((sep, tag)) = rest.split_first_mut() {
+            *sep = b'\n';
+            tag.copy_from_slice(local_tag.as_bytes());
+        }
+        let key = std::str::from_utf8(key).ok()?;
+        self.queue_by_text(key)
+    }
+
     /// Records that a dialog lives on `queue`.
     pub fn insert(&self, key: DialogKey, queue: usize) {
-        if let Some(shard) = self.shard(&key) {
+        if let Some(shard) = self.shard(&key.0) {
             shard
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -73,11 +107,11 @@ impl DialogTable {
 
     /// Forgets a dialog (it ended).
     pub fn remove(&self, key: &DialogKey) {
-        if let Some(shard) = self.shard(key) {
+        if let Some(shard) = self.shard(&key.0) {
             shard
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .remove(key);
+                .remove(key.0.as_str());
         }
     }
 

@@ -242,9 +242,7 @@ impl Distributor {
     fn request_queue(&self, req: &Request) -> usize {
         if req.method != Method::Ack
             && let Some(tag) = req.headers.get(&HeaderName::To).and_then(|v| tag_param(v))
-            && let Some(queue) = self
-                .dialogs
-                .queue(&DialogKey::new(call_id(&req.headers), tag))
+            && let Some(queue) = self.dialogs.queue_of(call_id(&req.headers), tag)
         {
             return queue;
         }
@@ -273,9 +271,9 @@ impl Distributor {
         {
             // In a dialog: its queue, or 481 (RFC 3261 12.2.2) — we keep no dialog we
             // forgot, so an unknown one is not ours.
-            let key = DialogKey::new(call_id(&req.headers), tag);
+            let queue = self.dialogs.queue_of(call_id(&req.headers), tag);
             drop(to);
-            return match self.dialogs.queue(&key) {
+            return match queue {
                 Some(queue) => Route::Queue {
                     queue,
                     flow,

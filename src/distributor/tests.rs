@@ -228,3 +228,21 @@ fn overload_answers_503_with_retry_after_on_streams_and_drops_on_udp() {
     assert!(r.headers.get(&HeaderName::RetryAfter).is_some());
     assert_eq!(d.stats().overloaded, 2);
 }
+
+#[test]
+fn a_dialog_is_found_by_its_call_id_and_tag_whatever_their_length() {
+    let table = DialogTable::default();
+    let long_id = "x".repeat(300);
+    table.insert(DialogKey::new("c5", "t5"), 3);
+    table.insert(DialogKey::new(&long_id, "t6"), 4);
+    assert_eq!(table.queue_of("c5", "t5"), Some(3));
+    assert_eq!(table.queue_of(&long_id, "t6"), Some(4));
+    assert_eq!(table.queue_of("c5", "t6"), None);
+    assert_eq!(
+        table.queue_of("c5\nt", "5"),
+        None,
+        "the separator is part of the key"
+    );
+    table.remove(&DialogKey::new("c5", "t5"));
+    assert_eq!(table.queue_of("c5", "t5"), None);
+}

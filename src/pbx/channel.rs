@@ -220,6 +220,15 @@ pub struct ChannelInfo {
     pub leg: Option<crate::media::LegId>,
 }
 
+/// The channels of every queue, for a listing.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelListing {
+    /// By name.
+    pub channels: Vec<ChannelInfo>,
+    /// Queues that did not answer in time (their channels are missing).
+    pub unanswered: usize,
+}
+
 /// Where a channel is in the dialplan, as the CLI shows it: `exten@context:priority`
 /// (written without `fmt`: it is updated at every application).
 pub(crate) fn location(exten: &str, context: &str, priority: u32) -> String {
@@ -228,24 +237,22 @@ pub(crate) fn location(exten: &str, context: &str, priority: u32) -> String {
     l
 }
 
-/// Every live channel of every queue, by name (for the CLI).
+/// Which queue every live channel is on, by name: what the CLI needs to reach a channel
+/// (`channel request hangup`) and to count them. What a listing shows is asked of the
+/// queues ([`crate::pbx::Pbx::infos`]) when it is wanted: kept here, it was copied
+/// (some 30 strings) at every step of every call, under this one lock.
 #[derive(Debug, Default)]
 pub struct ChannelRegistry {
-    /// Hashed, not ordered: it changes several times per call under one lock, and only
-    /// listings (rare) want the names in order.
-    channels: Mutex<foldhash::HashMap<Arc<str>, (usize, ChannelInfo)>>,
+    channels: Mutex<foldhash::HashMap<Arc<str>, usize>>,
 }
 
 impl ChannelRegistry {
-    /// Records (or updates) a channel of queue `queue`.
-    pub fn upsert(&self, queue: usize, info: ChannelInfo) {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        match channels.get_mut(&info.name) {
-            Some(entry) => *entry = (queue, info),
-            None => {
-                channels.insert(info.name.clone(), (queue, info));
-            }
-        }
+    /// Records a new channel of queue `queue`.
+    pub fn insert(&self, queue: usize, name: Arc<str>) {
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, queue);
     }
 
     /// Forgets a channel.
@@ -256,26 +263,13 @@ impl ChannelRegistry {
             .remove(name);
     }
 
-    /// Every channel, by name.
-    pub fn list(&self) -> Vec<ChannelInfo> {
-        let mut all: Vec<ChannelInfo> = self
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|(_, i)| i.clone())
-            .collect();
-        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        all
-    }
-
     /// The queue a channel lives on.
     pub fn queue_of(&self, name: &str) -> Option<usize> {
         self.channels
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
-            .map(|(q, _)| *q)
+            .copied()
     }
 
     /// How many channels there are.

@@ -221,7 +221,7 @@ fn dial_one(
     );
     ch.dialed_by = Some(caller);
     ch.call_id = core.session_call_id(session).unwrap_or_default().into();
-    pbx.shared.registry.upsert(pbx.queue, ch.info());
+    pbx.shared.registry.insert(pbx.queue, ch.name.clone());
     pbx.by_session.insert(session, id);
     pbx.channels.insert(id, ch);
     Ok(id)
@@ -309,17 +309,10 @@ pub fn on_answer(
         c.set_state("Up");
         c.peer = Some(caller);
         c.wait = Wait::Forever;
-        let info = c.info();
-        pbx.shared.registry.upsert(pbx.queue, info);
     }
     if let Some(c) = pbx.channels.get_mut(&caller) {
         c.peer = Some(callee);
         c.peer_name = callee_name;
-        let info = c.info();
-        pbx.shared.registry.upsert(pbx.queue, info);
-        let Some(c) = pbx.channels.get_mut(&caller) else {
-            return;
-        };
         c.wait = Wait::Forever;
         c.due = None;
         c.set_var("DIALSTATUS", "ANSWER");

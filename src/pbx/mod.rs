@@ -37,7 +37,7 @@ use crate::sorcery::Snapshot;
 
 pub use cause::Cause;
 use channel::{Channel, ChannelId, Direction, Wait};
-pub use channel::{ChannelInfo, ChannelRegistry};
+pub use channel::{ChannelInfo, ChannelListing, ChannelRegistry};
 use dial::DialState;
 
 /// What every queue's PBX shares.
@@ -97,6 +97,11 @@ impl Pbx {
     /// How many channels this queue has.
     pub fn channels(&self) -> usize {
         self.channels.len()
+    }
+
+    /// What the CLI shows of this queue's channels.
+    pub fn infos(&self) -> Vec<ChannelInfo> {
+        self.channels.values().map(Channel::info).collect()
     }
 
     /// When [`Pbx::handle_timeout`] must next run.
@@ -339,7 +344,7 @@ impl Pbx {
         .with_exec(exec)
         .with_headers(call.headers);
         ch.call_id = core.session_call_id(call.id).unwrap_or_default().into();
-        self.shared.registry.upsert(self.queue, ch.info());
+        self.shared.registry.insert(self.queue, ch.name.clone());
         self.by_session.insert(call.id, id);
         self.channels.insert(id, ch);
         self.run(now, core, snapshot, id);
@@ -374,7 +379,6 @@ impl Pbx {
                 ch.app = describe(&action);
                 ch.exec = Some(exec);
                 ch.add_headers.extend(added);
-                self.shared.registry.upsert(self.queue, ch.info());
             }
             match action {
                 Action::Answer => self.answer(now, core, snapshot, id),
@@ -470,7 +474,6 @@ impl Pbx {
         ch.set_state("Up");
         let sdp = media::answer_sdp(ch, snapshot);
         core.session_answer(now, ch.session, sdp);
-        self.shared.registry.upsert(self.queue, ch.info());
         media::start_rtp_watch(self, now, id);
     }
 

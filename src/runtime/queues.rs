@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::core::{Command, Core};
 use crate::distributor::{Distributor, Route};
 use crate::media::MediaEvent;
-use crate::pbx::{Pbx, PbxCommand};
+use crate::pbx::{ChannelInfo, ChannelListing, Pbx, PbxCommand};
 use crate::session::SessionEvent;
 use crate::sip::Message;
 use crate::sorcery::Store;
@@ -45,6 +45,7 @@ enum Job {
     Message(Work),
     Command(Command, std::sync::mpsc::Sender<usize>),
     Pbx(PbxCommand, std::sync::mpsc::Sender<usize>),
+    Channels(std::sync::mpsc::Sender<Vec<ChannelInfo>>),
     Media(MediaEvent),
 }
 
@@ -170,6 +171,33 @@ impl QueuePool {
             .try_send(Job::Pbx(command, tx))
             .ok()?;
         rx.recv_timeout(wait).ok()
+    }
+
+    /// Every queue's channels, as the CLI shows them, by name; waits (at most `wait` in
+    /// all, on a blocking thread) for the queues to answer.
+    pub fn channels_blocking(&self, wait: std::time::Duration) -> ChannelListing {
+        let deadline = Instant::now() + wait;
+        // Asked of all at once: the wait is the slowest queue's, not the sum.
+        let asked: Vec<_> = self
+            .queues
+            .iter()
+            .map(|q| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                q.try_send(Job::Channels(tx)).ok().map(|()| rx)
+            })
+            .collect();
+        let mut listing = ChannelListing::default();
+        for rx in asked {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.map(|rx| rx.recv_timeout(left)) {
+                Some(Ok(mut infos)) => listing.channels.append(&mut infos),
+                _ => listing.unanswered += 1,
+            }
+        }
+        listing
+            .channels
+            .sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        listing
     }
 
     /// Gives `command` to queue `queue` and waits (at most `wait`, on a blocking thread)
@@ -349,6 +377,9 @@ async fn run(
                             };
                             let _ = reply.send(n);
                         }
+                        Job::Channels(reply) => {
+                            let _ = reply.send(pbx.as_ref().map(Pbx::infos).unwrap_or_default());
+                        }
                         Job::Media(event) => {
                             if let Some(p) = pbx.as_mut() {
                                 p.handle_media(Instant::now(), &mut core, &snapshot, event);
@@ -432,6 +463,9 @@ async fn shutdown(
                 }
                 Some(Job::Command(_, reply) | Job::Pbx(_, reply)) => {
                     let _ = reply.send(0);
+                }
+                Some(Job::Channels(reply)) => {
+                    let _ = reply.send(Vec::new());
                 }
                 Some(Job::Media(_)) => {}
                 None => return,

@@ -2,6 +2,7 @@
 //! order, and media sections whose lines are kept in order too, so a parsed body is
 //! re-emitted unchanged. Typed accessors read the attributes a B2BUA needs.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -20,9 +21,9 @@ pub struct OriginLine {
     /// Session version.
     pub version: String,
     /// Network type, `IN`.
-    pub nettype: String,
+    pub nettype: Cow<'static, str>,
     /// Address type, `IP4` or `IP6`.
-    pub addrtype: String,
+    pub addrtype: Cow<'static, str>,
     /// Address (IP or FQDN).
     pub address: String,
 }
@@ -35,8 +36,8 @@ impl OriginLine {
             username: "-".into(),
             session_id: "0".into(),
             version: "0".into(),
-            nettype: "IN".into(),
-            addrtype: addrtype(ip).into(),
+            nettype: Cow::Borrowed("IN"),
+            addrtype: Cow::Borrowed(addrtype(ip)),
             address: crate::sip::ip_string(ip),
         }
     }
@@ -46,9 +47,9 @@ impl OriginLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
     /// Network type, `IN`.
-    pub nettype: String,
+    pub nettype: Cow<'static, str>,
     /// Address type, `IP4` or `IP6`.
-    pub addrtype: String,
+    pub addrtype: Cow<'static, str>,
     /// Address as written, multicast suffixes included.
     pub address: String,
 }
@@ -57,8 +58,8 @@ impl Connection {
     /// `IN IP4|IP6 <ip>`.
     pub fn new(ip: IpAddr) -> Self {
         Connection {
-            nettype: "IN".into(),
-            addrtype: addrtype(ip).into(),
+            nettype: Cow::Borrowed("IN"),
+            addrtype: Cow::Borrowed(addrtype(ip)),
             address: crate::sip::ip_string(ip),
         }
     }
@@ -83,27 +84,74 @@ pub(crate) fn addrtype(ip: IpAddr) -> &'static str {
 /// An `a=` line: `name` or `name:value`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
-    /// Attribute name (case kept).
-    pub name: String,
+    /// Attribute name (case kept): static text for ours and for the usual received ones,
+    /// which saves an allocation per line of every body parsed, built or copied.
+    pub name: Cow<'static, str>,
     /// Value after the first `:`, if any.
     pub value: Option<String>,
 }
 
+/// Tokens of `o=`, `c=` and `m=` lines met in nearly every body, as they are written.
+const USUAL_TOKENS: [&str; 12] = [
+    "IN",
+    "IP4",
+    "IP6",
+    "audio",
+    "video",
+    "image",
+    "RTP/AVP",
+    "RTP/AVPF",
+    "RTP/SAVP",
+    "RTP/SAVPF",
+    "UDP/TLS/RTP/SAVPF",
+    "udptl",
+];
+
+/// `token` as static text when it is a usual one (no allocation for most bodies).
+pub(crate) fn usual(token: &str) -> Cow<'static, str> {
+    USUAL_TOKENS
+        .iter()
+        .find(|t| **t == token)
+        .map_or_else(|| Cow::Owned(token.to_owned()), |t| Cow::Borrowed(*t))
+}
+
+/// Attribute names met in nearly every audio body, as they are written.
+const USUAL_ATTRIBUTES: [&str; 10] = [
+    "rtpmap",
+    "fmtp",
+    "ptime",
+    "maxptime",
+    "sendrecv",
+    "sendonly",
+    "recvonly",
+    "inactive",
+    "rtcp",
+    "silenceSupp",
+];
+
 impl Attribute {
     /// An attribute with a value.
-    pub fn new(name: &str, value: impl Into<String>) -> Self {
+    pub fn new(name: &'static str, value: impl Into<String>) -> Self {
         Attribute {
-            name: name.into(),
+            name: Cow::Borrowed(name),
             value: Some(value.into()),
         }
     }
 
     /// A flag attribute (`a=sendrecv`).
-    pub fn flag(name: &str) -> Self {
+    pub fn flag(name: &'static str) -> Self {
         Attribute {
-            name: name.into(),
+            name: Cow::Borrowed(name),
             value: None,
         }
+    }
+
+    /// A received attribute's name: static text when it is a usual one.
+    pub fn name_of(name: &str) -> Cow<'static, str> {
+        USUAL_ATTRIBUTES
+            .iter()
+            .find(|n| **n == name)
+            .map_or_else(|| Cow::Owned(name.to_owned()), |n| Cow::Borrowed(*n))
     }
 }
 
@@ -366,13 +414,13 @@ pub(crate) fn parse_pt(text: &str) -> Option<u8> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Media {
     /// Media type: `audio`, `video`, `image`, ...
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// Port; 0 means the stream is rejected or disabled.
     pub port: u16,
     /// Number of ports (`<port>/<n>`), when given.
     pub port_count: Option<u32>,
     /// Transport protocol (`RTP/AVP`, `RTP/SAVP`, `udptl`, ...).
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     /// Formats (payload type numbers for RTP), in order.
     pub formats: Vec<String>,
     /// The other lines, in order.
@@ -383,10 +431,10 @@ impl Media {
     /// A media section with no lines.
     pub fn new(kind: &str, port: u16, proto: &str, formats: Vec<String>) -> Self {
         Media {
-            kind: kind.into(),
+            kind: usual(kind),
             port,
             port_count: None,
-            proto: proto.into(),
+            proto: usual(proto),
             formats,
             fields: Fields::default(),
         }

@@ -474,8 +474,8 @@ pub fn negotiate(
         if !o.kind.eq_ignore_ascii_case(&a.kind) {
             return Err(OfferAnswerError::MediaKind {
                 index: i,
-                offered: o.kind.clone(),
-                answered: a.kind.clone(),
+                offered: o.kind.to_string(),
+                answered: a.kind.to_string(),
             });
         }
         if a.is_rejected() {

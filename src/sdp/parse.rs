@@ -126,28 +126,43 @@ impl Builder {
     }
 }
 
+/// The first `N` words of `value`, and whether more follow.
+fn words<const N: usize>(value: &str) -> ([Option<&str>; N], bool) {
+    let mut it = value.split_ascii_whitespace();
+    let words = std::array::from_fn(|_| it.next());
+    (words, it.next().is_some())
+}
+
 fn parse_origin(n: usize, value: &str) -> Result<OriginLine, SdpError> {
-    let parts: Vec<&str> = value.split_ascii_whitespace().take(7).collect();
-    match parts.as_slice() {
-        [username, id, version, nettype, addrtype, address] => Ok(OriginLine {
-            username: (*username).into(),
-            session_id: (*id).into(),
-            version: (*version).into(),
-            nettype: (*nettype).into(),
-            addrtype: (*addrtype).into(),
-            address: (*address).into(),
+    match words::<6>(value) {
+        (
+            [
+                Some(username),
+                Some(id),
+                Some(version),
+                Some(nettype),
+                Some(addrtype),
+                Some(address),
+            ],
+            false,
+        ) => Ok(OriginLine {
+            username: username.into(),
+            session_id: id.into(),
+            version: version.into(),
+            nettype: super::model::usual(nettype),
+            addrtype: super::model::usual(addrtype),
+            address: address.into(),
         }),
         _ => Err(SdpError::line(n, "o= needs 6 fields")),
     }
 }
 
 fn parse_connection(n: usize, value: &str) -> Result<Connection, SdpError> {
-    let parts: Vec<&str> = value.split_ascii_whitespace().take(4).collect();
-    match parts.as_slice() {
-        [nettype, addrtype, address] => Ok(Connection {
-            nettype: (*nettype).into(),
-            addrtype: (*addrtype).into(),
-            address: (*address).into(),
+    match words::<3>(value) {
+        ([Some(nettype), Some(addrtype), Some(address)], false) => Ok(Connection {
+            nettype: super::model::usual(nettype),
+            addrtype: super::model::usual(addrtype),
+            address: address.into(),
         }),
         _ => Err(SdpError::line(n, "c= needs 3 fields")),
     }
@@ -162,7 +177,7 @@ fn parse_attribute(n: usize, value: &str) -> Result<Attribute, SdpError> {
         return Err(SdpError::line(n, "a= needs an attribute name"));
     }
     Ok(Attribute {
-        name: name.into(),
+        name: Attribute::name_of(name),
         value,
     })
 }

@@ -226,7 +226,7 @@ fn asterisk_style_maxptime_and_unknown_attribute() {
     let names: Vec<&str> = sdp.media[0]
         .fields
         .attributes()
-        .map(|a| a.name.as_str())
+        .map(|a| a.name.as_ref())
         .collect();
     assert_eq!(names.last(), Some(&"X-nat"), "order kept");
 }
@@ -380,7 +380,10 @@ fn attribute() -> impl Strategy<Value = Attribute> {
         token("[A-Za-z][A-Za-z0-9-]{0,10}"),
         proptest::option::of(token("[ -~]{0,20}")),
     )
-        .prop_map(|(name, value)| Attribute { name, value })
+        .prop_map(|(name, value)| Attribute {
+            name: name.into(),
+            value,
+        })
 }
 
 fn field() -> impl Strategy<Value = Field> {

@@ -19,7 +19,7 @@ mod received;
 mod reply;
 mod status;
 mod syntax;
-pub(crate) use syntax::write_quoted;
+pub(crate) use syntax::{owned_text, write_quoted};
 
 /// The branch of a request built before its transaction exists; the core gives it the
 /// real one (`core::set_branch`) when it sends the request.

@@ -59,8 +59,7 @@ impl NameAddr {
                 // Could still be an addr-spec whose parameters contain '<' in quotes.
                 return parse_addr_spec(s, hdr);
             }
-            let display =
-                (!prefix.is_empty()).then(|| String::from_utf8_lossy(prefix).into_owned());
+            let display = (!prefix.is_empty()).then(|| super::owned_text(prefix));
             (display, s.get(lt..).unwrap_or_default())
         } else {
             return parse_addr_spec(s, hdr);

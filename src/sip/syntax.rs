@@ -23,6 +23,16 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_token_char(b))
 }
 
+/// Received bytes as an owned string: one copy, and the fast UTF-8 check (text checked
+/// for ASCII by the grammar always passes it) rather than the lossy conversion's scan,
+/// which runs for every URI part and parameter of every message.
+pub(crate) fn owned_text(s: &[u8]) -> String {
+    match std::str::from_utf8(s) {
+        Ok(t) => t.to_owned(),
+        Err(_) => String::from_utf8_lossy(s).into_owned(),
+    }
+}
+
 /// Removes leading and trailing SP/HTAB (and stray CR/LF, which unfolding may leave).
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
     let ws = |b: &u8| is_ws(*b) || *b == b'\r' || *b == b'\n';

@@ -198,7 +198,7 @@ fn escaped_text(s: &[u8], ok: fn(u8) -> bool, what: &'static str) -> Result<Stri
         return Err(ParseError::Uri(what));
     }
     // All accepted characters are ASCII.
-    Ok(String::from_utf8_lossy(s).into_owned())
+    Ok(super::owned_text(s))
 }
 
 impl Host {

@@ -118,8 +118,9 @@ pub enum ServerKeyParts {
 /// Identifies a client transaction (RFC 3261 17.1.3): branch and CSeq method.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientKey {
-    /// The branch we put in the top Via.
-    pub branch: String,
+    /// The branch we put in the top Via (shared: the key is copied for every output and
+    /// timer of its transaction).
+    pub branch: Arc<str>,
     /// The CSeq method.
     pub method: Method,
 }
@@ -421,7 +422,7 @@ impl TsxLayer {
         request: Request,
         reliable: bool,
     ) -> Option<ClientKey> {
-        let branch = request.headers.top_via_branch()?.to_string();
+        let branch = Arc::from(request.headers.top_via_branch()?);
         let method = cseq(&request)?.method;
         let key = ClientKey { branch, method };
         let kind = if request.method == Method::Invite {
@@ -441,7 +442,7 @@ impl TsxLayer {
         let key = response
             .headers
             .top_via_branch()
-            .map(str::to_string)
+            .map(Arc::from)
             .zip(response.cseq().ok().map(|c| c.method.clone()))
             .map(|(branch, method)| ClientKey { branch, method });
         match key {

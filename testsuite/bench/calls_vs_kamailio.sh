@@ -19,6 +19,7 @@
 #   PJSIPD=...    the daemon binary (default target/release/pjsipd)
 #   KEEP_DIR=1    keep the scratch directory (SIPp statistics and error traces, logs)
 #   ONLY="pjsipd kamailio"   measure only these paths (sipp, kamailio, pjsipd)
+#   EXTRA_TOML='[sip]\nqueue_threads = 1'   appended to pjsipd.toml (\n for line breaks)
 # Needs: a release build of pjsipd, sipp (sip-tester), kamailio, python3. Loopback only;
 # every SIPp run is bounded (stopped DURATION + 120 s after its start).
 # Per path and rate it prints SIPp's achieved rate, successful/failed calls (with SIPp's
@@ -93,6 +94,7 @@ level = "warn"
 rtp_port_start = 20000
 rtp_port_end = 60000
 TOML
+    printf '%b\n' "${EXTRA_TOML:-}" >>"$dir/pjsipd.toml"
     MIMALLOC_ARENA_EAGER_COMMIT=0 "$bin" --config-dir "$dir" >"$4" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 300); do rx "core show version" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -176,11 +176,11 @@ impl Core {
         let content_type = extra
             .iter()
             .find(|(n, _)| *n == HeaderName::ContentType)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+            .map(|(_, v)| crate::sip::owned_text(v));
         let others: Vec<(HeaderName, String)> = extra
             .iter()
             .filter(|(n, _)| *n != HeaderName::ContentType)
-            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .map(|(n, v)| (n.clone(), crate::sip::owned_text(v)))
             .collect();
         let request = match dialog.request(
             method,

@@ -578,7 +578,7 @@ pub(super) fn uri_user(uri: &Uri) -> String {
     match uri {
         Uri::Sip(u) => u
             .user_decoded()
-            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .map(|u| crate::sip::owned_text(&u))
             .unwrap_or_default(),
         Uri::Tel(t) => t.number.clone(),
         _ => String::new(),

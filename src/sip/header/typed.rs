@@ -117,8 +117,8 @@ impl MediaType {
             ));
         }
         Ok(MediaType {
-            ty: String::from_utf8_lossy(ty).into_owned(),
-            subtype: String::from_utf8_lossy(sub).into_owned(),
+            ty: crate::sip::owned_text(ty),
+            subtype: crate::sip::owned_text(sub),
             params: parse_header_params(s.get(end..).unwrap_or_default(), "Content-Type")?,
         })
     }
@@ -148,7 +148,7 @@ pub fn parse_token_list<'a>(
             if !is_token(t) {
                 return Err(ParseError::header(hdr, "element is not a token"));
             }
-            out.push(String::from_utf8_lossy(t).into_owned());
+            out.push(crate::sip::owned_text(t));
         }
     }
     Ok(out)
@@ -192,8 +192,7 @@ impl RetryAfter {
                 }
             }
             let end = end.ok_or(ParseError::header(H, "unterminated comment"))?;
-            comment =
-                Some(String::from_utf8_lossy(rest.get(1..end).unwrap_or_default()).into_owned());
+            comment = Some(crate::sip::owned_text(rest.get(1..end).unwrap_or_default()));
             rest = rest.get(end + 1..).unwrap_or_default();
         }
         let params = parse_header_params(rest, H)?;

@@ -50,7 +50,7 @@ fn sent_protocol_text(t: &[u8]) -> Cow<'static, str> {
     const KNOWN: [&str; 8] = ["SIP", "2.0", "UDP", "TCP", "TLS", "WS", "WSS", "SCTP"];
     match KNOWN.iter().find(|k| k.as_bytes() == t) {
         Some(k) => Cow::Borrowed(k),
-        None => Cow::Owned(String::from_utf8_lossy(t).into_owned()),
+        None => Cow::Owned(crate::sip::owned_text(t)),
     }
 }
 
