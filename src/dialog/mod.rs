@@ -69,13 +69,14 @@ pub struct Dialog {
 /// The value of a From/To header without its tag parameter, as text.
 fn without_tag(addr: &NameAddr) -> String {
     // Written as NameAddr's Display does, leaving the tag out (no clone of the address).
-    use std::fmt::Write as _;
     let mut out = String::with_capacity(64);
     if let Some(d) = &addr.display {
         crate::sip::write_quoted(&mut out, d);
         out.push(' ');
     }
-    let _ = write!(out, "<{}>", addr.uri);
+    out.push('<');
+    addr.uri.write_to(&mut out);
+    out.push('>');
     for (name, value) in addr.params.iter() {
         if name.eq_ignore_ascii_case("tag") {
             continue;

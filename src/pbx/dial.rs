@@ -186,7 +186,7 @@ fn dial_one(
     else {
         return Err(Cause::BEARERCAPABILITY_NOTAVAIL);
     };
-    let sdp = offer.sdp.clone();
+    let sdp = offer.sdp;
     let call = OutgoingCall {
         endpoint: target.endpoint.clone(),
         uri,

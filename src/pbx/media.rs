@@ -294,19 +294,21 @@ pub fn outgoing_offer(
     local: SocketAddr,
 ) -> Option<OutgoingOffer> {
     let ep = snapshot.endpoint(endpoint)?;
+    let allowed = codec::allowed(&ep.allow);
+    // What the caller's offer gives, read in place (the relay's port is taken below).
     let caller_offer = pbx
         .channels
         .get(&caller)
-        .and_then(|c| c.media.remote_offer.clone());
-    let allowed = codec::allowed(&ep.allow);
-    let mut codecs =
-        match sdp::outgoing_codecs(caller_offer.as_ref(), &allowed, ep.outgoing_call_offer_pref) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("{name}: {e}");
-                return None;
-            }
-        };
+        .and_then(|c| c.media.remote_offer.as_ref());
+    let offered_event = caller_offer.and_then(sdp::offered_telephone_event);
+    let mut codecs = match sdp::outgoing_codecs(caller_offer, &allowed, ep.outgoing_call_offer_pref)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("{name}: {e}");
+            return None;
+        }
+    };
     // The caller's negotiated codec can be transcoded between the G.711 laws: offer the
     // callee's G.711 codecs too when the caller talks one.
     let caller_law = pbx
@@ -330,10 +332,7 @@ pub fn outgoing_offer(
     let local_media = open(pbx, local.ip(), name)?;
     let mut offerer = Offerer::new(codecs, local_media.rtp);
     offerer.telephone_event = if sdp::uses_telephone_event(ep.dtmf_mode) {
-        caller_offer
-            .as_ref()
-            .and_then(sdp::offered_telephone_event)
-            .or(Some(101))
+        offered_event.or(Some(101))
     } else {
         None
     };
@@ -867,24 +866,25 @@ fn direct_offer(n: &Negotiated, to: SocketAddr) -> Option<Sdp> {
 
 /// The callee's attributes that legs do not negotiate go into the caller's answer.
 pub fn carry_answer_attributes(pbx: &mut Pbx, caller: ChannelId, callee: ChannelId) {
-    let from = pbx.channels.get(&callee).and_then(|c| {
-        Some((
-            c.media.remote_answer.clone()?,
-            c.media.negotiated.as_ref()?.media_index,
-        ))
-    });
-    let Some((answer, index)) = from else {
+    // Both channels at once: the callee's answer is read in place, not copied
+    // (get_disjoint_mut wants two different keys).
+    if caller == callee {
+        return;
+    }
+    let [Some(from_ch), Some(to_ch)] = pbx.channels.get_disjoint_mut([&callee, &caller]) else {
         return;
     };
-    let Some(ch) = pbx.channels.get_mut(&caller) else {
-        return;
-    };
-    let Some(n) = ch.media.negotiated.as_ref().map(|n| n.media_index) else {
+    let (Some(answer), Some(index), Some(n)) = (
+        from_ch.media.remote_answer.as_ref(),
+        from_ch.media.negotiated.as_ref().map(|n| n.media_index),
+        to_ch.media.negotiated.as_ref().map(|n| n.media_index),
+    ) else {
         return;
     };
     if let (Some(from), Some(to)) = (
         answer.media.get(index),
-        ch.media
+        to_ch
+            .media
             .answer
             .as_mut()
             .and_then(|a| a.sdp.media.get_mut(n)),

@@ -12,10 +12,9 @@ impl Core {
             return;
         };
         let reason = q850.map(|c| {
-            (
-                HeaderName::new("Reason"),
-                Bytes::from(format!("Q.850;cause={c}")),
-            )
+            let mut value = String::from("Q.850;cause=");
+            crate::sip::push_decimal(&mut value, u64::from(c));
+            (HeaderName::new("Reason"), Bytes::from(value))
         });
         match leg.state {
             State::Incoming => {

@@ -187,7 +187,14 @@ impl Calls {
 /// The text form of a socket address in a URI (`[v6]:port`).
 pub fn hostport(addr: SocketAddr) -> String {
     match addr {
-        SocketAddr::V4(a) => a.to_string(),
+        // Without `fmt`: written for the Contact and Via of every request and answer.
+        SocketAddr::V4(a) => {
+            let mut out = String::with_capacity(21);
+            crate::sip::Dotted(*a.ip()).push_to(&mut out);
+            out.push(':');
+            crate::sip::push_decimal(&mut out, u64::from(a.port()));
+            out
+        }
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
     }
 }

@@ -126,13 +126,15 @@ impl Core {
         // with it (trust_id_outbound); then marked private (RFC 3325 Privacy: id, RPID
         // privacy=full).
         if id.asserted && !call.caller.number.is_empty() {
-            let id_uri = format!("sip:{}@{}", escape_user(&call.caller.number), id.id_host);
+            let id_uri = ["sip:", &escape_user(&call.caller.number), "@", &id.id_host].concat();
             let id_display = quoted_display(&call.caller.name);
             let restricted = call.caller.presentation.restricted();
             if ep.send_pai {
                 headers.push(
                     HeaderName::new("P-Asserted-Identity"),
-                    format!("{id_display}<{id_uri}>").into_bytes(),
+                    [id_display.as_str(), "<", &id_uri, ">"]
+                        .concat()
+                        .into_bytes(),
                 );
                 if restricted {
                     headers.push(HeaderName::new("Privacy"), Bytes::from_static(b"id"));
@@ -647,6 +649,6 @@ fn quoted_display(name: &str) -> String {
     if name.is_empty() {
         String::new()
     } else {
-        format!("\"{}\" ", name.replace(['"', '\\'], ""))
+        ["\"", &name.replace(['"', '\\'], ""), "\" "].concat()
     }
 }
