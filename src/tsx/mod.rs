@@ -12,6 +12,7 @@
 //! and answers merged requests (482) and spent Max-Forwards (483) itself.
 
 mod client;
+mod deadlines;
 mod server;
 mod table;
 mod timer;

@@ -2,14 +2,14 @@
 //! the RFC 2543 fallback), creates server transactions for new requests, and answers what the
 //! layer itself must (merged requests 482, Max-Forwards exhausted 483).
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use foldhash::HashMap;
 
+use super::deadlines::Deadlines;
 use super::{
     ClientTsx, Output, ServerState, ServerTsx, TimerConfig, TsxEvent, TsxKind, TsxMessage,
 };
@@ -213,14 +213,6 @@ struct ClientEntry {
     armed: Option<Instant>,
 }
 
-/// One armed deadline. Entries are not removed when a transaction re-arms or ends; a popped
-/// entry whose transaction no longer has that deadline is simply skipped.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Deadline {
-    at: Instant,
-    seq: u64,
-}
-
 /// The transaction table. Sans-IO: drain [`TsxLayer::poll_output`] after every call and
 /// call [`TsxLayer::handle_timeout`] at [`TsxLayer::poll_timeout`].
 pub struct TsxLayer {
@@ -228,12 +220,11 @@ pub struct TsxLayer {
     servers: HashMap<ServerKey, ServerEntry>,
     clients: HashMap<ClientKey, ClientEntry>,
     merged: HashMap<MergeKey, ServerKey>,
-    /// Deadlines of all transactions, earliest first: O(log n) per timer, however many
-    /// transactions are alive (an OPTIONS transaction lives 32 s over UDP).
-    timers: BinaryHeap<Reverse<Deadline>>,
-    /// Which transaction each heap entry belongs to.
-    timer_owner: HashMap<u64, TsxRef>,
-    timer_seq: u64,
+    /// Deadlines of all transactions, earliest first, at a constant cost each however
+    /// many transactions are alive (one lives 32 s over UDP). Entries are not removed when
+    /// a transaction re-arms or ends; a popped entry whose transaction no longer has that
+    /// deadline is skipped.
+    timers: Deadlines<TsxRef>,
     out: VecDeque<LayerOutput>,
     /// A new INVITE transaction whose 100 (Trying) is not drained yet: drained with the
     /// next output, so that a final answer given while its request is handled replaces
@@ -253,9 +244,7 @@ impl TsxLayer {
             servers: HashMap::default(),
             clients: HashMap::default(),
             merged: HashMap::default(),
-            timers: BinaryHeap::new(),
-            timer_owner: HashMap::default(),
-            timer_seq: 0,
+            timers: Deadlines::default(),
             out: VecDeque::new(),
             fresh: None,
             tag_seed,
@@ -473,7 +462,7 @@ impl TsxLayer {
     /// The earliest armed deadline (possibly of a transaction that has since re-armed or
     /// ended: the wake-up is then a no-op).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse(d)| d.at)
+        self.timers.next()
     }
 
     /// Ends a client transaction without a word: no more retransmissions, no event (its
@@ -485,20 +474,13 @@ impl TsxLayer {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse(d)) = self.timers.peek().cloned() {
-            if d.at > now {
-                break;
-            }
-            self.timers.pop();
-            let Some(owner) = self.timer_owner.remove(&d.seq) else {
-                continue;
-            };
+        while let Some((at, owner)) = self.timers.pop_due(now) {
             match owner {
                 TsxRef::Server(key) => {
                     let Some(entry) = self.servers.get_mut(&key) else {
                         continue;
                     };
-                    if entry.armed != Some(d.at) {
+                    if entry.armed != Some(at) {
                         continue;
                     }
                     entry.armed = None;
@@ -509,7 +491,7 @@ impl TsxLayer {
                     let Some(entry) = self.clients.get_mut(&key) else {
                         continue;
                     };
-                    if entry.armed != Some(d.at) {
+                    if entry.armed != Some(at) {
                         continue;
                     }
                     entry.armed = None;
@@ -522,12 +504,7 @@ impl TsxLayer {
 
     /// Registers `at` as the deadline of `owner`.
     fn arm(&mut self, at: Instant, owner: TsxRef) {
-        self.timer_seq += 1;
-        self.timers.push(Reverse(Deadline {
-            at,
-            seq: self.timer_seq,
-        }));
-        self.timer_owner.insert(self.timer_seq, owner);
+        self.timers.push(at, owner);
     }
 
     /// Moves a server transaction's outputs to the layer's queue, re-arms its timer, and

@@ -48,7 +48,8 @@ sleep 1
 legit_rc=0
 timeout 60 sipp "127.0.0.1:$port" -sf testsuite/bench/sipp-register-auth-load.xml -inf "$dir/legit.csv" \
     -i 127.0.0.1 -p "$legit_port" -r 20 -m 100 -nostdin -timeout 50s \
-    -trace_stat -stf "$dir/legit.stat" >"$dir/legit.out" 2>&1 || legit_rc=$?
+    -trace_stat -stf "$dir/legit.stat" -trace_err -error_file "$dir/legit.err" \
+    >"$dir/legit.out" 2>&1 || legit_rc=$?
 flood_rc=0
 wait "$flood" || flood_rc=$?
 
@@ -60,14 +61,24 @@ d = dict(zip(rows[0], rows[-1]))
 print(d["SuccessfulCall(C)"], d["FailedCall(C)"], d.get("ResponseTime1(C)", "n/a"))
 PY
 }
+reasons() { # stat file -> SIPp's failure counters that are not zero
+    python3 - "$1" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+d = dict(zip(rows[0], rows[-1]))
+print(", ".join(f"{k[6:-3]} {v}" for k, v in d.items()
+                if k.startswith("Failed") and k.endswith("(C)") and k != "FailedCall(C)" and v not in ("0", "")))
+PY
+}
 read -r legit_ok legit_failed legit_rtt < <(summary "$dir/legit.stat")
 read -r flood_ok flood_failed _ < <(summary "$dir/flood.csv.stat")
 echo "legitimate: $legit_ok registered, $legit_failed failed (sipp exit $legit_rc), mean response time $legit_rtt"
 echo "flood: $flood_ok wrong-password attempts answered 401 twice, $flood_failed failed (sipp exit $flood_rc)"
 fail=0
 if [ "$legit_rc" != 0 ] || [ "$legit_ok" != 100 ] || [ "$legit_failed" != 0 ]; then
-    echo "FAIL: legitimate registrations failed under the flood" >&2
+    echo "FAIL: legitimate registrations failed under the flood ($(reasons "$dir/legit.stat"))" >&2
     tail -20 "$dir/legit.out" >&2
+    if [ -f "$dir/legit.err" ]; then tail -40 "$dir/legit.err" >&2; fi
     fail=1
 fi
 if [ "$flood_ok" -lt 5000 ]; then
