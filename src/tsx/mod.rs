@@ -13,6 +13,7 @@
 
 mod client;
 mod deadlines;
+pub(crate) use deadlines::Deadlines;
 mod server;
 mod table;
 mod timer;

@@ -14,8 +14,6 @@ mod incoming;
 mod outgoing;
 mod timers;
 
-use std::collections::BinaryHeap;
-
 use foldhash::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -123,8 +121,10 @@ pub(super) struct Calls {
     by_dialog: HashMap<DialogKey, SessionId>,
     by_invite: HashMap<ServerKey, SessionId>,
     by_request: HashMap<RequestId, SessionId>,
-    /// (when, session) of every leg's armed timer; stale entries are skipped.
-    timers: BinaryHeap<std::cmp::Reverse<(Instant, SessionId)>>,
+    /// (when, session) of every leg's armed timer; stale entries are skipped. FIFOs per
+    /// delay (`tsx::Deadlines`): an ended leg waits 64*T1 here, hundreds of thousands
+    /// under a calls load.
+    pub(super) timers: crate::tsx::Deadlines<SessionId>,
     /// Ended outgoing sessions whose 2xx may still be retransmitted: what is needed to
     /// acknowledge it again, until 64·T1 after the end (the rest of the leg is gone).
     late: HashMap<SessionId, Late>,
@@ -147,13 +147,13 @@ impl Calls {
     fn arm(&mut self, id: SessionId, at: Instant, what: Due) {
         if let Some(leg) = self.legs.get_mut(&id) {
             leg.due = Some((at, what));
-            self.timers.push(std::cmp::Reverse((at, id)));
+            self.timers.push(at, id);
         }
     }
 
     /// The earliest timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|r| r.0.0)
+        self.timers.next()
     }
 
     /// Sends a request's responses to `session`.

@@ -373,7 +373,7 @@ impl Core {
                         && let Some(sdp) = leg.local_sdp.clone()
                     {
                         leg.retry_offer = Some((now + wait, sdp, update));
-                        self.calls.timers.push(std::cmp::Reverse((now + wait, id)));
+                        self.calls.timers.push(now + wait, id);
                     }
                     return;
                 }

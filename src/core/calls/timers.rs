@@ -23,11 +23,7 @@ impl Core {
 
     /// Runs the sessions' timers due at `now`.
     pub(in crate::core) fn session_timeouts(&mut self, now: Instant) {
-        while let Some(std::cmp::Reverse((at, id))) = self.calls.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.calls.timers.pop();
+        while let Some((at, id)) = self.calls.timers.pop_due(now) {
             let Some(leg) = self.calls.legs.get_mut(&id) else {
                 if self.calls.late.get(&id).is_some_and(|l| l.until <= now)
                     && let Some(late) = self.calls.late.remove(&id)
@@ -210,7 +206,7 @@ impl Core {
             for r in &late.requests {
                 self.calls.by_request.insert(*r, id);
             }
-            self.calls.timers.push(std::cmp::Reverse((late.until, id)));
+            self.calls.timers.push(late.until, id);
             self.calls.late.insert(id, late);
         }
     }
