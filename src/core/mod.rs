@@ -44,11 +44,14 @@ pub struct CoreStats {
     pub challenges: u64,
     /// Requests answered without a transaction (out-of-dialog OPTIONS).
     pub stateless: u64,
+    /// Retransmitted REGISTERs given again the answer they were given statelessly.
+    pub stateless_repeated: u64,
 }
 
 pub(crate) mod calls;
 mod outgoing;
 pub(crate) mod qualify;
+mod recent_replies;
 mod register;
 pub(crate) mod registrations;
 pub use qualify::StatusChange;
@@ -111,6 +114,10 @@ pub struct Core {
     unidentified: Arc<Unidentified>,
     /// Seed of the To tags of stateless answers.
     stateless_seed: u64,
+    /// Stateless answers to REGISTERs over UDP, for their retransmissions.
+    recent: recent_replies::RecentReplies,
+    /// The request whose stateless answer is to be kept in `recent`, while it is handled.
+    remember_answer: Option<recent_replies::RequestHash>,
     /// This core's queue number, written into the branches of the requests it sends so that
     /// their responses come back to it (`Distributor::branch`).
     queue: usize,
@@ -205,6 +212,8 @@ impl Core {
             tables: SharedTables::default(),
             unidentified: Arc::default(),
             stateless_seed: tag_seed.rotate_left(17) ^ 0x5bd1_e995,
+            recent: recent_replies::RecentReplies::default(),
+            remember_answer: None,
             queue: 0,
             outgoing: outgoing::InFlight::default(),
             sent: 0,
@@ -526,7 +535,19 @@ impl Core {
             // without bound in time; a retransmission is simply answered again, with the
             // same To tag. A REGISTER with credentials keeps its transaction: its
             // retransmission must get the same 200, not a nonce-count replay refusal.
+            // A REGISTER's answer is not a function of the request alone (a challenge's
+            // nonce, a 200's expiries): over UDP it is kept for the retransmissions.
             self.stats.stateless += 1;
+            if request.method == Method::Register && !flow.is_reliable() {
+                let hash = self.stateless_hash(&request);
+                let lifetime = self.timers.t1x64();
+                if let Some(bytes) = self.recent.get(now, lifetime, hash) {
+                    self.stats.stateless_repeated += 1;
+                    self.out.push_back(Transmit { flow, bytes });
+                    return;
+                }
+                self.remember_answer = Some(hash);
+            }
             self.dispatch(
                 now,
                 unix_now,
@@ -535,6 +556,7 @@ impl Core {
                 &request,
                 &flow,
             );
+            self.remember_answer = None;
             return;
         }
         match self.tsx.handle_request(now, request, flow.is_reliable()) {
@@ -880,18 +902,24 @@ impl Core {
                 let _ = self.tsx.send_response_bytes(now, key, resp);
             }
             Responder::Stateless(flow) => {
-                let tag = self.stateless_tag(request);
+                let tag = crate::tsx::hex16(self.stateless_hash(request));
+                let bytes = response_bytes(request, status, Some(&tag), extra);
+                if let Some(hash) = self.remember_answer.take() {
+                    let lifetime = self.timers.t1x64();
+                    self.recent.insert(now, lifetime, hash, bytes.clone());
+                }
                 self.out.push_back(Transmit {
                     flow: flow.clone(),
-                    bytes: response_bytes(request, status, Some(&tag), extra),
+                    bytes,
                 });
             }
         }
     }
 
-    /// A To tag equal for a request and its retransmissions (same Call-ID, From, CSeq and
-    /// top Via branch), unpredictable without the seed.
-    fn stateless_tag(&self, request: &Request) -> String {
+    /// A hash equal for a request and its retransmissions (same Call-ID, From, CSeq and
+    /// top Via), unpredictable without the seed: the stateless To tag, and the key of
+    /// the answers kept for retransmissions.
+    fn stateless_hash(&self, request: &Request) -> recent_replies::RequestHash {
         use std::hash::{BuildHasher, Hasher};
         let mut h = foldhash::fast::FixedState::with_seed(self.stateless_seed).build_hasher();
         for name in [HeaderName::CallId, HeaderName::From, HeaderName::CSeq] {
@@ -907,7 +935,7 @@ impl Core {
         if let Some(v) = request.headers.get(&HeaderName::Via) {
             h.write(v);
         }
-        crate::tsx::hex16(h.finish())
+        h.finish()
     }
 
     /// Moves the transaction layer's output to datagrams and events.

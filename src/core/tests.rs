@@ -376,6 +376,45 @@ fn rfc3261_8_2_7_out_of_dialog_options_is_answered_statelessly_and_identically()
     assert_eq!(core.stats().stateless, 2);
 }
 
+#[test]
+fn rfc3261_17_2_2_a_retransmitted_register_gets_the_challenge_it_was_given() {
+    // Answered late (over T1), a REGISTER is retransmitted; a second challenge with
+    // another nonce would be a new response to a client that already answered the first.
+    let snap = snapshot(CONF);
+    let mut core = core();
+    let register = Bytes::from_static(
+        b"REGISTER sip:192.0.2.1 SIP/2.0\r\n\
+          Via: SIP/2.0/UDP 192.0.2.9:5062;branch=z9hG4bKreg1;rport\r\n\
+          Max-Forwards: 70\r\n\
+          From: <sip:alice@192.0.2.1>;tag=rt\r\n\
+          To: <sip:alice@192.0.2.1>\r\n\
+          Call-ID: reg1@192.0.2.9\r\n\
+          CSeq: 1 REGISTER\r\n\
+          Contact: <sip:alice@192.0.2.9:5062>\r\n\
+          Content-Length: 0\r\n\r\n",
+    );
+    let t0 = Instant::now();
+    let mut send = |at: Instant, unix: u64| {
+        core.handle_received(at, unix, &snap, rx("192.0.2.9:5062", register.clone()));
+        std::iter::from_fn(|| core.poll_transmit())
+            .map(|t| t.bytes)
+            .collect::<Vec<_>>()
+    };
+    let first = send(t0, 1_700_000_000);
+    assert_eq!(first.len(), 1);
+    assert!(first[0].starts_with(b"SIP/2.0 401 Unauthorized"));
+    let again = send(t0 + Duration::from_millis(600), 1_700_000_001);
+    assert_eq!(again, first, "the same bytes, nonce and To tag included");
+    // After the 64·T1 a transaction would have lived, it is a new request.
+    let later = send(t0 + Duration::from_secs(33), 1_700_000_033);
+    assert_eq!(later.len(), 1);
+    assert!(later[0].starts_with(b"SIP/2.0 401 Unauthorized"));
+    assert_ne!(later, first, "a fresh nonce");
+    assert_eq!(core.stats().stateless, 3);
+    assert_eq!(core.stats().stateless_repeated, 1);
+    assert_eq!(core.poll_timeout(), None, "still no transaction, no timer");
+}
+
 /// Routes everything over one UDP transport from 192.0.2.1.
 struct OneTransport;
 
