@@ -33,6 +33,8 @@ use pjsipd::sorcery::{Snapshot, Store};
 use pjsipd::transport::{Flow, Received};
 use pjsipd::tsx::TimerConfig;
 
+mod common;
+
 /// Requests per run.
 const N: usize = 200_000;
 /// Runs per measurement; the median is printed.
@@ -84,16 +86,7 @@ struct CpuClock(Duration);
 
 impl CpuClock {
     fn now() -> Self {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes the timespec it is given and nothing else.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        assert_eq!(rc, 0, "clock_gettime");
-        let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-        let nanos = u32::try_from(ts.tv_nsec).unwrap_or(0);
-        Self(Duration::new(secs, nanos))
+        Self(common::thread_cpu())
     }
 
     fn elapsed(self) -> Duration {

@@ -17,25 +17,13 @@ use bytes::Bytes;
 use pjsipd::sip::{Message, StatusCode, response_to};
 use pjsipd::tsx::{Incoming, LayerOutput, TimerConfig, TsxLayer};
 
+mod common;
+use common::thread_cpu;
+
 /// Runs per measurement; the median is printed.
 const RUNS: usize = 3;
 /// Simulated seconds per run: 32 s to fill the layer, 32 s of steady state.
 const SIMULATED: u64 = 64;
-
-/// CPU time of this thread: the machine may be shared.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given and nothing else.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime");
-    Duration::new(
-        u64::try_from(ts.tv_sec).unwrap_or(0),
-        u32::try_from(ts.tv_nsec).unwrap_or(0),
-    )
-}
 
 fn request(n: u64) -> Message {
     let text = format!(
