@@ -433,11 +433,7 @@ impl Pbx {
                     self.arm(id, now + d);
                     return;
                 }
-                Action::UserEvent { name, fields } => {
-                    let fields: Vec<String> =
-                        fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                    tracing::info!(target: "pjsipd::userevent", "UserEvent {} {}", name, fields.join(", "));
-                }
+                Action::UserEvent { name, fields } => user_event(&name, &fields),
                 Action::End { reason } => {
                     let cause = match reason {
                         crate::dialplan::exec::EndReason::InvalidExtension { .. } => {
@@ -544,6 +540,7 @@ impl Pbx {
         media::close(self, &mut ch);
         self.shared.registry.remove(&ch.name);
         tracing::debug!("Hungup '{}' ({})", ch.name, cause.name());
+        run_hangup_extension(core, snapshot, &mut ch, cause);
         // Callees still ringing for it.
         if let Some(d) = self.dials.remove(&id) {
             for callee in d.callees {
@@ -578,6 +575,43 @@ impl Pbx {
             dial::callee_gone(self, now, core, snapshot, caller, id, cause, None);
         }
     }
+}
+
+/// Runs the `h` extension of a channel that ran the dialplan and is now hung up (its
+/// SIP session and media are gone): variables, DIALSTATUS and HANGUPCAUSE as they were.
+/// Only what needs no channel is performed (UserEvent); any other action ends the walk,
+/// as Asterisk's applications fail on a hung-up channel.
+fn run_hangup_extension(core: &Core, snapshot: &Snapshot, ch: &mut Channel, cause: Cause) {
+    let Some(mut exec) = ch.exec.take() else {
+        return;
+    };
+    exec.set_hangup_cause(cause);
+    let tables = core.tables();
+    if !exec.start_hangup_extension(&tables.dialplan) {
+        return;
+    }
+    // Each UserEvent returns to this loop; bounded like `Pbx::run`.
+    for _ in 0..1000 {
+        let mut data = channel::Data::new(ch, core, snapshot);
+        match exec.run(&tables.dialplan, &mut data) {
+            Action::UserEvent { name, fields } => user_event(&name, &fields),
+            Action::End { .. } => return,
+            other => {
+                tracing::debug!(
+                    "Channel '{}': {} in the h extension needs the hung-up channel; done",
+                    ch.name,
+                    describe(&other).0
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// A dialplan UserEvent: logged under its own target (the manager's event stream).
+fn user_event(name: &str, fields: &[(String, String)]) {
+    let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    tracing::info!(target: "pjsipd::userevent", "UserEvent {} {}", name, fields.join(", "));
 }
 
 /// The application name and data an action shows in `core show channels`.

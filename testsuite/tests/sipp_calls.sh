@@ -11,7 +11,9 @@
 #                while it lasts; the caller's BYE gets 200; the callee got an INVITE offering
 #                PCMU from the daemon's media address, the ACK and the BYE
 #   callee-bye   the callee sends BYE after the ACK: the caller gets BYE (answers 200)
-#   busy         the callee answers 486: the caller gets 486 (and ACKs it)
+#   busy         the callee answers 486: the caller gets 486 (and ACKs it); the caller's
+#                channel runs the context's h extension, whose UserEvent logs
+#                HANGUPCAUSE 17 and DIALSTATUS BUSY
 #   noanswer     Dial(PJSIP/b-noanswer,2), the callee rings (180) and never answers: it gets
 #                CANCEL (answers 200 + 487) about 2 s after the INVITE; the caller gets 480
 #                (DIALSTATUS=NOANSWER, then Hangup())
@@ -180,6 +182,9 @@ pair() {
 } >"$dir/pjsip.conf"
 {
     echo "[calls]"
+    # Run when a caller's channel hangs up (Asterisk's h extension).
+    # shellcheck disable=SC2016
+    echo 'exten => h,1,UserEvent(CallEnded,Channel: ${CHANNEL},Cause: ${HANGUPCAUSE},Status: ${DIALSTATUS})'
     for c in "${cases[@]}"; do
         [ "$c" = unknown ] && continue
         if [ "$c" = playback ]; then
@@ -356,6 +361,14 @@ reject() {
 
 case_busy() {
     reject busy 486 "Busy Here" 486
+    # The caller's channel ran the h extension with the dial's outcome.
+    local i
+    for ((i = 0; i < 20; i++)); do
+        grep -E 'UserEvent CallEnded Channel: PJSIP/a-busy-[0-9a-f]{8}, Cause: 17, Status: BUSY' \
+            "$dir/daemon.log" >/dev/null && return
+        sleep 0.1
+    done
+    fail busy "the h extension did not log UserEvent CallEnded with Cause: 17, Status: BUSY"
 }
 
 case_decline() {

@@ -13,6 +13,8 @@
 //!   them); so does [`Action::End`]. After `Dial`, when a callee answered and the bridge
 //!   ended, Asterisk hangs the caller up unless the `g` option was given
 //!   ([`DialOptions::continue_on_hangup`]): the driver decides before calling `run`.
+//!   Once the channel is hung up, [`Execution::start_hangup_extension`] moves the walk
+//!   to the context's `h` extension.
 //! - [`ChannelData`]: what the interpreter asks of the channel driver: its name, unique id
 //!   and the dialplan functions it implements (CHANNEL, PJSIP_HEADER,
 //!   PJSIP_DIAL_CONTACTS, ...).
@@ -166,6 +168,8 @@ pub enum EndReason {
     StepLimit,
     /// A `Hangup`, `Busy` or `Congestion` action was returned.
     HungUp,
+    /// The `h` extension ran out of priorities.
+    HangupExtensionDone,
 }
 
 /// Inheritance of a channel variable to the channels Dial creates.
@@ -196,6 +200,8 @@ pub struct Execution {
     vars: Vec<Var>,
     hangup_cause: Option<Cause>,
     finished: Option<EndReason>,
+    /// Running the `h` extension: the channel is gone, a missing priority just ends.
+    in_hangup: bool,
 }
 
 /// What one application did.
@@ -223,6 +229,7 @@ impl Execution {
             vars: Vec::new(),
             hangup_cause: None,
             finished: None,
+            in_hangup: false,
         };
         if !e.exists(dialplan, &e.context, &e.exten, 1) {
             info!("Starting at {context},{exten},1 failed so falling back to exten 's'");
@@ -235,6 +242,24 @@ impl Execution {
             }
         }
         e
+    }
+
+    /// The channel hung up: moves the walk to priority 1 of the `h` extension of the
+    /// current context, as Asterisk's `ast_pbx_h_exten_run` does for a channel that ran
+    /// the dialplan (variables, DIALSTATUS and HANGUPCAUSE kept; no fallback to `s`, `i`
+    /// or another context). False when there is no `h` there, or it already ran. The
+    /// driver then calls [`Execution::run`] until [`Action::End`], ending the walk at the
+    /// first action that needs the channel (it is gone: Asterisk's applications fail on
+    /// a hung-up channel), and performing only [`Action::UserEvent`].
+    pub fn start_hangup_extension(&mut self, dialplan: &Dialplan) -> bool {
+        if self.in_hangup || !self.exists(dialplan, &self.context, "h", 1) {
+            return false;
+        }
+        self.in_hangup = true;
+        self.exten = "h".to_string();
+        self.priority = 1;
+        self.finished = None;
+        true
     }
 
     /// The current context.
@@ -393,6 +418,9 @@ impl Execution {
     /// The current priority does not exist: go to `i`, or end (Asterisk's `__ast_pbx_run`
     /// after its priority loop). `None` means "continue at the new place".
     fn missing_priority(&mut self, dialplan: &Dialplan, data: &dyn ChannelData) -> Option<Step> {
+        if self.in_hangup {
+            return Some(Step::End(EndReason::HangupExtensionDone));
+        }
         let name = data.name();
         if !self.exists(dialplan, &self.context, &self.exten, 1) {
             if self.exten != "i" && self.exists(dialplan, &self.context, "i", 1) {

@@ -425,6 +425,53 @@ fn goto_other_context_by_label_and_external_actions() {
 }
 
 #[test]
+fn the_h_extension_runs_after_hangup_with_the_channels_variables() {
+    let d = dialplan(
+        "[in]\n\
+         exten => 600,1,Set(WHO=alice)\n\
+          same => n,Set(DIALSTATUS=NOANSWER)\n\
+          same => n,Hangup(17)\n\
+         exten => h,1,UserEvent(Ended,Who: ${WHO},Cause: ${HANGUPCAUSE},Status: ${DIALSTATUS},Exten: ${EXTEN})\n\
+          same => n,Answer()\n\
+          same => n,UserEvent(Never)\n\
+         [none]\n\
+         exten => 600,1,Hangup()\n",
+    );
+    let mut f = Fake::default();
+    let mut e = Execution::start(&d, "in", "600", caller("6001", "Alice"));
+    assert!(matches!(e.run(&d, &mut f), Action::Hangup { .. }));
+    e.set_hangup_cause(Cause::USER_BUSY);
+    assert!(e.start_hangup_extension(&d));
+    assert_eq!(
+        e.run(&d, &mut f),
+        Action::UserEvent {
+            name: "Ended".into(),
+            fields: vec![
+                ("Who".into(), "alice".into()),
+                ("Cause".into(), "17".into()),
+                ("Status".into(), "NOANSWER".into()),
+                ("Exten".into(), "h".into()),
+            ]
+        }
+    );
+    // The driver stops at the first action that needs the channel; the interpreter
+    // itself just returns it.
+    assert_eq!(e.run(&d, &mut f), Action::Answer);
+    assert!(matches!(e.run(&d, &mut f), Action::UserEvent { .. }));
+    assert_eq!(
+        e.run(&d, &mut f),
+        Action::End {
+            reason: EndReason::HangupExtensionDone
+        },
+        "no auto fallthrough, no i in h"
+    );
+    assert!(!e.start_hangup_extension(&d), "h runs once");
+    let mut none = Execution::start(&d, "none", "600", caller("6001", "Alice"));
+    assert!(matches!(none.run(&d, &mut f), Action::Hangup { .. }));
+    assert!(!none.start_hangup_extension(&d), "no h in the context");
+}
+
+#[test]
 fn goto_loop_is_bounded() {
     let d = dialplan(PLAN);
     let mut e = exec_at(&d, "loop", "6001");
