@@ -107,7 +107,9 @@ type CnonceSource = Box<dyn FnMut() -> Result<String, AuthError> + Send>;
 pub struct ClientAuth {
     realms: Vec<RealmState>,
     cnonce: CnonceSource,
-    default_algorithms: Vec<DigestAlgorithm>,
+    /// MD5 unless configured: borrowed, so that the client state of every request sent
+    /// (kept while its transaction lives) allocates nothing for it.
+    default_algorithms: std::borrow::Cow<'static, [DigestAlgorithm]>,
 }
 
 impl fmt::Debug for ClientAuth {
@@ -138,7 +140,7 @@ impl ClientAuth {
         Self {
             realms: Vec::new(),
             cnonce: Box::new(random_cnonce),
-            default_algorithms: vec![DigestAlgorithm::Md5],
+            default_algorithms: std::borrow::Cow::Borrowed(&[DigestAlgorithm::Md5]),
         }
     }
 
@@ -154,7 +156,7 @@ impl ClientAuth {
     /// Sets the global `default_auth_algorithms_uac` (an empty list keeps MD5).
     pub fn with_default_algorithms(mut self, algorithms: Vec<DigestAlgorithm>) -> Self {
         if !algorithms.is_empty() {
-            self.default_algorithms = algorithms;
+            self.default_algorithms = algorithms.into();
         }
         self
     }

@@ -728,7 +728,7 @@ impl cli::Daemon for Instance {
         t.listeners()
             .iter()
             .map(|l| cli::Listener {
-                transport: l.transport.clone(),
+                transport: l.transport.to_string(),
                 protocol: l.protocol.to_string(),
                 local: l.local,
                 connections: crate::transport::is_reliable(l.protocol)

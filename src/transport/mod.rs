@@ -122,8 +122,8 @@ async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
 /// One listening socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listener {
-    /// The transport object's id.
-    pub transport: String,
+    /// The transport object's id (shared with every flow routed through it).
+    pub transport: Arc<str>,
     /// Its protocol.
     pub protocol: TransportProtocol,
     /// The bound address.
@@ -282,7 +282,7 @@ pub async fn start(
                 .unwrap_or(addr);
                 tracing::info!("transport '{id}': listening on {} {local}", t.protocol);
                 listeners.push(Listener {
-                    transport: id.to_string(),
+                    transport: id.clone(),
                     protocol: t.protocol,
                     local,
                 });

@@ -81,7 +81,7 @@ impl Network for UdpRoutes {
                 .listeners
                 .iter()
                 .filter(same_family)
-                .find(|l| l.transport == name)?,
+                .find(|l| &*l.transport == name)?,
             None => self
                 .listeners
                 .iter()
@@ -94,7 +94,7 @@ impl Network for UdpRoutes {
             listener.local
         };
         let flow = Flow {
-            transport: listener.transport.as_str().into(),
+            transport: listener.transport.clone(),
             protocol: listener.protocol,
             remote,
             connection: None,

@@ -22,7 +22,7 @@ use std::fmt::Debug;
 
 pub use client::{ClientState, ClientTsx};
 pub use server::{ServerState, ServerTsx};
-pub use table::{ClientKey, Incoming, LayerOutput, ServerKey, ServerKeyParts, TsxLayer, TsxRef};
+pub use table::{ClientKey, Incoming, LayerOutput, ServerKey, TsxLayer, TsxRef};
 pub use timer::{TimerConfig, TimerId, TimerTable};
 
 pub(crate) use table::hex16;

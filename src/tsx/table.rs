@@ -51,29 +51,82 @@ impl TsxMessage for Bytes {
 
 /// Identifies a server transaction. A shared handle: the layer, its timers, its merge
 /// table and the TU each hold the key of every live transaction (one lives 32 s over UDP),
-/// so copies are reference counts, not four sets of strings.
-/// The parts are hashed once, when the key is made: the layer's tables look a key up
-/// several times per request.
+/// so copies are reference counts. The fields are written into one string, a single
+/// allocation kept for the transaction's life (three, when they were separate strings,
+/// each a cache miss to allocate again once freed 32 s later), and hashed once, when the
+/// key is made: the layer's tables look a key up several times per request.
 #[derive(Clone, Debug)]
-pub struct ServerKey(Arc<(u64, ServerKeyParts)>);
+pub struct ServerKey {
+    hash: u64,
+    /// RFC 3261 17.2.3: `METHOD branch sent-by` (an ACK is looked up under INVITE; the
+    /// three are tokens, without spaces). RFC 2543 peers (no magic cookie): `\x01METHOD `
+    /// then the CSeq number, Request-URI, From tag, Call-ID and top Via, each
+    /// length-prefixed.
+    text: Arc<str>,
+}
+
+/// Starts the text of an RFC 2543 key (a method never starts with it).
+const LEGACY: char = '\x01';
 
 impl ServerKey {
-    /// The key made of `parts`.
-    pub fn new(parts: ServerKeyParts) -> Self {
+    fn from_text(text: String) -> Self {
         use std::hash::BuildHasher;
-        let hash = foldhash::fast::FixedState::with_seed(0x7473_786b).hash_one(&parts);
-        Self(Arc::new((hash, parts)))
+        let hash = foldhash::fast::FixedState::with_seed(0x7473_786b).hash_one(text.as_str());
+        Self {
+            hash,
+            text: Arc::from(text),
+        }
     }
 
-    /// What the key is made of.
-    pub fn parts(&self) -> &ServerKeyParts {
-        &self.0.1
+    /// The key of an RFC 3261 request: its top Via's branch and sent-by, and method.
+    fn branch(method: &Method, branch: &str, via: &crate::sip::Via) -> Self {
+        let method = method.as_str();
+        let mut text = String::with_capacity(method.len() + branch.len() + 32);
+        text.push_str(method);
+        text.push(' ');
+        text.push_str(branch);
+        text.push(' ');
+        via.host.write_to(&mut text);
+        if let Some(p) = via.port {
+            text.push(':');
+            crate::sip::push_decimal(&mut text, u64::from(p));
+        }
+        Self::from_text(text)
+    }
+
+    /// The key of an RFC 2543 request.
+    fn legacy(method: &Method, cseq: u32, fields: [&str; 4]) -> Self {
+        let mut text = String::with_capacity(64 + fields.iter().map(|f| f.len()).sum::<usize>());
+        text.push(LEGACY);
+        text.push_str(method.as_str());
+        text.push(' ');
+        crate::sip::push_decimal(&mut text, u64::from(cseq));
+        for f in fields {
+            text.push(' ');
+            crate::sip::push_decimal(&mut text, f.len() as u64);
+            text.push(':');
+            text.push_str(f);
+        }
+        Self::from_text(text)
+    }
+
+    /// The same key for another method (a CANCEL's INVITE).
+    fn with_method(&self, method: &Method) -> Self {
+        let body = self.text.strip_prefix(LEGACY).unwrap_or(&self.text);
+        let rest = body.find(' ').map_or("", |i| &body[i..]);
+        let mut text = String::with_capacity(self.text.len() + 8);
+        if self.text.starts_with(LEGACY) {
+            text.push(LEGACY);
+        }
+        text.push_str(method.as_str());
+        text.push_str(rest);
+        Self::from_text(text)
     }
 }
 
 impl PartialEq for ServerKey {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || (self.0.0 == other.0.0 && self.0.1 == other.0.1)
+        Arc::ptr_eq(&self.text, &other.text) || (self.hash == other.hash && self.text == other.text)
     }
 }
 
@@ -81,38 +134,8 @@ impl Eq for ServerKey {}
 
 impl std::hash::Hash for ServerKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.0);
+        state.write_u64(self.hash);
     }
-}
-
-/// The fields of a [`ServerKey`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ServerKeyParts {
-    /// RFC 3261 17.2.3: top Via branch (with the magic cookie), sent-by, and method (an ACK
-    /// is looked up under INVITE).
-    Branch {
-        /// The branch.
-        branch: String,
-        /// Top Via sent-by (`host[:port]`).
-        sent_by: String,
-        /// The method.
-        method: Method,
-    },
-    /// RFC 2543 peers (no magic cookie): Request-URI, From tag, Call-ID, CSeq, top Via.
-    Legacy {
-        /// The Request-URI.
-        uri: String,
-        /// The From tag.
-        from_tag: String,
-        /// The Call-ID.
-        call_id: String,
-        /// The CSeq number.
-        cseq: u32,
-        /// The method (ACK looked up under INVITE).
-        method: Method,
-        /// The whole top Via value.
-        via: String,
-    },
 }
 
 /// Identifies a client transaction (RFC 3261 17.1.3): branch and CSeq method.
@@ -198,7 +221,24 @@ pub enum LayerOutput {
 
 /// (From tag, Call-ID, CSeq number, method): one copy shared by the entry and the
 /// merge table.
-type MergeKey = Arc<(String, String, u32, Method)>;
+/// (From tag, Call-ID, CSeq) of a request for merged-request detection, written into one
+/// string (one allocation kept while the transaction lives): `METHOD cseq len:from-tag`
+/// then the Call-ID.
+type MergeKey = Arc<str>;
+
+fn merge_text(from_tag: &str, call_id: &str, cseq: u32, method: &Method) -> MergeKey {
+    let method = method.as_str();
+    let mut text = String::with_capacity(method.len() + from_tag.len() + call_id.len() + 24);
+    text.push_str(method);
+    text.push(' ');
+    crate::sip::push_decimal(&mut text, u64::from(cseq));
+    text.push(' ');
+    crate::sip::push_decimal(&mut text, from_tag.len() as u64);
+    text.push(':');
+    text.push_str(from_tag);
+    text.push_str(call_id);
+    Arc::from(text)
+}
 
 struct ServerEntry {
     tsx: ServerTsx<Bytes>,
@@ -345,31 +385,7 @@ impl TsxLayer {
             self.drain(&key);
         }
         if request.method == Method::Cancel {
-            let invite = Some(ServerKey::new(match key.parts() {
-                ServerKeyParts::Branch {
-                    branch, sent_by, ..
-                } => ServerKeyParts::Branch {
-                    branch: branch.clone(),
-                    sent_by: sent_by.clone(),
-                    method: Method::Invite,
-                },
-                ServerKeyParts::Legacy {
-                    uri,
-                    from_tag,
-                    call_id,
-                    cseq,
-                    via,
-                    ..
-                } => ServerKeyParts::Legacy {
-                    uri: uri.clone(),
-                    from_tag: from_tag.clone(),
-                    call_id: call_id.clone(),
-                    cseq: *cseq,
-                    method: Method::Invite,
-                    via: via.clone(),
-                },
-            }))
-            .filter(|k| {
+            let invite = Some(key.with_method(&Method::Invite)).filter(|k| {
                 self.servers
                     .get(k)
                     .is_some_and(|e| e.tsx.state() == ServerState::Proceeding)
@@ -434,16 +450,18 @@ impl TsxLayer {
             .map(Arc::from)
             .zip(response.cseq().ok().map(|c| c.method.clone()))
             .map(|(branch, method)| ClientKey { branch, method });
-        match key {
-            Some(key) if self.clients.contains_key(&key) => {
-                if let Some(entry) = self.clients.get_mut(&key) {
-                    entry.tsx.handle_response(now, Message::Response(response));
-                }
-                self.drain_client(&key);
-                Incoming::Handled
-            }
-            _ => Incoming::StrayResponse(response),
+        // The transaction's own key from here on: what the drain hands out (to timers and
+        // the TU) may be kept for 64*T1, and the one parsed from the response is a second
+        // allocation of the same branch.
+        let Some(key) = key.and_then(|k| self.clients.get_key_value(&k).map(|(k, _)| k.clone()))
+        else {
+            return Incoming::StrayResponse(response);
+        };
+        if let Some(entry) = self.clients.get_mut(&key) {
+            entry.tsx.handle_response(now, Message::Response(response));
         }
+        self.drain_client(&key);
+        Incoming::Handled
     }
 
     /// The next output, if any.
@@ -633,32 +651,22 @@ fn server_key(request: &Request) -> Option<ServerKey> {
         ref m => m.clone(),
     };
     if via.has_rfc3261_branch() {
-        let branch = via.branch()?.to_string();
-        let mut sent_by = String::with_capacity(24);
-        via.host.write_to(&mut sent_by);
-        if let Some(p) = via.port {
-            sent_by.push(':');
-            crate::sip::push_decimal(&mut sent_by, u64::from(p));
-        }
-        return Some(ServerKey::new(ServerKeyParts::Branch {
-            branch,
-            sent_by,
-            method,
-        }));
+        return Some(ServerKey::branch(&method, via.branch()?, &via));
     }
     let raw_via: Bytes = request
         .headers
         .values(&HeaderName::Via)
         .into_iter()
         .next()?;
-    Some(ServerKey::new(ServerKeyParts::Legacy {
-        uri: request.uri.to_string(),
-        from_tag: from_tag(request).unwrap_or_default(),
-        call_id: call_id(request)?,
-        cseq: cseq(request)?.seq,
-        method,
-        via: String::from_utf8_lossy(&raw_via).trim().to_string(),
-    }))
+    let uri = request.uri.to_string();
+    let from_tag = from_tag(request).unwrap_or_default();
+    let call_id = call_id(request)?;
+    let via = String::from_utf8_lossy(&raw_via);
+    Some(ServerKey::legacy(
+        &method,
+        cseq(request)?.seq,
+        [&uri, &from_tag, &call_id, via.trim()],
+    ))
 }
 
 /// The merged-request key of an out-of-dialog request (no To tag), if it has a From tag.
@@ -674,12 +682,13 @@ fn merge_key(request: &Request) -> Option<MergeKey> {
         if to.tag().is_some() {
             return None;
         }
-        return Some(Arc::new((
-            from.tag()?.to_string(),
-            call_id(request)?,
+        let call_id = request.headers.get(&HeaderName::CallId)?;
+        return Some(merge_text(
+            from.tag()?,
+            String::from_utf8_lossy(call_id).trim(),
             c.seq,
-            c.method.clone(),
-        )));
+            &c.method,
+        ));
     }
     let to_has_tag = request
         .headers
@@ -690,12 +699,12 @@ fn merge_key(request: &Request) -> Option<MergeKey> {
         return None;
     }
     let c = cseq(request)?;
-    Some(Arc::new((
-        from_tag(request)?,
-        call_id(request)?,
+    Some(merge_text(
+        &from_tag(request)?,
+        &call_id(request)?,
         c.seq,
-        c.method,
-    )))
+        &c.method,
+    ))
 }
 
 #[cfg(test)]

@@ -244,6 +244,35 @@ fn rfc3261_17_2_3_rfc2543_requests_match_without_a_magic_cookie() {
 }
 
 #[test]
+fn rfc3261_17_2_3_an_rfc2543_cancel_finds_its_invite_and_other_fields_are_other_requests() {
+    let now = Instant::now();
+    let mut layer = TsxLayer::new(TimerConfig::default(), 7);
+    let Incoming::NewRequest {
+        key: invite_key,
+        request,
+    } = layer.handle_request(now, invite("oldinvite"), false)
+    else {
+        panic!()
+    };
+    let cancel = request_from(&request, Method::Cancel);
+    match layer.handle_request(now, cancel, false) {
+        Incoming::Cancel { invite, .. } => assert_eq!(invite, Some(invite_key)),
+        other => panic!("{other:?}"),
+    }
+    // Same Via, From tag and CSeq, another Call-ID: not a retransmission.
+    let mut other = options("oldstyle2", "t9");
+    assert!(matches!(
+        layer.handle_request(now, other.clone(), false),
+        Incoming::NewRequest { .. }
+    ));
+    other.headers.replace(HeaderName::CallId, "another@host");
+    assert!(matches!(
+        layer.handle_request(now, other, false),
+        Incoming::NewRequest { .. }
+    ));
+}
+
+#[test]
 fn rfc3261_17_1_3_responses_match_client_transactions_by_branch_and_method() {
     let now = Instant::now();
     let mut layer = TsxLayer::new(TimerConfig::default(), 7);
