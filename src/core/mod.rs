@@ -42,7 +42,8 @@ pub struct CoreStats {
     pub unidentified: u64,
     /// Challenges sent.
     pub challenges: u64,
-    /// Requests answered without a transaction (out-of-dialog OPTIONS).
+    /// Requests answered without a transaction (out-of-dialog OPTIONS, REGISTERs without
+    /// credentials).
     pub stateless: u64,
     /// Retransmitted REGISTERs given again the answer they were given statelessly.
     pub stateless_repeated: u64,
